@@ -1,0 +1,26 @@
+namespace NoBlock.Analyzers;
+
+/// <summary>The one registry of rule ids. The code-fix project and the tests use these constants.</summary>
+public static class RuleIdentifiers
+{
+    public const string BlockingCallInHandler = "NB0001";
+    public const string TransitiveBlockingCallInHandler = "NB0002";
+    public const string EdgeTriggeredReadNotDrained = "NB0003";
+    public const string EdgeTriggeredAcceptNotDrained = "NB0004";
+    public const string ConsoleWriteInHandler = "NB0005";
+
+    /// <summary>A line of a NoBlock configuration file (NoBlock.Blocking.txt, NoBlock.Handlers.txt, .editorconfig) that could not be used.</summary>
+    public const string InvalidConfiguration = "NB9001";
+
+    private const string DocsRoot = "https://github.com/noblock-dev/noblock/blob/main/docs/rules/";
+
+    /// <summary>The help link of a rule: its page under docs/rules.</summary>
+    public static string GetHelpUri(string id) => DocsRoot + id + ".md";
+}
+
+/// <summary>Diagnostic categories.</summary>
+public static class RuleCategories
+{
+    public const string EventLoop = "EventLoop";
+    public const string Configuration = "Configuration";
+}
