@@ -101,33 +101,32 @@ internal sealed class HandlerRoots
         return false;
     }
 
-    /// <summary>The method itself, the members it overrides, and the interface members it implements.</summary>
+    /// <summary>The method itself, the members it overrides, and the interface members any of those implement.</summary>
     private static IEnumerable<IMethodSymbol> RelatedMembers(IMethodSymbol method)
     {
         for (var current = method; current is not null; current = current.OverriddenMethod)
         {
             yield return current;
-        }
-
-        foreach (var explicitImplementation in method.ExplicitInterfaceImplementations)
-        {
-            yield return explicitImplementation;
-        }
-
-        var type = method.ContainingType;
-        if (type is null || method.DeclaredAccessibility != Accessibility.Public && method.ExplicitInterfaceImplementations.IsEmpty)
-        {
-            yield break;
-        }
-
-        foreach (var @interface in type.AllInterfaces)
-        {
-            foreach (var member in @interface.GetMembers(method.Name))
+            foreach (var explicitImplementation in current.ExplicitInterfaceImplementations)
             {
-                if (member is IMethodSymbol interfaceMethod
-                    && SymbolEqualityComparer.Default.Equals(type.FindImplementationForInterfaceMember(interfaceMethod), method))
+                yield return explicitImplementation;
+            }
+
+            var type = current.ContainingType;
+            if (type is null || current.DeclaredAccessibility != Accessibility.Public)
+            {
+                continue;
+            }
+
+            foreach (var @interface in type.AllInterfaces)
+            {
+                foreach (var member in @interface.GetMembers(current.Name))
                 {
-                    yield return interfaceMethod;
+                    if (member is IMethodSymbol interfaceMethod
+                        && SymbolEqualityComparer.Default.Equals(type.FindImplementationForInterfaceMember(interfaceMethod), current))
+                    {
+                        yield return interfaceMethod;
+                    }
                 }
             }
         }
