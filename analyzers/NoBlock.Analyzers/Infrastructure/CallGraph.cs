@@ -205,7 +205,25 @@ internal sealed class CallGraph
     public bool IsEpollIterator(IMethodSymbol method, CancellationToken cancellationToken)
     {
         var facts = GetFacts(method, cancellationToken);
-        return facts.IsIterator && (facts.EpollWaitInLoop || facts.EpollWaitOutsideLoop);
+        if (!facts.IsIterator)
+        {
+            return false;
+        }
+
+        if (facts.EpollWaitInLoop || facts.EpollWaitOutsideLoop)
+        {
+            return true;
+        }
+
+        foreach (var callee in facts.Callees)
+        {
+            if (!SymbolEqualityComparer.Default.Equals(callee.Method, method) && IsEpollWrapper(callee.Method, MaxWrapperDepth - 1, cancellationToken))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static ImmutableArray<IMethodSymbol> Path(Dictionary<IMethodSymbol, IMethodSymbol?> previous, IMethodSymbol last)

@@ -75,7 +75,7 @@ internal sealed class EpollLoops
 
                     continue;
                 case ILoopOperation loop:
-                    if (IsRetryLoop(loop))
+                    if (RetryLoops.IsRetryLoop(loop, IsDirectEpollWait))
                     {
                         continue;
                     }
@@ -92,48 +92,6 @@ internal sealed class EpollLoops
         var method = wait.TargetMethod;
         return method.DeclaringSyntaxReferences.Length > 0
             && _graph.IsEpollIterator((method.PartialImplementationPart ?? method).OriginalDefinition, cancellationToken);
-    }
-
-    /// <summary>
-    /// <c>do { n = epoll_wait(…); } while (n &lt; 0 &amp;&amp; errno == EINTR);</c>: mentions EINTR and calls nothing but
-    /// the wait and errno getters.
-    /// </summary>
-    private bool IsRetryLoop(ILoopOperation loop)
-    {
-        var mentionsEintr = false;
-        foreach (var operation in loop.Descendants())
-        {
-            switch (operation)
-            {
-                case IFieldReferenceOperation { Field.Name: "EINTR" }:
-                case ILocalReferenceOperation { Local.Name: "EINTR" }:
-                case IPropertyReferenceOperation { Property.Name: "EINTR" }:
-                    mentionsEintr = true;
-                    break;
-                case IBinaryOperation { OperatorKind: BinaryOperatorKind.Equals } equals
-                    when IsErrnoRead(equals.LeftOperand) && equals.RightOperand.ConstantValue is { HasValue: true, Value: 4 }
-                      || IsErrnoRead(equals.RightOperand) && equals.LeftOperand.ConstantValue is { HasValue: true, Value: 4 }:
-                    mentionsEintr = true; // EINTR is 4 on Linux
-                    break;
-                case IInvocationOperation invocation when !IsDirectEpollWait(invocation.TargetMethod) && !IsErrnoRead(invocation):
-                    return false;
-            }
-        }
-
-        return mentionsEintr;
-    }
-
-    private static bool IsErrnoRead(IOperation operation)
-    {
-        operation = OperationHelpers.WalkDownConversion(operation);
-        return operation switch
-        {
-            IInvocationOperation { TargetMethod.Name: "GetLastPInvokeError" or "GetLastWin32Error" or "GetLastError" or "GetLastSystemError" } => true,
-            IPropertyReferenceOperation { Property.Name: "errno" } => true,
-            IFieldReferenceOperation { Field.Name: "errno" } => true,
-            ILocalReferenceOperation { Local.Name: "errno" } => true,
-            _ => false,
-        };
     }
 
     /// <summary>Is the method called from inside a loop statement of a method of its own type? (Poll-once methods.)</summary>

@@ -130,7 +130,7 @@ internal sealed class HandlerWalker
         {
             if (match.Row!.Type == BlockingCatalogue.Libc && match.Row.Member is "epoll_wait" or "epoll_pwait" && operation is IInvocationOperation wait)
             {
-                sink.OnEpollWait(wait, IsInsideLoop(operation));
+                sink.OnEpollWait(wait, RetryLoops.IsInsideNonRetryLoop(operation, IsDirectEpollWait));
             }
 
             if (BlockingConditions.Blocks(match.Row, operation, method))
@@ -147,6 +147,12 @@ internal sealed class HandlerWalker
         {
             sink.OnCallee(operation, definition.OriginalDefinition, IsInsideLoop(operation));
         }
+    }
+
+    private bool IsDirectEpollWait(IMethodSymbol method)
+    {
+        var match = _apis.Find(method);
+        return match.IsHit && match.Row!.Type == BlockingCatalogue.Libc && match.Row.Member is "epoll_wait" or "epoll_pwait";
     }
 
     /// <summary>True when the operation sits inside a loop statement of its own function (not crossing lambdas).</summary>

@@ -243,7 +243,7 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
 
         private void AnalyzeDispatchCode(IMethodSymbol method, ImmutableArray<IOperation> blocks, List<IInvocationOperation> waits, System.Action<Diagnostic> report, HashSet<(string, TextSpanKey)> reported, CancellationToken cancellationToken)
         {
-            var excluded = new HashSet<IOperation>(waits);
+            var loopOf = new Dictionary<IInvocationOperation, ILoopOperation>();
             var dispatchLoops = new List<ILoopOperation>();
             IInvocationOperation? pollOnceWait = null;
             foreach (var wait in waits)
@@ -251,6 +251,7 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
                 var loop = _loops.FindDispatchLoop(wait, cancellationToken);
                 if (loop is not null)
                 {
+                    loopOf[wait] = loop;
                     if (!dispatchLoops.Contains(loop))
                     {
                         dispatchLoops.Add(loop);
@@ -262,14 +263,14 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
                 }
             }
 
-            var loopName = $"the epoll dispatch loop in '{Display(method)}'";
-            foreach (var loop in dispatchLoops)
-            {
-                if (dispatchLoops.Any(other => other != loop && Contains(other, loop)))
-                {
-                    continue; // walked as part of the enclosing dispatch loop
-                }
+            // A loop nested in another dispatch loop is part of it; a wait found there is not the loop's own wait
+            // but a nested one, and is judged like any other call (a non-zero timeout blocks).
+            var outermost = dispatchLoops.Where(loop => !dispatchLoops.Any(other => other != loop && Contains(other, loop))).ToList();
+            var excluded = new HashSet<IOperation>(waits.Where(w => loopOf.TryGetValue(w, out var loop) ? outermost.Contains(loop) : w == pollOnceWait));
 
+            var loopName = $"the epoll dispatch loop in '{Display(method)}'";
+            foreach (var loop in outermost)
+            {
                 _walker.Walk(loop, new ReportingSink(this, report, loopName, method.Name, cancellationToken, reported), excluded.Contains);
             }
 
