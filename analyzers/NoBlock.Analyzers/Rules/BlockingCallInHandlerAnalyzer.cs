@@ -343,7 +343,7 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
                     return;
                 }
 
-                var alternative = row.Fix == BlockingFix.AwaitAsyncTwin ? $"await {row.Alternative}(...)" : row.Alternative;
+                var alternative = row.Fix == BlockingFix.AwaitAsyncTwin ? $"await {TwinName(match.Name, row.Alternative)}(...)" : row.Alternative;
                 var properties = ImmutableDictionary<string, string?>.Empty
                     .Add(FixProperty, row.Fix.ToString())
                     .Add(AlternativeProperty, row.Fix == BlockingFix.AwaitAsyncTwin ? row.Alternative : null);
@@ -364,6 +364,13 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
 
             public void OnEpollWait(IInvocationOperation operation, bool insideLoop)
             {
+            }
+
+            /// <summary><c>File.ReadAllText</c> with twin <c>ReadAllTextAsync</c> → <c>File.ReadAllTextAsync</c>.</summary>
+            private static string TwinName(string api, string twin)
+            {
+                var dot = api.LastIndexOf('.');
+                return dot < 0 ? twin : api.Substring(0, dot + 1) + twin;
             }
 
             /// <summary>A method group passed as a handler: the method runs on the loop.</summary>
