@@ -1,0 +1,1100 @@
+using Microsoft.CodeAnalysis.CSharp;
+using NoBlock.Analyzers.Rules;
+using NoBlock.Analyzers.Tests.Infrastructure;
+using Xunit;
+
+namespace NoBlock.Analyzers.Tests.Rules;
+
+/// <summary>
+/// NB0003/NB0004 through raw epoll (epoll_ctl with EPOLLET, a hand-written epoll_wait dispatch loop). Hits first,
+/// then the near-misses that must stay silent.
+/// </summary>
+public sealed class EdgeTriggeredDrainAnalyzerTests
+{
+    internal static Task VerifyAsync(string source)
+    {
+        var test = new AnalyzerVerifier<EdgeTriggeredDrainAnalyzer>.Test { TestCode = source };
+        test.SolutionTransforms.Add((solution, projectId) =>
+            solution.WithProjectCompilationOptions(projectId,
+                ((CSharpCompilationOptions)solution.GetProject(projectId)!.CompilationOptions!).WithAllowUnsafe(true)));
+        return test.RunAsync();
+    }
+
+    // ---- hits ------------------------------------------------------------------------------------------------
+
+    /// <summary>The seed's WRONG example: one read per EPOLLIN event on an EPOLLET fd.</summary>
+    [Fact]
+    public Task Seed_wrong_example_reads_once_per_event()
+        => VerifyAsync("""
+            using Tmds.Linux;
+
+            unsafe class Server
+            {
+                private readonly int _epfd = LibC.epoll_create1(0);
+
+                public void Add(int fd)
+                {
+                    epoll_event ev = default;
+                    ev.events = LibC.EPOLLIN | LibC.EPOLLET;
+                    ev.data.fd = fd;
+                    LibC.epoll_ctl(_epfd, LibC.EPOLL_CTL_ADD, fd, &ev);
+                }
+
+                public void Run()
+                {
+                    epoll_event* events = stackalloc epoll_event[64];
+                    byte* buf = stackalloc byte[4096];
+                    while (true)
+                    {
+                        int n = LibC.epoll_wait(_epfd, events, 64, -1);
+                        for (int i = 0; i < n; i++)
+                        {
+                            if ((events[i].events & LibC.EPOLLIN) != 0)
+                            {
+                                {|NB0003:LibC.read(events[i].data.fd, buf, 4096)|};
+                            }
+                        }
+                    }
+                }
+            }
+            """);
+
+    [Fact]
+    public Task Read_once_through_a_local_fd_and_result_is_reported()
+        => VerifyAsync("""
+            using Tmds.Linux;
+
+            unsafe class Server
+            {
+                private readonly int _epfd = LibC.epoll_create1(0);
+
+                public void Add(int fd)
+                {
+                    var ev = new epoll_event { events = LibC.EPOLLIN | LibC.EPOLLET };
+                    ev.data.fd = fd;
+                    LibC.epoll_ctl(_epfd, LibC.EPOLL_CTL_ADD, fd, &ev);
+                }
+
+                public void Run()
+                {
+                    epoll_event* events = stackalloc epoll_event[64];
+                    byte* buf = stackalloc byte[4096];
+                    while (true)
+                    {
+                        int n = LibC.epoll_wait(_epfd, events, 64, -1);
+                        for (int i = 0; i < n; i++)
+                        {
+                            int fd = events[i].data.fd;
+                            var r = {|NB0003:LibC.read(fd, buf, 4096)|};
+                            if (r > 0)
+                            {
+                                Process(buf, (int)r);
+                            }
+                            else if (r == 0)
+                            {
+                                LibC.close(fd);
+                            }
+                        }
+                    }
+                }
+
+                private static void Process(byte* data, int length) { }
+            }
+            """);
+
+    [Fact]
+    public Task Accept_once_per_event_on_an_edge_triggered_listener_is_NB0004()
+        => VerifyAsync("""
+            using Tmds.Linux;
+
+            unsafe class Server
+            {
+                private readonly int _epfd = LibC.epoll_create1(0);
+                private readonly int _listenFd;
+
+                public Server(int listenFd)
+                {
+                    _listenFd = listenFd;
+                    Add(listenFd);
+                }
+
+                private void Add(int fd)
+                {
+                    epoll_event ev = default;
+                    ev.events = LibC.EPOLLIN | LibC.EPOLLET;
+                    ev.data.fd = fd;
+                    LibC.epoll_ctl(_epfd, LibC.EPOLL_CTL_ADD, fd, &ev);
+                }
+
+                public void Run()
+                {
+                    epoll_event* events = stackalloc epoll_event[64];
+                    while (true)
+                    {
+                        int n = LibC.epoll_wait(_epfd, events, 64, -1);
+                        for (int i = 0; i < n; i++)
+                        {
+                            if (events[i].data.fd == _listenFd)
+                            {
+                                int client = {|NB0004:LibC.accept4(_listenFd, null, null, LibC.SOCK_NONBLOCK)|};
+                                if (client >= 0)
+                                {
+                                    Add(client);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            """);
+
+    /// <summary>A loop that breaks right after a successful read is not a drain.</summary>
+    [Fact]
+    public Task Break_after_a_successful_read_is_reported()
+        => VerifyAsync("""
+            using Tmds.Linux;
+
+            unsafe class Server
+            {
+                private readonly int _epfd = LibC.epoll_create1(0);
+
+                public void Add(int fd)
+                {
+                    epoll_event ev = default;
+                    ev.events = LibC.EPOLLIN | LibC.EPOLLET;
+                    LibC.epoll_ctl(_epfd, LibC.EPOLL_CTL_ADD, fd, &ev);
+                }
+
+                public void Run()
+                {
+                    epoll_event* events = stackalloc epoll_event[64];
+                    byte* buf = stackalloc byte[4096];
+                    while (true)
+                    {
+                        int n = LibC.epoll_wait(_epfd, events, 64, -1);
+                        for (int i = 0; i < n; i++)
+                        {
+                            int fd = events[i].data.fd;
+                            while (true)
+                            {
+                                ssize_t r = {|NB0003:LibC.read(fd, buf, 4096)|};
+                                if (r > 0)
+                                {
+                                    Process(buf, (int)r);
+                                    break;
+                                }
+
+                                if (r == 0 || LibC.errno == LibC.EAGAIN)
+                                {
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                }
+
+                private static void Process(byte* data, int length) { }
+            }
+            """);
+
+    /// <summary>The read sits in a method the dispatch loop calls; it returns right after a successful read.</summary>
+    [Fact]
+    public Task Return_after_a_successful_read_in_a_called_method_is_reported()
+        => VerifyAsync("""
+            using Tmds.Linux;
+
+            unsafe class Server
+            {
+                private readonly int _epfd = LibC.epoll_create1(0);
+
+                public void Add(int fd)
+                {
+                    epoll_event ev = default;
+                    ev.events = LibC.EPOLLIN | LibC.EPOLLET;
+                    LibC.epoll_ctl(_epfd, LibC.EPOLL_CTL_ADD, fd, &ev);
+                }
+
+                public void Run()
+                {
+                    epoll_event* events = stackalloc epoll_event[64];
+                    while (true)
+                    {
+                        int n = LibC.epoll_wait(_epfd, events, 64, -1);
+                        for (int i = 0; i < n; i++)
+                        {
+                            OnReadable(events[i].data.fd);
+                        }
+                    }
+                }
+
+                private void OnReadable(int fd)
+                {
+                    byte* buf = stackalloc byte[4096];
+                    for (;;)
+                    {
+                        var r = {|NB0003:LibC.recv(fd, buf, 4096, 0)|};
+                        if (r < 0)
+                        {
+                            if (LibC.errno == LibC.EAGAIN)
+                            {
+                                return;
+                            }
+
+                            LibC.close(fd);
+                            return;
+                        }
+
+                        Process(buf, (int)r);
+                        return;
+                    }
+                }
+
+                private static void Process(byte* data, int length) { }
+            }
+            """);
+
+    /// <summary>A drain loop over another fd does not drain the event's fd.</summary>
+    [Fact]
+    public Task A_drain_loop_over_a_different_fd_does_not_count()
+        => VerifyAsync("""
+            using Tmds.Linux;
+
+            unsafe class Proxy
+            {
+                private readonly int _epfd = LibC.epoll_create1(0);
+                private readonly int _upstream;
+
+                public Proxy(int upstream)
+                {
+                    _upstream = upstream;
+                }
+
+                public void Add(int fd)
+                {
+                    epoll_event ev = default;
+                    ev.events = LibC.EPOLLIN | LibC.EPOLLET;
+                    LibC.epoll_ctl(_epfd, LibC.EPOLL_CTL_ADD, fd, &ev);
+                }
+
+                public void Run()
+                {
+                    epoll_event* events = stackalloc epoll_event[64];
+                    byte* buf = stackalloc byte[4096];
+                    while (true)
+                    {
+                        int n = LibC.epoll_wait(_epfd, events, 64, -1);
+                        for (int i = 0; i < n; i++)
+                        {
+                            int fd = events[i].data.fd;
+                            var first = {|NB0003:LibC.read(fd, buf, 4096)|};
+                            while (LibC.read(_upstream, buf, 4096) > 0)
+                            {
+                            }
+                        }
+                    }
+                }
+            }
+            """);
+
+    /// <summary>
+    /// A hand-written binding: the user's own DllImport of libc, struct and a <c>const uint EPOLLET = 0x80000000</c>:
+    /// recognised by entry point and by value.
+    /// </summary>
+    [Fact]
+    public Task User_dllimport_binding_with_EPOLLET_by_value_is_recognised()
+        => VerifyAsync("""
+            using System.Runtime.InteropServices;
+
+            [StructLayout(LayoutKind.Sequential, Pack = 4)]
+            struct EpollEvent
+            {
+                public uint Events;
+                public ulong Data;
+            }
+
+            static unsafe class Native
+            {
+                public const uint EPOLLIN = 0x001;
+                public const uint EPOLLET = 0x80000000;
+
+                [DllImport("libc", SetLastError = true)]
+                public static extern int epoll_ctl(int epfd, int op, int fd, ref EpollEvent ev);
+
+                [DllImport("libc", SetLastError = true)]
+                public static extern int epoll_wait(int epfd, EpollEvent* events, int maxevents, int timeout);
+
+                [DllImport("libc", EntryPoint = "read", SetLastError = true)]
+                public static extern nint Read(int fd, byte* buf, nuint count);
+            }
+
+            unsafe class Server
+            {
+                private readonly int _epfd;
+
+                public Server(int epfd)
+                {
+                    _epfd = epfd;
+                }
+
+                public void Add(int fd)
+                {
+                    var ev = new EpollEvent { Events = Native.EPOLLIN | Native.EPOLLET, Data = (ulong)fd };
+                    Native.epoll_ctl(_epfd, 1, fd, ref ev);
+                }
+
+                public void Run()
+                {
+                    EpollEvent* events = stackalloc EpollEvent[64];
+                    byte* buf = stackalloc byte[4096];
+                    while (true)
+                    {
+                        int n = Native.epoll_wait(_epfd, events, 64, -1);
+                        for (int i = 0; i < n; i++)
+                        {
+                            int fd = (int)events[i].Data;
+                            nint r = {|NB0003:Native.Read(fd, buf, 4096)|};
+                            if (r <= 0)
+                            {
+                                continue;
+                            }
+                        }
+                    }
+                }
+            }
+            """);
+
+    /// <summary>A user enum (<c>EPOLL_EVENTS.ET = 1u &lt;&lt; 31</c>) combined through a local.</summary>
+    [Fact]
+    public Task User_enum_flag_through_a_local_is_recognised()
+        => VerifyAsync("""
+            using System;
+            using System.Runtime.InteropServices;
+
+            [Flags]
+            enum EPOLL_EVENTS : uint
+            {
+                IN = 0x001,
+                RDHUP = 0x2000,
+                ET = 1u << 31,
+            }
+
+            struct EpollEvent
+            {
+                public EPOLL_EVENTS events;
+                public ulong data;
+            }
+
+            unsafe class Server
+            {
+                [DllImport("libc.so.6")]
+                private static extern int epoll_ctl(int epfd, int op, int fd, EpollEvent* ev);
+
+                [DllImport("libc.so.6")]
+                private static extern int epoll_wait(int epfd, EpollEvent* events, int maxevents, int timeout);
+
+                [DllImport("libc.so.6")]
+                private static extern nint recv(int fd, byte* buf, nuint len, int flags);
+
+                private readonly int _epfd;
+
+                public Server(int epfd)
+                {
+                    _epfd = epfd;
+                }
+
+                public void Add(int fd)
+                {
+                    var flags = EPOLL_EVENTS.IN | EPOLL_EVENTS.RDHUP;
+                    flags |= EPOLL_EVENTS.ET;
+                    EpollEvent ev;
+                    ev.events = flags;
+                    ev.data = (ulong)fd;
+                    epoll_ctl(_epfd, 1, fd, &ev);
+                }
+
+                public void Run()
+                {
+                    EpollEvent* events = stackalloc EpollEvent[16];
+                    byte* buf = stackalloc byte[1024];
+                    while (true)
+                    {
+                        int n = epoll_wait(_epfd, events, 16, -1);
+                        for (int i = 0; i < n; i++)
+                        {
+                            {|NB0003:recv((int)events[i].data, buf, 1024, 0)|};
+                        }
+                    }
+                }
+            }
+            """);
+
+    /// <summary>EPOLLET written as <c>1u &lt;&lt; 31</c> inline, in a Mono.Posix-style binding (<c>Mono.Unix.Native.Syscall</c>).</summary>
+    [Fact]
+    public Task Mono_posix_style_binding_with_inline_shift_is_recognised()
+        => VerifyAsync("""
+            using Mono.Unix.Native;
+
+            namespace Mono.Unix.Native
+            {
+                public enum EpollOp { EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2, EPOLL_CTL_MOD = 3 }
+
+                [System.Flags]
+                public enum EpollEvents : uint { EPOLLIN = 1 }
+
+                public struct EpollEvent
+                {
+                    public EpollEvents events;
+                    public int fd;
+                }
+
+                public static unsafe class Syscall
+                {
+                    public static int epoll_ctl(int epfd, EpollOp op, int fd, EpollEvents events) => 0;
+                    public static int epoll_wait(int epfd, EpollEvent[] events, int max_events, int timeout) => 0;
+                    public static long read(int fd, byte[] buf, ulong count) => 0;
+                }
+            }
+
+            class Server
+            {
+                private readonly int _epfd;
+
+                public Server(int epfd)
+                {
+                    _epfd = epfd;
+                }
+
+                public void Add(int fd)
+                {
+                    Syscall.epoll_ctl(_epfd, EpollOp.EPOLL_CTL_ADD, fd, EpollEvents.EPOLLIN | (EpollEvents)(1u << 31));
+                }
+
+                public void Run()
+                {
+                    var events = new EpollEvent[64];
+                    var buf = new byte[4096];
+                    while (true)
+                    {
+                        int n = Syscall.epoll_wait(_epfd, events, events.Length, -1);
+                        foreach (var ev in events)
+                        {
+                            long r = {|NB0003:Syscall.read(ev.fd, buf, (ulong)buf.Length)|};
+                            if (r > 0)
+                            {
+                                Handle(buf, r);
+                            }
+                        }
+                    }
+                }
+
+                private static void Handle(byte[] data, long count) { }
+            }
+            """);
+
+    /// <summary>The wait sits in a "poll once" method; the loop is its caller's.</summary>
+    [Fact]
+    public Task Poll_once_method_with_the_loop_in_its_caller_is_covered()
+        => VerifyAsync("""
+            using Tmds.Linux;
+
+            unsafe class Reactor
+            {
+                private const int Edge = unchecked((int)0x80000000);
+                private readonly int _epfd = LibC.epoll_create1(0);
+                private readonly epoll_event[] _events = new epoll_event[64];
+                private bool _running = true;
+
+                public void Watch(int fd)
+                {
+                    epoll_event ev = default;
+                    ev.events = LibC.EPOLLIN | Edge;
+                    LibC.epoll_ctl(_epfd, LibC.EPOLL_CTL_ADD, fd, &ev);
+                }
+
+                private int PollOnce()
+                {
+                    fixed (epoll_event* events = _events)
+                    {
+                        return LibC.epoll_wait(_epfd, events, _events.Length, 100);
+                    }
+                }
+
+                public void Run()
+                {
+                    byte* buf = stackalloc byte[512];
+                    while (_running)
+                    {
+                        int n = PollOnce();
+                        for (int i = 0; i < n; i++)
+                        {
+                            {|NB0003:LibC.read(_events[i].data.fd, buf, 512)|};
+                        }
+                    }
+                }
+            }
+            """);
+
+    // ---- near-misses: every drain shape stays silent ---------------------------------------------------------
+
+    /// <summary>The seed's CORRECT example: loop until EAGAIN, close on EOF.</summary>
+    [Fact]
+    public Task Seed_correct_example_is_silent()
+        => VerifyAsync("""
+            using Tmds.Linux;
+
+            unsafe class Server
+            {
+                private readonly int _epfd = LibC.epoll_create1(0);
+
+                public void Add(int fd)
+                {
+                    epoll_event ev = default;
+                    ev.events = LibC.EPOLLIN | LibC.EPOLLET;
+                    ev.data.fd = fd;
+                    LibC.epoll_ctl(_epfd, LibC.EPOLL_CTL_ADD, fd, &ev);
+                }
+
+                public void Run()
+                {
+                    epoll_event* events = stackalloc epoll_event[64];
+                    byte* buf = stackalloc byte[4096];
+                    while (true)
+                    {
+                        int n = LibC.epoll_wait(_epfd, events, 64, -1);
+                        for (int i = 0; i < n; i++)
+                        {
+                            int fd = events[i].data.fd;
+                            if ((events[i].events & LibC.EPOLLIN) != 0)
+                            {
+                                while (true)
+                                {
+                                    ssize_t r = LibC.read(fd, buf, 4096);
+                                    if (r == -1)
+                                    {
+                                        if (LibC.errno == LibC.EAGAIN)
+                                        {
+                                            break;
+                                        }
+
+                                        LibC.close(fd);
+                                        break;
+                                    }
+
+                                    if (r == 0)
+                                    {
+                                        LibC.close(fd);
+                                        break;
+                                    }
+
+                                    Process(buf, (int)r);
+                                }
+                            }
+                        }
+                    }
+                }
+
+                private static void Process(byte* data, int length) { }
+            }
+            """);
+
+    private const string EdgeServerPrefix = """
+        using System.Runtime.InteropServices;
+        using Tmds.Linux;
+
+        unsafe partial class Server
+        {
+            private readonly int _epfd = LibC.epoll_create1(0);
+
+            public void Add(int fd)
+            {
+                epoll_event ev = default;
+                ev.events = LibC.EPOLLIN | LibC.EPOLLET;
+                ev.data.fd = fd;
+                LibC.epoll_ctl(_epfd, LibC.EPOLL_CTL_ADD, fd, &ev);
+            }
+
+            public void Run()
+            {
+                epoll_event* events = stackalloc epoll_event[64];
+                while (true)
+                {
+                    int n = LibC.epoll_wait(_epfd, events, 64, -1);
+                    for (int i = 0; i < n; i++)
+                    {
+                        OnReadable(events[i].data.fd);
+                    }
+                }
+            }
+
+            private static void Process(byte* data, long length) { }
+
+        """;
+
+    /// <summary>Wraps an <c>OnReadable(int fd)</c> body in an edge-triggered server whose dispatch loop calls it.</summary>
+    private static Task VerifyHandlerAsync(string onReadable) => VerifyAsync(EdgeServerPrefix + onReadable + "\n}\n");
+
+    [Fact]
+    public Task While_assign_read_greater_than_zero_is_a_drain()
+        => VerifyHandlerAsync("""
+                private void OnReadable(int fd)
+                {
+                    byte* buf = stackalloc byte[4096];
+                    ssize_t n;
+                    while ((n = LibC.read(fd, buf, 4096)) > 0)
+                    {
+                        Process(buf, n);
+                    }
+                }
+            """);
+
+    [Fact]
+    public Task Do_while_result_positive_is_a_drain()
+        => VerifyHandlerAsync("""
+                private void OnReadable(int fd)
+                {
+                    byte* buf = stackalloc byte[4096];
+                    long n;
+                    do
+                    {
+                        n = LibC.read(fd, buf, 4096);
+                        if (n > 0)
+                        {
+                            Process(buf, n);
+                        }
+                    }
+                    while (n > 0);
+                }
+            """);
+
+    [Fact]
+    public Task For_ever_with_EAGAIN_break_is_a_drain()
+        => VerifyHandlerAsync("""
+                private void OnReadable(int fd)
+                {
+                    byte* buf = stackalloc byte[4096];
+                    for (;;)
+                    {
+                        long n = LibC.recv(fd, buf, 4096, 0);
+                        if (n < 0 && (LibC.errno == LibC.EAGAIN || LibC.errno == LibC.EWOULDBLOCK))
+                        {
+                            break;
+                        }
+
+                        if (n <= 0)
+                        {
+                            LibC.close(fd);
+                            break;
+                        }
+
+                        Process(buf, n);
+                    }
+                }
+            """);
+
+    [Fact]
+    public Task While_true_with_continue_after_success_is_a_drain()
+        => VerifyHandlerAsync("""
+                private void OnReadable(int fd)
+                {
+                    byte* buf = stackalloc byte[4096];
+                    while (true)
+                    {
+                        var n = LibC.read(fd, buf, 4096);
+                        if (n > 0)
+                        {
+                            Process(buf, n);
+                            continue;
+                        }
+
+                        break;
+                    }
+                }
+            """);
+
+    [Fact]
+    public Task Short_read_break_is_a_drain()
+        => VerifyHandlerAsync("""
+                private void OnReadable(int fd)
+                {
+                    byte[] buffer = new byte[8192];
+                    fixed (byte* buf = buffer)
+                    {
+                        while (true)
+                        {
+                            long n = LibC.read(fd, buf, buffer.Length);
+                            if (n <= 0)
+                            {
+                                break;
+                            }
+
+                            Process(buf, n);
+                            if (n < buffer.Length)
+                            {
+                                break; // a short read: the socket buffer is empty
+                            }
+                        }
+                    }
+                }
+            """);
+
+    [Fact]
+    public Task Errno_from_GetLastPInvokeError_in_a_local_is_understood()
+        => VerifyHandlerAsync("""
+                private void OnReadable(int fd)
+                {
+                    byte* buf = stackalloc byte[4096];
+                    while (true)
+                    {
+                        long n = LibC.read(fd, buf, 4096);
+                        if (n == -1)
+                        {
+                            int err = Marshal.GetLastPInvokeError();
+                            if (err == 11)
+                            {
+                                return;
+                            }
+
+                            throw new System.InvalidOperationException("read failed: " + err);
+                        }
+
+                        if (n == 0)
+                        {
+                            return;
+                        }
+
+                        Process(buf, n);
+                    }
+                }
+            """);
+
+    [Fact]
+    public Task Is_pattern_on_the_result_is_understood()
+        => VerifyHandlerAsync("""
+                private void OnReadable(int fd)
+                {
+                    byte* buf = stackalloc byte[4096];
+                    while (true)
+                    {
+                        long n = LibC.read(fd, buf, 4096);
+                        if (n is <= 0)
+                        {
+                            break;
+                        }
+
+                        Process(buf, n);
+                    }
+                }
+            """);
+
+    /// <summary>A leave behind a condition that does not depend on the read (the application closed the connection).</summary>
+    [Fact]
+    public Task Leaving_on_an_unrelated_condition_is_the_programs_business()
+        => VerifyHandlerAsync("""
+                private bool _closed;
+
+                private void OnReadable(int fd)
+                {
+                    byte* buf = stackalloc byte[4096];
+                    while (!_closed)
+                    {
+                        long n = LibC.read(fd, buf, 4096);
+                        if (n <= 0)
+                        {
+                            break;
+                        }
+
+                        Process(buf, n);
+                    }
+                }
+            """);
+
+    [Fact]
+    public Task Accept_loop_until_EAGAIN_is_a_drain()
+        => VerifyHandlerAsync("""
+                private void OnReadable(int fd)
+                {
+                    while (true)
+                    {
+                        int client = LibC.accept4(fd, null, null, LibC.SOCK_NONBLOCK);
+                        if (client < 0)
+                        {
+                            if (LibC.errno == LibC.EAGAIN)
+                            {
+                                break;
+                            }
+
+                            break;
+                        }
+
+                        Add(client);
+                    }
+                }
+            """);
+
+    /// <summary>eventfd/timerfd: one 8-byte read consumes the whole counter.</summary>
+    [Fact]
+    public Task Eight_byte_counter_read_is_silent()
+        => VerifyHandlerAsync("""
+                private void OnReadable(int fd)
+                {
+                    ulong value;
+                    LibC.read(fd, &value, sizeof(ulong));
+                }
+            """);
+
+    // ---- near-misses: not edge-triggered, or another correct design ------------------------------------------
+
+    [Fact]
+    public Task Level_triggered_single_read_is_silent()
+        => VerifyAsync("""
+            using Tmds.Linux;
+
+            unsafe class Server
+            {
+                private readonly int _epfd = LibC.epoll_create1(0);
+
+                public void Add(int fd)
+                {
+                    epoll_event ev = default;
+                    ev.events = LibC.EPOLLIN | LibC.EPOLLRDHUP;
+                    LibC.epoll_ctl(_epfd, LibC.EPOLL_CTL_ADD, fd, &ev);
+                }
+
+                public void Run()
+                {
+                    epoll_event* events = stackalloc epoll_event[64];
+                    byte* buf = stackalloc byte[4096];
+                    while (true)
+                    {
+                        int n = LibC.epoll_wait(_epfd, events, 64, -1);
+                        for (int i = 0; i < n; i++)
+                        {
+                            LibC.read(events[i].data.fd, buf, 4096);
+                        }
+                    }
+                }
+            }
+            """);
+
+    /// <summary>Listener level-triggered, clients edge-triggered: we cannot tell the fds apart, so we say nothing.</summary>
+    [Fact]
+    public Task Mixed_edge_and_level_registrations_are_silent()
+        => VerifyAsync("""
+            using Tmds.Linux;
+
+            unsafe class Server
+            {
+                private readonly int _epfd = LibC.epoll_create1(0);
+
+                public void AddListener(int fd)
+                {
+                    epoll_event ev = default;
+                    ev.events = LibC.EPOLLIN;
+                    LibC.epoll_ctl(_epfd, LibC.EPOLL_CTL_ADD, fd, &ev);
+                }
+
+                public void AddClient(int fd)
+                {
+                    epoll_event ev = default;
+                    ev.events = LibC.EPOLLIN | LibC.EPOLLET;
+                    LibC.epoll_ctl(_epfd, LibC.EPOLL_CTL_ADD, fd, &ev);
+                }
+
+                public void Run(int listenFd)
+                {
+                    epoll_event* events = stackalloc epoll_event[64];
+                    while (true)
+                    {
+                        int n = LibC.epoll_wait(_epfd, events, 64, -1);
+                        for (int i = 0; i < n; i++)
+                        {
+                            int client = LibC.accept4(listenFd, null, null, LibC.SOCK_NONBLOCK);
+                            AddClient(client);
+                        }
+                    }
+                }
+            }
+            """);
+
+    /// <summary>EPOLLONESHOT re-armed with EPOLL_CTL_MOD: the re-arm re-checks readiness, one read per event is fine.</summary>
+    [Fact]
+    public Task One_shot_rearmed_with_ctl_mod_is_silent()
+        => VerifyAsync("""
+            using Tmds.Linux;
+
+            unsafe class Server
+            {
+                private readonly int _epfd = LibC.epoll_create1(0);
+
+                public void Add(int fd) => Arm(fd, LibC.EPOLL_CTL_ADD);
+
+                private void Arm(int fd, int op)
+                {
+                    epoll_event ev = default;
+                    ev.events = LibC.EPOLLIN | LibC.EPOLLET | LibC.EPOLLONESHOT;
+                    ev.data.fd = fd;
+                    LibC.epoll_ctl(_epfd, op, fd, &ev);
+                }
+
+                public void Run()
+                {
+                    epoll_event* events = stackalloc epoll_event[64];
+                    byte* buf = stackalloc byte[4096];
+                    while (true)
+                    {
+                        int n = LibC.epoll_wait(_epfd, events, 64, -1);
+                        for (int i = 0; i < n; i++)
+                        {
+                            int fd = events[i].data.fd;
+                            LibC.read(fd, buf, 4096);
+                            Arm(fd, LibC.EPOLL_CTL_MOD);
+                        }
+                    }
+                }
+            }
+            """);
+
+    /// <summary>Read first, wait later: a "may have more" flag cleared only on EAGAIN; the application pulls.</summary>
+    [Fact]
+    public Task Read_first_wait_later_with_a_may_have_more_flag_is_silent()
+        => VerifyAsync("""
+            using Tmds.Linux;
+
+            unsafe class Connection
+            {
+                private readonly int _epfd = LibC.epoll_create1(0);
+                private readonly int _fd;
+                private bool _mayHaveMore = true;
+
+                public Connection(int fd)
+                {
+                    _fd = fd;
+                    epoll_event ev = default;
+                    ev.events = LibC.EPOLLIN | LibC.EPOLLET;
+                    LibC.epoll_ctl(_epfd, LibC.EPOLL_CTL_ADD, fd, &ev);
+                }
+
+                public void Run()
+                {
+                    epoll_event* events = stackalloc epoll_event[1];
+                    while (true)
+                    {
+                        if (!_mayHaveMore)
+                        {
+                            LibC.epoll_wait(_epfd, events, 1, -1);
+                            _mayHaveMore = true;
+                        }
+
+                        ReadSome();
+                    }
+                }
+
+                private long ReadSome()
+                {
+                    byte* buf = stackalloc byte[4096];
+                    long n = LibC.read(_fd, buf, 4096);
+                    if (n < 0 && LibC.errno == LibC.EAGAIN)
+                    {
+                        _mayHaveMore = false;
+                    }
+
+                    return n;
+                }
+            }
+            """);
+
+    /// <summary>A read in a method the dispatch loop never calls is not event-loop code.</summary>
+    [Fact]
+    public Task Read_outside_the_dispatch_loop_is_silent()
+        => VerifyAsync("""
+            using Tmds.Linux;
+
+            unsafe class Server
+            {
+                private readonly int _epfd = LibC.epoll_create1(0);
+
+                public void Add(int fd)
+                {
+                    epoll_event ev = default;
+                    ev.events = LibC.EPOLLIN | LibC.EPOLLET;
+                    LibC.epoll_ctl(_epfd, LibC.EPOLL_CTL_ADD, fd, &ev);
+                }
+
+                public void Run()
+                {
+                    epoll_event* events = stackalloc epoll_event[64];
+                    while (true)
+                    {
+                        int n = LibC.epoll_wait(_epfd, events, 64, -1);
+                        for (int i = 0; i < n; i++)
+                        {
+                            Drain(events[i].data.fd);
+                        }
+                    }
+                }
+
+                private void Drain(int fd)
+                {
+                    byte* buf = stackalloc byte[4096];
+                    while (LibC.read(fd, buf, 4096) > 0)
+                    {
+                    }
+                }
+
+                public long ReadHandshake(int configFd)
+                {
+                    byte* buf = stackalloc byte[64];
+                    return LibC.read(configFd, buf, 64);
+                }
+            }
+            """);
+
+    /// <summary>A type that never registers anything edge-triggered: a single read is correct (or not ours).</summary>
+    [Fact]
+    public Task Read_in_a_type_without_epoll_registration_is_silent()
+        => VerifyAsync("""
+            using Tmds.Linux;
+
+            unsafe class FileReader
+            {
+                public long ReadOnce(int fd)
+                {
+                    byte* buf = stackalloc byte[4096];
+                    return LibC.read(fd, buf, 4096);
+                }
+            }
+            """);
+
+    /// <summary>A mask we cannot evaluate (it comes from outside the type): silent.</summary>
+    [Fact]
+    public Task Unknown_events_mask_is_silent()
+        => VerifyAsync("""
+            using Tmds.Linux;
+
+            unsafe class Server
+            {
+                private readonly int _epfd = LibC.epoll_create1(0);
+
+                public void Add(int fd, int mask)
+                {
+                    epoll_event ev = default;
+                    ev.events = mask;
+                    LibC.epoll_ctl(_epfd, LibC.EPOLL_CTL_ADD, fd, &ev);
+                }
+
+                public void Run()
+                {
+                    epoll_event* events = stackalloc epoll_event[64];
+                    byte* buf = stackalloc byte[4096];
+                    while (true)
+                    {
+                        int n = LibC.epoll_wait(_epfd, events, 64, -1);
+                        for (int i = 0; i < n; i++)
+                        {
+                            LibC.read(events[i].data.fd, buf, 4096);
+                        }
+                    }
+                }
+            }
+            """);
+}
