@@ -92,7 +92,7 @@ internal sealed class EdgeTriggeredTypeAnalysis
 
         if (epollCtls.Count > 0 && waits.Count > 0 && AllRegistrationsEdgeTriggered(epollCtls))
         {
-            CheckDispatchLoops(waits);
+            CheckDispatchLoops(waits, epollCtls);
         }
 
         return _findings;
@@ -114,10 +114,10 @@ internal sealed class EdgeTriggeredTypeAnalysis
             return;
         }
 
-        var fdSymbols = ImmutableHashSet.Create<ISymbol>(SymbolEqualityComparer.Default);
+        var sources = ImmutableHashSet.Create<ISymbol>(SymbolEqualityComparer.Default);
         if (SymbolOf(EdgeTriggeredCalls.Argument(register, 0)) is { } registeredFd)
         {
-            fdSymbols = fdSymbols.Add(registeredFd);
+            sources = sources.Add(registeredFd);
         }
 
         var handler = EdgeTriggeredCalls.Argument(register, 2);
@@ -126,23 +126,41 @@ internal sealed class EdgeTriggeredTypeAnalysis
             handler = creation.Target;
         }
 
+        var visited = new HashSet<IMethodSymbol>(SymbolEqualityComparer.Default);
         switch (handler)
         {
             case IAnonymousFunctionOperation lambda:
-                var eventParameter = lambda.Symbol.Parameters.Length > 0 ? lambda.Symbol.Parameters[0] : null;
-                CheckHandler(lambda.Body, new EventFd(eventParameter, fdSymbols), 0, new HashSet<IMethodSymbol>(SymbolEqualityComparer.Default));
+                if (lambda.Symbol.Parameters.Length > 0)
+                {
+                    sources = sources.Add(lambda.Symbol.Parameters[0]);
+                }
+
+                CheckCode(lambda.Body, sources, DrainScope.Empty, 0, calledInLoop: false, visited);
                 break;
             case IMethodReferenceOperation reference when _type.RootOf(reference.Method) is { } root:
                 var method = reference.Method.OriginalDefinition;
-                var parameter = method.Parameters.Length > 0 ? method.Parameters[0] : null;
-                CheckHandler(root, new EventFd(parameter, fdSymbols), 0, new HashSet<IMethodSymbol>(SymbolEqualityComparer.Default) { method });
+                if (method.Parameters.Length > 0)
+                {
+                    sources = sources.Add(method.Parameters[0]);
+                }
+
+                visited.Add(method);
+                CheckCode(root, sources, DrainScope.Empty, 0, calledInLoop: false, visited);
                 break;
         }
     }
 
-    private void CheckHandler(IOperation body, EventFd eventFd, int depth, HashSet<IMethodSymbol> visited)
+    // ---- event-loop code: reads on the event's fd, and the methods of the type it calls ------------------
+
+    /// <summary>
+    /// Checks the reads and accepts in <paramref name="code"/> whose fd comes from the event (mentions one of
+    /// <paramref name="sources"/>: the handler's <c>IoEvent</c>, the registered fd, the events buffer and its
+    /// cursors, the fields registered with epoll_ctl, or a local or parameter holding one of them), then follows
+    /// calls to methods of the type, mapping the arguments that carry the event to the callee's parameters.
+    /// </summary>
+    private void CheckCode(IOperation code, ImmutableHashSet<ISymbol> sources, DrainScope scope, int depth, bool calledInLoop, HashSet<IMethodSymbol> visited)
     {
-        foreach (var node in body.Descendants())
+        foreach (var node in code.DescendantsAndSelf())
         {
             if (node is not IInvocationOperation invocation)
             {
@@ -152,9 +170,9 @@ internal sealed class EdgeTriggeredTypeAnalysis
             var kind = _calls.Classify(invocation);
             if (kind is DrainCallKind.Read or DrainCallKind.Accept)
             {
-                if (IsEventFd(EdgeTriggeredCalls.FdArgument(invocation, kind), eventFd, 0))
+                if (IsFromEvent(EdgeTriggeredCalls.FdArgument(invocation, kind), sources, 0))
                 {
-                    Check(invocation, kind, DrainScope.Empty);
+                    Check(invocation, kind, scope, calledInLoop);
                 }
 
                 continue;
@@ -166,98 +184,123 @@ internal sealed class EdgeTriggeredTypeAnalysis
             }
 
             var callee = invocation.TargetMethod.OriginalDefinition;
-            IParameterSymbol? eventParameter = null;
-            var fdParameters = ImmutableHashSet.Create<ISymbol>(SymbolEqualityComparer.Default);
+            if (visited.Contains(callee))
+            {
+                continue;
+            }
+
+            // Fields keep meaning the same thing in the callee; the caller's locals and parameters do not.
+            var calleeSources = ImmutableHashSet.CreateBuilder<ISymbol>(SymbolEqualityComparer.Default);
+            foreach (var source in sources)
+            {
+                if (source is IFieldSymbol)
+                {
+                    calleeSources.Add(source);
+                }
+            }
+
             foreach (var argument in invocation.Arguments)
             {
-                if (argument.Parameter is not { } parameter || parameter.Ordinal >= callee.Parameters.Length)
+                if (argument.Parameter is { } parameter && parameter.Ordinal < callee.Parameters.Length && IsFromEvent(argument.Value, sources, 0))
                 {
-                    continue;
-                }
-
-                var value = FlagEvaluator.Strip(argument.Value);
-                if (eventFd.Event is not null && value is IParameterReferenceOperation p && SymbolEqualityComparer.Default.Equals(p.Parameter, eventFd.Event))
-                {
-                    eventParameter = callee.Parameters[parameter.Ordinal];
-                }
-                else if (IsEventFd(value, eventFd, 0))
-                {
-                    fdParameters = fdParameters.Add(callee.Parameters[parameter.Ordinal]);
+                    calleeSources.Add(callee.Parameters[parameter.Ordinal]);
                 }
             }
 
-            if ((eventParameter is not null || !fdParameters.IsEmpty) && visited.Add(callee))
+            if (calleeSources.Count > 0 && visited.Add(callee))
             {
-                CheckHandler(calleeRoot, new EventFd(eventParameter, fdParameters), depth + 1, visited);
+                CheckCode(calleeRoot, calleeSources.ToImmutable(), scope, depth + 1, calledInLoop || IsInOwnLoop(invocation, scope), visited);
             }
         }
     }
 
-    /// <summary>The event's fd inside a handler: <c>e.Fd</c>, the fd passed to Register, or a local holding one of them.</summary>
-    private sealed class EventFd
-    {
-        public EventFd(IParameterSymbol? eventParameter, ImmutableHashSet<ISymbol> fdSymbols)
-        {
-            Event = eventParameter;
-            Symbols = fdSymbols;
-        }
-
-        public IParameterSymbol? Event { get; }
-
-        public ImmutableHashSet<ISymbol> Symbols { get; }
-    }
-
-    private bool IsEventFd(IOperation? fd, EventFd eventFd, int depth)
+    /// <summary>True when an fd expression mentions an event source, or a local that only ever holds one.</summary>
+    private bool IsFromEvent(IOperation? fd, ImmutableHashSet<ISymbol> sources, int depth)
     {
         if (fd is null || depth > 2)
         {
             return false;
         }
 
-        fd = FlagEvaluator.Strip(fd);
-        if (fd is IPropertyReferenceOperation { Property.Name: "Fd", Instance: IParameterReferenceOperation owner }
-            && eventFd.Event is not null
-            && SymbolEqualityComparer.Default.Equals(owner.Parameter, eventFd.Event))
+        foreach (var symbol in SymbolsIn(fd))
         {
-            return true;
-        }
-
-        if (SymbolOf(fd) is not { } symbol)
-        {
-            return false;
-        }
-
-        if (eventFd.Symbols.Contains(symbol))
-        {
-            return true;
-        }
-
-        if (symbol is not ILocalSymbol)
-        {
-            return false;
-        }
-
-        var writes = _type.WritesTo(symbol);
-        if (writes.Count == 0)
-        {
-            return false;
-        }
-
-        foreach (var write in writes)
-        {
-            var value = write switch
+            if (sources.Contains(symbol))
             {
-                IVariableDeclaratorOperation declarator => declarator.Initializer?.Value,
-                ISimpleAssignmentOperation assignment => assignment.Value,
-                _ => null,
-            };
-            if (!IsEventFd(value, eventFd, depth + 1))
+                return true;
+            }
+
+            if (symbol is not ILocalSymbol)
             {
-                return false;
+                continue;
+            }
+
+            var writes = _type.WritesTo(symbol);
+            var all = writes.Count > 0;
+            foreach (var write in writes)
+            {
+                var value = write switch
+                {
+                    IVariableDeclaratorOperation declarator => declarator.Initializer?.Value,
+                    ISimpleAssignmentOperation assignment => assignment.Value,
+                    _ => null,
+                };
+                all &= IsFromEvent(value, sources, depth + 1);
+            }
+
+            if (all)
+            {
+                return true;
             }
         }
 
-        return true;
+        return false;
+    }
+
+    /// <summary>
+    /// A call made from inside a loop of the caller that neither waits nor moves to the next event: the caller may
+    /// be the drain (<c>while (ReadChunk(fd)) { }</c>), so a single read in the callee is not judged.
+    /// </summary>
+    private bool IsInOwnLoop(IOperation call, DrainScope scope)
+    {
+        for (var current = call.Parent; current is not null; current = current.Parent)
+        {
+            if (current is IAnonymousFunctionOperation or ILocalFunctionOperation)
+            {
+                return false;
+            }
+
+            if (current is not ILoopOperation loop)
+            {
+                continue;
+            }
+
+            var own = true;
+            foreach (var local in loop.Locals)
+            {
+                own &= !scope.Cursors.Contains(local);
+            }
+
+            foreach (var descendant in loop.Descendants())
+            {
+                switch (descendant)
+                {
+                    case IInvocationOperation invocation when _calls.Classify(invocation) == DrainCallKind.Wait || scope.IsWaitWrapper(invocation.TargetMethod):
+                        own = false;
+                        break;
+                    case IIncrementOrDecrementOperation { Target: ILocalReferenceOperation local } when scope.Cursors.Contains(local.Local):
+                    case IAssignmentOperation { Target: ILocalReferenceOperation assigned } when scope.Cursors.Contains(assigned.Local):
+                        own = false;
+                        break;
+                }
+            }
+
+            if (own)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static ISymbol? SymbolOf(IOperation? operation) => operation is null ? null : FlagEvaluator.Strip(operation) switch
@@ -299,7 +342,7 @@ internal sealed class EdgeTriggeredTypeAnalysis
         return any;
     }
 
-    private void CheckDispatchLoops(List<IInvocationOperation> waits)
+    private void CheckDispatchLoops(List<IInvocationOperation> waits, List<IInvocationOperation> epollCtls)
     {
         var regions = new List<IOperation>();
         var pollOnceMethods = new List<IMethodSymbol>();
@@ -328,38 +371,59 @@ internal sealed class EdgeTriggeredTypeAnalysis
             }
         }
 
-        var scope = BuildScope(waits, pollOnceMethods);
-        var visited = new HashSet<IMethodSymbol>(SymbolEqualityComparer.Default);
-        var work = new Queue<(IOperation Region, int Depth)>();
-        foreach (var region in regions)
+        var scope = BuildScope(waits, pollOnceMethods, out var buffers);
+
+        // Where event fds come from in a dispatch loop: the events buffer and its cursors, and the fields the type
+        // registers with epoll_ctl (a listening socket kept in _listenFd).
+        var sources = ImmutableHashSet.CreateBuilder<ISymbol>(SymbolEqualityComparer.Default);
+        sources.UnionWith(buffers);
+        sources.UnionWith(scope.Cursors);
+        foreach (var epollCtl in epollCtls)
         {
-            work.Enqueue((region, 0));
+            switch (SymbolOf(EdgeTriggeredCalls.FdArgument(epollCtl, DrainCallKind.EpollCtl)))
+            {
+                case IFieldSymbol field:
+                    sources.Add(field);
+                    break;
+                case IParameterSymbol { ContainingSymbol: IMethodSymbol add } parameter:
+                    // An Add(int fd) helper: the fields its callers pass.
+                    foreach (var call in _type.CallsTo(add))
+                    {
+                        if (SymbolOf(EdgeTriggeredCalls.Argument(call, parameter.Ordinal)) is IFieldSymbol passed)
+                        {
+                            sources.Add(passed);
+                        }
+                    }
+
+                    break;
+            }
         }
 
-        while (work.Count > 0)
+        // if (events[i].data.fd == _listenFd): a field compared with the event's fd holds a registered fd.
+        var fromBuffer = sources.ToImmutable();
+        foreach (var (_, root) in _type.Roots)
         {
-            _cancellationToken.ThrowIfCancellationRequested();
-            var (region, depth) = work.Dequeue();
-            foreach (var node in region.DescendantsAndSelf())
+            foreach (var node in root.Descendants())
             {
-                if (node is not IInvocationOperation invocation)
+                if (node is IBinaryOperation { OperatorKind: BinaryOperatorKind.Equals } comparison)
                 {
-                    continue;
-                }
-
-                var kind = _calls.Classify(invocation);
-                if (kind is DrainCallKind.Read or DrainCallKind.Accept)
-                {
-                    if (!IsCounterRead(invocation, kind))
+                    if (SymbolOf(comparison.RightOperand) is IFieldSymbol right && IsFromEvent(comparison.LeftOperand, fromBuffer, 0))
                     {
-                        Check(invocation, kind, scope);
+                        sources.Add(right);
+                    }
+                    else if (SymbolOf(comparison.LeftOperand) is IFieldSymbol left && IsFromEvent(comparison.RightOperand, fromBuffer, 0))
+                    {
+                        sources.Add(left);
                     }
                 }
-                else if (depth < MaxCallDepth && _type.RootOf(invocation.TargetMethod) is { } calleeRoot && visited.Add(invocation.TargetMethod.OriginalDefinition))
-                {
-                    work.Enqueue((calleeRoot, depth + 1));
-                }
             }
+        }
+
+        var eventSources = sources.ToImmutable();
+        foreach (var region in regions)
+        {
+            _cancellationToken.ThrowIfCancellationRequested();
+            CheckCode(region, eventSources, scope, 0, calledInLoop: false, new HashSet<IMethodSymbol>(SymbolEqualityComparer.Default));
         }
     }
 
@@ -367,9 +431,9 @@ internal sealed class EdgeTriggeredTypeAnalysis
     /// The events cursors of the type (locals indexing the buffer epoll_wait fills, foreach variables over it) and
     /// its poll-once methods: moving a cursor on or calling such a method means this event is done.
     /// </summary>
-    private DrainScope BuildScope(List<IInvocationOperation> waits, List<IMethodSymbol> pollOnceMethods)
+    private DrainScope BuildScope(List<IInvocationOperation> waits, List<IMethodSymbol> pollOnceMethods, out HashSet<ISymbol> buffers)
     {
-        var buffers = new HashSet<ISymbol>(SymbolEqualityComparer.Default);
+        buffers = new HashSet<ISymbol>(SymbolEqualityComparer.Default);
         foreach (var wait in waits)
         {
             foreach (var symbol in SymbolsIn(EdgeTriggeredCalls.Argument(wait, 1)))
@@ -501,14 +565,20 @@ internal sealed class EdgeTriggeredTypeAnalysis
 
     // ---- the check ---------------------------------------------------------------------------------------
 
-    private void Check(IInvocationOperation call, DrainCallKind kind, DrainScope scope)
+    private void Check(IInvocationOperation call, DrainCallKind kind, DrainScope scope, bool calledInLoop)
     {
-        if (!_checked.Add(call.Syntax) || KeepsMayHaveMoreFlag(call))
+        if (!_checked.Add(call.Syntax) || IsCounterRead(call, kind) || KeepsMayHaveMoreFlag(call))
         {
             return;
         }
 
         var verdict = _flow.Analyze(TopOf(call), call, kind, scope);
+        if (verdict == DrainVerdict.CallsOnce && calledInLoop)
+        {
+            // The caller calls this method in a loop of its own: that loop may be the drain.
+            return;
+        }
+
         if (verdict != DrainVerdict.Drains)
         {
             _findings.Add(new DrainFinding(call, kind, verdict));

@@ -534,6 +534,39 @@ public sealed class EdgeTriggeredDrainAnalyzerTests
             }
             """);
 
+    /// <summary>The control for the drain shapes below: the same server, a single read in the handler.</summary>
+    [Fact]
+    public Task Single_read_in_the_handler_the_dispatch_loop_calls_is_reported()
+        => VerifyHandlerAsync("""
+                private void OnReadable(int fd)
+                {
+                    byte* buf = stackalloc byte[4096];
+                    var n = {|NB0003:LibC.read(fd, buf, 4096)|};
+                    if (n > 0)
+                    {
+                        Process(buf, n);
+                    }
+                }
+            """);
+
+    [Fact]
+    public Task Single_recvfrom_and_recvmsg_are_reported()
+        => VerifyHandlerAsync("""
+                private void OnReadable(int fd)
+                {
+                    byte* buf = stackalloc byte[512];
+                    msghdr msg = default;
+                    if (fd % 2 == 0)
+                    {
+                        {|NB0003:LibC.recvfrom(fd, buf, 512, 0, null, null)|};
+                    }
+                    else
+                    {
+                        {|NB0003:LibC.recvmsg(fd, &msg, 0)|};
+                    }
+                }
+            """);
+
     // ---- near-misses: every drain shape stays silent ---------------------------------------------------------
 
     /// <summary>The seed's CORRECT example: loop until EAGAIN, close on EOF.</summary>
@@ -1047,6 +1080,47 @@ public sealed class EdgeTriggeredDrainAnalyzerTests
                     return LibC.read(configFd, buf, 64);
                 }
             }
+            """);
+
+    /// <summary>A read of an fd that does not come from the event (a file the handler consults) is not judged.</summary>
+    [Fact]
+    public Task Read_of_an_fd_that_is_not_the_events_is_silent()
+        => VerifyHandlerAsync("""
+                private int _configFd;
+
+                private void OnReadable(int fd)
+                {
+                    byte* buf = stackalloc byte[4096];
+                    LibC.read(_configFd, buf, 4096);
+                    while (LibC.read(fd, buf, 4096) > 0)
+                    {
+                    }
+                }
+            """);
+
+    /// <summary>The handler calls a one-read helper in a loop of its own: the loop may be the drain.</summary>
+    [Fact]
+    public Task One_read_helper_called_in_a_loop_by_the_handler_is_silent()
+        => VerifyHandlerAsync("""
+                private void OnReadable(int fd)
+                {
+                    while (ReadChunk(fd))
+                    {
+                    }
+                }
+
+                private bool ReadChunk(int fd)
+                {
+                    byte* buf = stackalloc byte[4096];
+                    long n = LibC.read(fd, buf, 4096);
+                    if (n <= 0)
+                    {
+                        return false;
+                    }
+
+                    Process(buf, n);
+                    return true;
+                }
             """);
 
     /// <summary>A type that never registers anything edge-triggered: a single read is correct (or not ours).</summary>
