@@ -1,0 +1,24 @@
+using System.Runtime.InteropServices;
+
+namespace NoBlock.Interop;
+
+/// <summary>
+/// Owns one file descriptor the runtime created (epoll fd, eventfd, listening or accepted socket): releasing the
+/// handle closes the fd, exactly once, even if the owner is never disposed. fds passed in by users to
+/// <see cref="EventLoop.Register"/> are not owned: the user closes them.
+/// </summary>
+internal sealed class FdHandle : SafeHandle
+{
+    public FdHandle(int fd)
+        : base(invalidHandleValue: new IntPtr(-1), ownsHandle: true)
+    {
+        SetHandle(new IntPtr(fd));
+    }
+
+    public override bool IsInvalid => handle.ToInt64() < 0;
+
+    /// <summary>The fd number. Valid until the handle is disposed; the runtime only disposes on the loop thread.</summary>
+    public int Fd => (int)handle.ToInt64();
+
+    protected override bool ReleaseHandle() => Sys.Close((int)handle.ToInt64());
+}

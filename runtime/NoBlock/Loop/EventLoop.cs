@@ -1,0 +1,873 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Runtime.ExceptionServices;
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
+using NoBlock.Interop;
+
+namespace NoBlock;
+
+/// <summary>
+/// A single-threaded epoll reactor. <see cref="Run"/> turns the loop on the calling thread until
+/// <see cref="Stop"/>; every handler, timer and posted action runs on that thread, one at a time, and must not
+/// block. Each turn has named phases (libuv's order): update time → run due timers → run posted work (a bounded
+/// batch) → poll (<c>epoll_wait</c>, with a timeout set by the next timer) → dispatch.
+/// </summary>
+/// <remarks>
+/// Thread-safety: <see cref="Post"/>, <see cref="Schedule"/>, <see cref="Offload"/>, <see cref="Stop"/>,
+/// <see cref="TimerHandle.Cancel"/> and <see cref="Registration.Dispose"/> may be called from any thread.
+/// <see cref="Register"/> and <see cref="Registration.Modify"/> are called on the loop thread (from a handler or
+/// posted work) or while the loop is not running.
+/// </remarks>
+public sealed unsafe class EventLoop : IDisposable
+{
+    /// <summary>epoll_data value of the waker eventfd: no registration slot can have it.</summary>
+    private const ulong WakerData = ulong.MaxValue;
+
+    private readonly EventLoopOptions _options;
+    private readonly FdHandle _epoll;
+    private readonly FdHandle _waker;
+    private readonly int _epfd;
+    private readonly int _wakerFd;
+    private readonly EpollEvent* _events;        // the reusable event buffer, native so epoll_wait writes it directly
+    private readonly int _maxEvents;
+    private readonly ConcurrentQueue<WorkItem> _posted = new();
+    private readonly TimerHeap _timers = new();
+    private readonly LoopActivity _activity = new();
+    private readonly LoopSynchronizationContext _syncContext;
+    private readonly ILogger? _logger;
+    private readonly KeyValuePair<string, object?> _nameTag;
+
+    private Registration?[] _slots = new Registration?[64];
+    private int[] _freeSlots = new int[64];
+    private int _freeCount;
+    private int _slotHighWater;
+    private uint _nextGeneration = 1;
+    private long _timerSequence;
+
+    private long _now;                 // Stopwatch timestamp cached by the update-time phase
+    private int _blocked;              // 1 while the loop is (about to be) inside epoll_wait: posters must wake it
+    private volatile bool _stopRequested;
+    private int _running;              // 1 while Run is active
+    private int _loopThreadId = -1;    // managed id of the thread in Run
+    private int _disposed;
+    private ExceptionDispatchInfo? _fatal;
+    private long _pollTicks;           // time spent inside epoll_wait, for the utilization gauge
+    private long _utilizationMarkWall, _utilizationMarkPoll;
+    private byte* _readBuffer;          // the loop-owned receive buffer lent to TCP connections (see ReadBuffer)
+
+    /// <summary>Creates a loop (an epoll instance and its waker eventfd). Call <see cref="Run"/> to turn it.</summary>
+    /// <param name="options">Settings; null for the defaults.</param>
+    public EventLoop(EventLoopOptions? options = null)
+    {
+        _options = options ?? new EventLoopOptions();
+        if (_options.MaxEventsPerPoll <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), _options.MaxEventsPerPoll, "EventLoopOptions.MaxEventsPerPoll must be positive.");
+        }
+        if (_options.MaxPostedPerTurn <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), _options.MaxPostedPerTurn, "EventLoopOptions.MaxPostedPerTurn must be positive.");
+        }
+        _logger = _options.Logger;
+        _nameTag = new KeyValuePair<string, object?>(LoopMetrics.LoopNameTag, _options.Name);
+
+        int epfd = Sys.EpollCreate(out var err);
+        if (epfd < 0)
+        {
+            throw err.ToException("epoll_create1");
+        }
+        _epoll = new FdHandle(epfd);
+        _epfd = epfd;
+
+        int wfd = Sys.EventFdCreate(out err);
+        if (wfd < 0)
+        {
+            _epoll.Dispose();
+            throw err.ToException("eventfd");
+        }
+        _waker = new FdHandle(wfd);
+        _wakerFd = wfd;
+        if (!Sys.EpollCtl(_epfd, Sys.CtlOp.Add, _wakerFd, Sys.EpollIn, WakerData, out err))
+        {
+            _waker.Dispose();
+            _epoll.Dispose();
+            throw err.ToException("epoll_ctl(ADD waker)", wfd);
+        }
+
+        _maxEvents = _options.MaxEventsPerPoll;
+        _events = (EpollEvent*)NativeMemory.Alloc((nuint)_maxEvents, (nuint)sizeof(EpollEvent));
+        _syncContext = new LoopSynchronizationContext(this);
+        _utilizationMarkWall = Stopwatch.GetTimestamp();
+        LoopMetrics.Track(this);
+    }
+
+    /// <summary>The loop's name (<see cref="EventLoopOptions.Name"/>).</summary>
+    public string Name => _options.Name;
+
+    /// <summary>The loop's settings.</summary>
+    public EventLoopOptions Options => _options;
+
+    /// <summary>True while <see cref="Run"/> is turning the loop.</summary>
+    public bool IsRunning => Volatile.Read(ref _running) == 1;
+
+    /// <summary>True when called on the thread that is running the loop.</summary>
+    public bool IsOnLoopThread => Volatile.Read(ref _loopThreadId) == Environment.CurrentManagedThreadId && IsRunning;
+
+    /// <summary>Number of live registrations (diagnostics, tests).</summary>
+    public int RegistrationCount { get; private set; }
+
+    /// <summary>What the loop thread is doing now: the hooks the stall watchdog reads.</summary>
+    internal LoopActivity Activity => _activity;
+
+    private bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    // =========================================================================================================
+    // Public API
+    // =========================================================================================================
+
+    /// <summary>
+    /// Registers a non-blocking fd. The handler runs on the loop thread for every readiness event matching
+    /// <paramref name="interest"/> (plus errors and hang-ups, which the kernel always reports). Level-triggered
+    /// unless <see cref="IoEvents.EdgeTriggered"/> is set.
+    /// </summary>
+    /// <param name="fd">An open fd in non-blocking mode (<c>O_NONBLOCK</c>). The caller keeps owning it.</param>
+    /// <param name="interest">Readiness to be told about, plus optional mode bits.</param>
+    /// <param name="handler">Runs on the loop for each event; must not block.</param>
+    /// <returns>The registration: modify its interest or dispose it to unregister.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">The fd is negative.</exception>
+    /// <exception cref="ArgumentException">The fd is closed, in blocking mode, or already registered with this loop.</exception>
+    /// <exception cref="ObjectDisposedException">The loop was disposed.</exception>
+    /// <exception cref="InvalidOperationException">Called from another thread while the loop runs.</exception>
+    public Registration Register(int fd, IoEvents interest, [EventLoopHandler] IoHandler handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        ValidateUserFd(fd);
+        return RegisterCore(fd, interest, handler, owner: null);
+    }
+
+    /// <summary>
+    /// Queues an action to run on the loop thread. Thread-safe; wakes the loop only if it sleeps in
+    /// <c>epoll_wait</c>. Actions run in the order posted, at most <see cref="EventLoopOptions.MaxPostedPerTurn"/>
+    /// per turn.
+    /// </summary>
+    /// <param name="action">Runs on the loop; must not block.</param>
+    /// <exception cref="ObjectDisposedException">The loop was disposed.</exception>
+    public void Post([EventLoopHandler] Action action)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        ThrowIfDisposed();
+        Enqueue(new WorkItem(action));
+    }
+
+    /// <summary>
+    /// Runs <paramref name="action"/> on the loop once <paramref name="due"/> has elapsed (no earlier; later if the
+    /// loop is busy). Thread-safe. Timers due at the same time run in the order scheduled.
+    /// </summary>
+    /// <param name="due">Delay from now; zero or positive.</param>
+    /// <param name="action">Runs on the loop; must not block.</param>
+    /// <returns>A handle to cancel the timer.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">The delay is negative.</exception>
+    /// <exception cref="ObjectDisposedException">The loop was disposed.</exception>
+    public TimerHandle Schedule(TimeSpan due, [EventLoopHandler] Action action)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        if (due < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(due), due, "A timer's delay cannot be negative.");
+        }
+        ThrowIfDisposed();
+        long dueTs = Stopwatch.GetTimestamp() + (long)(due.Ticks * ((double)Stopwatch.Frequency / TimeSpan.TicksPerSecond));
+        var timer = new TimerHandle(this, dueTs, Interlocked.Increment(ref _timerSequence), action);
+        if (IsOnLoopThread || !IsRunning)
+        {
+            lock (_timers)
+            {
+                _timers.Add(timer);
+            }
+        }
+        else
+        {
+            // The heap is the loop's; another thread hands the timer over (and wakes the loop to recompute its timeout).
+            Enqueue(new WorkItem(static s => { var t = (TimerHandle)s!; t.Loop_AddTimer(); }, timer));
+        }
+        return timer;
+    }
+
+    /// <summary>
+    /// Runs blocking <paramref name="work"/> on the thread pool; the returned task completes on the loop thread,
+    /// so code awaiting it (or continuing it synchronously) is back on the loop.
+    /// </summary>
+    /// <param name="work">Work that may block. Runs on a pool thread, not on the loop.</param>
+    /// <returns>A task completed on the loop with the work's outcome.</returns>
+    public Task Offload(Action work)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        return Offload<object?>(() =>
+        {
+            work();
+            return null;
+        });
+    }
+
+    /// <summary>
+    /// Runs blocking <paramref name="work"/> on the thread pool; the returned task completes on the loop thread
+    /// with its result.
+    /// </summary>
+    /// <typeparam name="T">The result type.</typeparam>
+    /// <param name="work">Work that may block. Runs on a pool thread.</param>
+    /// <returns>A task completed on the loop with the work's result or exception.</returns>
+    public Task<T> Offload<T>(Func<T> work)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        ThrowIfDisposed();
+        var tcs = new TaskCompletionSource<T>();
+        ThreadPool.UnsafeQueueUserWorkItem(_ =>
+        {
+            Action complete;
+            try
+            {
+                T result = work();
+                complete = () => tcs.TrySetResult(result);
+            }
+            catch (Exception ex)
+            {
+                complete = () => tcs.TrySetException(ex);
+            }
+            if (IsDisposed)
+            {
+                complete(); // no loop to come back to
+                return;
+            }
+            Enqueue(new WorkItem(complete));
+        }, null);
+        return tcs.Task;
+    }
+
+    /// <summary>
+    /// Turns the loop on the calling thread until <see cref="Stop"/> is called (also from a handler). A
+    /// <see cref="Stop"/> that comes before <see cref="Run"/> makes it return after one turn.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The loop is already running (on this or another thread).</exception>
+    /// <exception cref="ObjectDisposedException">The loop was disposed.</exception>
+    public void Run()
+    {
+        ThrowIfDisposed();
+        if (Interlocked.CompareExchange(ref _running, 1, 0) != 0)
+        {
+            throw new InvalidOperationException(
+                $"EventLoop '{Name}' is already running on thread {Volatile.Read(ref _loopThreadId)}; a loop runs on one thread at a time. " +
+                "Use one loop per thread (EventLoopGroup), and Post work to a running loop instead of running it again.");
+        }
+        var previousContext = SynchronizationContext.Current;
+        Volatile.Write(ref _loopThreadId, Environment.CurrentManagedThreadId);
+        _activity.RecordThread(Sys.GetThreadId(), Environment.CurrentManagedThreadId);
+        SynchronizationContext.SetSynchronizationContext(_syncContext);
+        try
+        {
+            while (true)
+            {
+                UpdateTime();
+                RunDueTimers();
+                RunPostedWork();
+                if (_stopRequested)
+                {
+                    break;
+                }
+                int n = Poll(ComputePollTimeout());
+                Dispatch(n);
+                _activity.TurnCompleted();
+            }
+        }
+        finally
+        {
+            SynchronizationContext.SetSynchronizationContext(previousContext);
+            _stopRequested = false;
+            Volatile.Write(ref _loopThreadId, -1);
+            Volatile.Write(ref _running, 0);
+        }
+        var fatal = Interlocked.Exchange(ref _fatal, null);
+        fatal?.Throw();
+    }
+
+    /// <summary>
+    /// Asks the loop to return from <see cref="Run"/> after the current turn. Thread-safe and idempotent;
+    /// handlers already dispatched in this turn still run.
+    /// </summary>
+    public void Stop()
+    {
+        if (IsDisposed)
+        {
+            return;
+        }
+        _stopRequested = true;
+        WakeIfBlocked();
+    }
+
+    /// <summary>
+    /// Releases the loop: its registrations (TCP connections and listeners it owns are closed), timers, queued
+    /// work, the epoll fd and the waker. Idempotent.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The loop is running: <see cref="Stop"/> it and let <see cref="Run"/> return first.</exception>
+    public void Dispose()
+    {
+        if (IsRunning)
+        {
+            throw new InvalidOperationException(
+                $"EventLoop '{Name}' is running; call Stop() and wait for Run() to return before Dispose().");
+        }
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        LoopMetrics.Untrack(this);
+        for (int i = 0; i < _slotHighWater; i++)
+        {
+            var reg = _slots[i];
+            if (reg is null)
+            {
+                continue;
+            }
+            _slots[i] = null;
+            reg.IsDisposed = true;
+            try
+            {
+                reg.Owner?.OnLoopDisposed();
+            }
+            catch (Exception ex)
+            {
+                _logger?.LogWarning(ex, "EventLoop {Loop}: releasing fd {Fd} on dispose failed", Name, reg.Fd);
+            }
+        }
+        RegistrationCount = 0;
+        lock (_timers)
+        {
+            _timers.Clear();
+        }
+        while (_posted.TryDequeue(out _))
+        {
+        }
+        _waker.Dispose();
+        _epoll.Dispose();
+        NativeMemory.Free(_events);
+        if (_readBuffer != null)
+        {
+            NativeMemory.Free(_readBuffer);
+            _readBuffer = null;
+        }
+    }
+
+    // =========================================================================================================
+    // Phases
+    // =========================================================================================================
+
+    private void UpdateTime() => _now = Stopwatch.GetTimestamp();
+
+    private void RunDueTimers()
+    {
+        // Timers scheduled by these callbacks (even with a zero delay) wait for the next turn: a timer that
+        // re-arms itself cannot keep the loop in this phase.
+        long lastSequence = Volatile.Read(ref _timerSequence);
+        while (true)
+        {
+            TimerHandle? timer;
+            lock (_timers)
+            {
+                timer = _timers.Peek();
+                if (timer is null || timer.DueTimestamp > _now || timer.Sequence > lastSequence)
+                {
+                    return;
+                }
+                _timers.Pop();
+            }
+            if (!timer.TryMarkRunning())
+            {
+                continue; // cancelled from another thread after it was added
+            }
+            if (LoopMetrics.Lag.Enabled)
+            {
+                LoopMetrics.Lag.Record(LoopMetrics.Seconds(_now - timer.DueTimestamp), _nameTag);
+            }
+            Invoke(timer.Action, null, -1, IoEvents.None, registration: null);
+        }
+    }
+
+    private void RunPostedWork()
+    {
+        // Bounded batch: at most what was queued when the phase began, and at most MaxPostedPerTurn, so a thread
+        // posting in a tight loop (or posted work that posts) cannot starve I/O and timers.
+        int budget = Math.Min(_posted.Count, _options.MaxPostedPerTurn);
+        for (int i = 0; i < budget && _posted.TryDequeue(out var item); i++)
+        {
+            if (item.Callback is { } callback)
+            {
+                Invoke(null, callback, item.State, -1);
+            }
+            else
+            {
+                Invoke((Action)item.State!, null, -1, IoEvents.None, registration: null);
+            }
+        }
+    }
+
+    private int ComputePollTimeout()
+    {
+        if (!_posted.IsEmpty || _stopRequested)
+        {
+            return 0;
+        }
+        TimerHandle? next;
+        lock (_timers)
+        {
+            next = _timers.Peek();
+        }
+        if (next is null)
+        {
+            return -1;
+        }
+        long remaining = next.DueTimestamp - Stopwatch.GetTimestamp();
+        if (remaining <= 0)
+        {
+            return 0;
+        }
+        // Round up: waking a little late is fine, waking early would spin until the timer is due.
+        double ms = Math.Ceiling(remaining * 1000.0 / Stopwatch.Frequency);
+        return ms >= int.MaxValue ? int.MaxValue : (int)ms;
+    }
+
+    private int Poll(int timeoutMs)
+    {
+        // Announce the sleep before the last look at the queue (full fence both sides, see WakeIfBlocked): a post
+        // that lands after the look sees _blocked == 1 and writes the eventfd.
+        Interlocked.Exchange(ref _blocked, 1);
+        if (timeoutMs != 0 && (!_posted.IsEmpty || _stopRequested))
+        {
+            timeoutMs = 0;
+        }
+        long start = Stopwatch.GetTimestamp();
+        _activity.EnterPoll();
+        int n = Sys.EpollWait(_epfd, _events, _maxEvents, timeoutMs, out var err);
+        _activity.LeavePoll();
+        _pollTicks += Stopwatch.GetTimestamp() - start;
+        Volatile.Write(ref _blocked, 0);
+        if (n < 0)
+        {
+            if (err.IsInterrupted)
+            {
+                return 0; // a signal (the runtime's own, GC suspension): just turn again
+            }
+            throw err.ToException("epoll_wait", _epfd);
+        }
+        return n;
+    }
+
+    private void Dispatch(int count)
+    {
+        if (count > 0 && LoopMetrics.Events.Enabled)
+        {
+            LoopMetrics.Events.Add(count, _nameTag);
+        }
+        for (int i = 0; i < count; i++)
+        {
+            ulong data = _events[i].Data;
+            var events = (IoEvents)_events[i].Events;
+            if (data == WakerData)
+            {
+                Sys.EventFdDrain(_wakerFd);
+                continue;
+            }
+            int slot = (int)(data >> 32);
+            uint generation = (uint)data;
+            var reg = (uint)slot < (uint)_slotHighWater ? _slots[slot] : null;
+            if (reg is null || reg.Generation != generation)
+            {
+                continue; // disposed earlier in this batch (its slot maybe reused): the event is stale
+            }
+            if (reg.Owner is { } owner)
+            {
+                Invoke(owner, reg.Fd, events, reg);
+            }
+            else
+            {
+                InvokeHandler(reg.Handler!, reg.Fd, events, reg);
+            }
+        }
+    }
+
+    // =========================================================================================================
+    // Invocation (the watchdog hooks and the exception policy live here)
+    // =========================================================================================================
+
+    private void InvokeHandler(IoHandler handler, int fd, IoEvents events, Registration reg)
+    {
+        _activity.BeginHandler(handler, fd, events);
+        long start = LoopMetrics.HandlerDuration.Enabled ? Stopwatch.GetTimestamp() : 0;
+        try
+        {
+            handler(new IoEvent(fd, events));
+        }
+        catch (Exception ex)
+        {
+            OnHandlerFault(handler, fd, ex, reg);
+        }
+        finally
+        {
+            _activity.EndHandler();
+            RecordDuration(start);
+        }
+    }
+
+    private void Invoke(IRegistrationOwner owner, int fd, IoEvents events, Registration reg)
+    {
+        _activity.BeginHandler(owner, fd, events);
+        long start = LoopMetrics.HandlerDuration.Enabled ? Stopwatch.GetTimestamp() : 0;
+        try
+        {
+            owner.OnEvents(events);
+        }
+        catch (Exception ex)
+        {
+            OnHandlerFault(owner, fd, ex, reg);
+        }
+        finally
+        {
+            _activity.EndHandler();
+            RecordDuration(start);
+        }
+    }
+
+    private void Invoke(Action action, SendOrPostCallback? _, int fd, IoEvents events, Registration? registration)
+    {
+        _activity.BeginHandler(action, fd, events);
+        long start = LoopMetrics.HandlerDuration.Enabled ? Stopwatch.GetTimestamp() : 0;
+        try
+        {
+            action();
+        }
+        catch (Exception ex)
+        {
+            OnHandlerFault(action, fd, ex, registration);
+        }
+        finally
+        {
+            _activity.EndHandler();
+            RecordDuration(start);
+        }
+    }
+
+    private void Invoke(Action? _, SendOrPostCallback callback, object? state, int fd)
+    {
+        _activity.BeginHandler(callback, fd, IoEvents.None);
+        long start = LoopMetrics.HandlerDuration.Enabled ? Stopwatch.GetTimestamp() : 0;
+        try
+        {
+            callback(state);
+        }
+        catch (Exception ex)
+        {
+            OnHandlerFault(callback, fd, ex, null);
+        }
+        finally
+        {
+            _activity.EndHandler();
+            RecordDuration(start);
+        }
+    }
+
+    private void RecordDuration(long start)
+    {
+        if (start != 0)
+        {
+            LoopMetrics.HandlerDuration.Record(LoopMetrics.Seconds(Stopwatch.GetTimestamp() - start), _nameTag);
+        }
+    }
+
+    private void OnHandlerFault(object handler, int fd, Exception ex, Registration? reg)
+    {
+        var fault = new HandlerFault(Name, LoopActivity.Describe(handler), fd, ex);
+        _logger?.LogError(ex, "EventLoop {Loop}: handler {Handler} on fd {Fd} threw", Name, fault.Handler, fd);
+        try
+        {
+            _options.OnHandlerException?.Invoke(fault);
+        }
+        catch (Exception callbackError)
+        {
+            _logger?.LogError(callbackError, "EventLoop {Loop}: OnHandlerException threw", Name);
+        }
+        if (_options.HandlerExceptionPolicy == HandlerExceptionPolicy.StopLoop)
+        {
+            Interlocked.CompareExchange(ref _fatal, ExceptionDispatchInfo.Capture(ex), null);
+            _stopRequested = true;
+            return;
+        }
+        if (reg is { IsDisposed: false })
+        {
+            if (reg.Owner is { } owner)
+            {
+                try
+                {
+                    owner.OnHandlerFault(ex);
+                }
+                catch (Exception closeError)
+                {
+                    _logger?.LogError(closeError, "EventLoop {Loop}: closing fd {Fd} after a handler fault failed", Name, fd);
+                }
+            }
+            else
+            {
+                RemoveRegistration(reg);
+            }
+        }
+    }
+
+    // =========================================================================================================
+    // Registrations
+    // =========================================================================================================
+
+    private static void ValidateFdNumber(int fd)
+    {
+        if (fd < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(fd), fd, $"fd {fd} is not a file descriptor (it is negative). Pass the fd of an open, non-blocking file, pipe, eventfd or socket.");
+        }
+    }
+
+    private static void ValidateUserFd(int fd)
+    {
+        ValidateFdNumber(fd);
+        int flags = Sys.GetStatusFlags(fd, out var err);
+        if (flags < 0)
+        {
+            if (err.IsBadFd)
+            {
+                throw new ArgumentException($"fd {fd} is not open (EBADF). Register an fd before closing it, and dispose its registration before closing it.", nameof(fd));
+            }
+            throw err.ToException("fcntl(F_GETFL)", fd);
+        }
+        if (!Sys.IsNonBlocking(flags))
+        {
+            throw new ArgumentException(
+                $"fd {fd} is in blocking mode (O_NONBLOCK is not set), so a read or write in a handler could block the loop. " +
+                "Open it non-blocking (SOCK_NONBLOCK, EFD_NONBLOCK, O_NONBLOCK, pipe2(O_NONBLOCK)), or set it with " +
+                "fcntl(fd, F_SETFL, flags | O_NONBLOCK) (Socket.Blocking = false for a .NET Socket) before registering it.",
+                nameof(fd));
+        }
+    }
+
+    internal Registration RegisterCore(int fd, IoEvents interest, IoHandler? handler, IRegistrationOwner? owner)
+    {
+        ValidateFdNumber(fd);
+        ThrowIfDisposed();
+        ThrowIfOffLoopThread(nameof(Register));
+        var reg = new Registration(this, fd, interest, handler, owner);
+        int slot = AllocateSlot();
+        uint generation = _nextGeneration++;
+        if (_nextGeneration == 0)
+        {
+            _nextGeneration = 1;
+        }
+        reg.Slot = slot;
+        reg.Generation = generation;
+        if (!Sys.EpollCtl(_epfd, Sys.CtlOp.Add, fd, ToEpoll(interest), Pack(slot, generation), out var err))
+        {
+            FreeSlot(slot);
+            if (err.IsAlreadyExists)
+            {
+                throw new ArgumentException(
+                    $"fd {fd} is already registered with EventLoop '{Name}'. Change its interest with Registration.Modify instead of registering it twice, or dispose the first registration.",
+                    nameof(fd));
+            }
+            if (err.IsBadFd)
+            {
+                throw new ArgumentException($"fd {fd} is not open (EBADF).", nameof(fd));
+            }
+            if (err.Value == 1 /* EPERM: regular files and directories cannot be polled */)
+            {
+                throw new ArgumentException($"fd {fd} does not support epoll (EPERM): regular files and directories are always ready. Read them with Offload instead.", nameof(fd));
+            }
+            throw err.ToException("epoll_ctl(ADD)", fd);
+        }
+        _slots[slot] = reg;
+        RegistrationCount++;
+        return reg;
+    }
+
+    internal void ModifyRegistration(Registration reg, IoEvents interest)
+    {
+        ThrowIfDisposed();
+        if (reg.IsDisposed)
+        {
+            throw new ObjectDisposedException(nameof(Registration), $"The registration of fd {reg.Fd} was disposed; register the fd again.");
+        }
+        ThrowIfOffLoopThread(nameof(Registration.Modify));
+        if (!Sys.EpollCtl(_epfd, Sys.CtlOp.Modify, reg.Fd, ToEpoll(interest), Pack(reg.Slot, reg.Generation), out var err))
+        {
+            if (err.IsBadFd || err.IsNotFound)
+            {
+                throw new InvalidOperationException($"fd {reg.Fd} was closed while registered (epoll_ctl MOD: {err.Message}). Dispose the registration before closing the fd.");
+            }
+            throw err.ToException("epoll_ctl(MOD)", reg.Fd);
+        }
+        reg.Interest = interest;
+    }
+
+    internal void RemoveRegistration(Registration reg)
+    {
+        if (reg.IsDisposed || IsDisposed)
+        {
+            return;
+        }
+        if (IsRunning && !IsOnLoopThread)
+        {
+            Enqueue(new WorkItem(static s => { var r = (Registration)s!; r.Loop.RemoveRegistration(r); }, reg));
+            return;
+        }
+        reg.IsDisposed = true;
+        // ENOENT/EBADF: the fd was closed first (the kernel dropped it already). Nothing to undo.
+        Sys.EpollCtl(_epfd, Sys.CtlOp.Delete, reg.Fd, 0, 0, out _);
+        if (reg.Slot >= 0 && ReferenceEquals(_slots[reg.Slot], reg))
+        {
+            _slots[reg.Slot] = null;
+            FreeSlot(reg.Slot);
+            RegistrationCount--;
+        }
+    }
+
+    private static uint ToEpoll(IoEvents interest) => (uint)interest;
+
+    private static ulong Pack(int slot, uint generation) => ((ulong)(uint)slot << 32) | generation;
+
+    private int AllocateSlot()
+    {
+        if (_freeCount > 0)
+        {
+            return _freeSlots[--_freeCount];
+        }
+        if (_slotHighWater == _slots.Length)
+        {
+            Array.Resize(ref _slots, _slots.Length * 2);
+        }
+        return _slotHighWater++;
+    }
+
+    private void FreeSlot(int slot)
+    {
+        if (_freeCount == _freeSlots.Length)
+        {
+            Array.Resize(ref _freeSlots, _freeSlots.Length * 2);
+        }
+        _freeSlots[_freeCount++] = slot;
+    }
+
+    // =========================================================================================================
+    // Posting, waking, timers
+    // =========================================================================================================
+
+    internal void PostCore(SendOrPostCallback callback, object? state)
+    {
+        if (IsDisposed)
+        {
+            return; // a continuation arriving after the loop is gone has nowhere to run
+        }
+        Enqueue(new WorkItem(callback, state));
+    }
+
+    private void Enqueue(WorkItem item)
+    {
+        _posted.Enqueue(item);
+        WakeIfBlocked();
+    }
+
+    private void WakeIfBlocked()
+    {
+        // Only a sleeping loop needs the eventfd write (a syscall); only the first poster of a sleep writes it.
+        if (Volatile.Read(ref _blocked) == 1 && Interlocked.Exchange(ref _blocked, 0) == 1 && !IsDisposed)
+        {
+            Sys.EventFdSignal(_wakerFd);
+        }
+    }
+
+    internal void AddTimerOnLoop(TimerHandle timer)
+    {
+        if (timer.IsCancelled)
+        {
+            return;
+        }
+        lock (_timers)
+        {
+            _timers.Add(timer);
+        }
+    }
+
+    internal void OnTimerCancelled(TimerHandle timer)
+    {
+        // Remove it now so a cancelled long timer does not sit in the heap; the heap lock makes this safe from any
+        // thread (the loop holds it only for heap operations, never while running a timer's action).
+        lock (_timers)
+        {
+            _timers.Remove(timer);
+        }
+    }
+
+    /// <summary>Busy share of wall time since the previous sample (for the utilization gauge).</summary>
+    internal double TakeUtilizationSample()
+    {
+        long wall = Stopwatch.GetTimestamp();
+        long poll = Volatile.Read(ref _pollTicks);
+        long dWall = wall - _utilizationMarkWall, dPoll = poll - _utilizationMarkPoll;
+        _utilizationMarkWall = wall;
+        _utilizationMarkPoll = poll;
+        if (dWall <= 0 || !IsRunning)
+        {
+            return 0;
+        }
+        return Math.Clamp(1.0 - ((double)dPoll / dWall), 0, 1);
+    }
+
+    /// <summary>The loop-owned receive buffer TCP connections read into (one per loop, not one per connection).</summary>
+    internal byte* ReadBuffer(int size)
+    {
+        if (_readBuffer == null)
+        {
+            _readBuffer = (byte*)NativeMemory.Alloc((nuint)size);
+        }
+        return _readBuffer;
+    }
+
+    private void ThrowIfDisposed()
+    {
+        if (IsDisposed)
+        {
+            throw new ObjectDisposedException(nameof(EventLoop), $"EventLoop '{Name}' was disposed; create a new loop.");
+        }
+    }
+
+    private void ThrowIfOffLoopThread(string operation)
+    {
+        if (IsRunning && Volatile.Read(ref _loopThreadId) != Environment.CurrentManagedThreadId)
+        {
+            throw new InvalidOperationException(
+                $"{operation} was called from thread {Environment.CurrentManagedThreadId} while EventLoop '{Name}' runs on thread {Volatile.Read(ref _loopThreadId)}. " +
+                $"Call it from a handler, or hand it to the loop with loop.Post(() => ...).");
+        }
+    }
+
+    /// <summary>One unit of posted work: an <see cref="Action"/> (in State), or a SynchronizationContext callback with its state.</summary>
+    private readonly struct WorkItem
+    {
+        public WorkItem(Action action)
+        {
+            Callback = null;
+            State = action;
+        }
+
+        public WorkItem(SendOrPostCallback callback, object? state)
+        {
+            Callback = callback;
+            State = state;
+        }
+
+        public SendOrPostCallback? Callback { get; }
+        public object? State { get; }
+    }
+}

@@ -1,0 +1,38 @@
+using Microsoft.Extensions.Logging;
+
+namespace NoBlock;
+
+/// <summary>Settings for an <see cref="EventLoop"/>.</summary>
+public sealed class EventLoopOptions
+{
+    /// <summary>The loop's name, in logs, metrics (tag <c>noblock.loop.name</c>), stall reports and the thread name.</summary>
+    public string Name { get; set; } = "loop";
+
+    /// <summary>How long a handler may run before the stall watchdog reports it. Default 100 ms.</summary>
+    public TimeSpan StallThreshold { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Called (on the watchdog's thread) when a stall is detected.</summary>
+    public Action<StallReport>? OnStall { get; set; }
+
+    /// <summary>Where the loop logs handler failures and other trouble. Null: nothing is logged.</summary>
+    public ILogger? Logger { get; set; }
+
+    /// <summary>What happens when a handler throws. Default: <see cref="HandlerExceptionPolicy.CloseRegistration"/>.</summary>
+    public HandlerExceptionPolicy HandlerExceptionPolicy { get; set; } = HandlerExceptionPolicy.CloseRegistration;
+
+    /// <summary>Called on the loop thread with every handler failure, whatever the policy. Must not throw or block.</summary>
+    public Action<HandlerFault>? OnHandlerException { get; set; }
+
+    /// <summary>
+    /// Most readiness events fetched by one <c>epoll_wait</c> (the size of the loop's reusable event buffer).
+    /// Default 256: large enough that a busy loop needs few syscalls, small enough that the events of one turn
+    /// are dispatched before timers and posted work get their next chance.
+    /// </summary>
+    public int MaxEventsPerPoll { get; set; } = 256;
+
+    /// <summary>
+    /// Most posted actions run per loop turn. Default 1024: work posted while the batch runs waits for the next
+    /// turn, so a thread that posts in a tight loop cannot starve I/O.
+    /// </summary>
+    public int MaxPostedPerTurn { get; set; } = 1024;
+}
