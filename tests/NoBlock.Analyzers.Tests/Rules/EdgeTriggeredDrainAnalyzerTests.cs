@@ -1,4 +1,7 @@
+using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.Testing;
+using NoBlock.Analyzers.Infrastructure;
 using NoBlock.Analyzers.Rules;
 using NoBlock.Analyzers.Tests.Infrastructure;
 using Xunit;
@@ -11,9 +14,10 @@ namespace NoBlock.Analyzers.Tests.Rules;
 /// </summary>
 public sealed class EdgeTriggeredDrainAnalyzerTests
 {
-    internal static Task VerifyAsync(string source)
+    internal static Task VerifyAsync(string source, params DiagnosticResult[] expected)
     {
         var test = new AnalyzerVerifier<EdgeTriggeredDrainAnalyzer>.Test { TestCode = source };
+        test.ExpectedDiagnostics.AddRange(expected);
         test.SolutionTransforms.Add((solution, projectId) =>
             solution.WithProjectCompilationOptions(projectId,
                 ((CSharpCompilationOptions)solution.GetProject(projectId)!.CompilationOptions!).WithAllowUnsafe(true)));
@@ -567,6 +571,130 @@ public sealed class EdgeTriggeredDrainAnalyzerTests
                 }
             """);
 
+    /// <summary>The message says what will happen and how to fix it.</summary>
+    [Fact]
+    public Task Read_message_names_the_call_the_fd_the_consequence_and_the_fix()
+        => VerifyHandlerAsync(
+            """
+                private void OnReadable(int fd)
+                {
+                    byte* buf = stackalloc byte[4096];
+                    {|#0:LibC.read(fd, buf, 4096)|};
+                }
+            """,
+            new DiagnosticResult(EdgeTriggeredDrainAnalyzer.ReadNotDrained)
+                .WithLocation(0)
+                .WithMessage("LibC.read reads edge-triggered fd 'fd' once per readiness event: the rest of the data stays in the socket buffer and epoll will not report this fd again; keep reading in a loop until it fails with EAGAIN/EWOULDBLOCK (or returns 0 at end of stream)"));
+
+    [Fact]
+    public Task Accept_message_after_a_break_says_it_leaves_its_loop()
+        => VerifyHandlerAsync(
+            """
+                private void OnReadable(int fd)
+                {
+                    while (true)
+                    {
+                        int client = {|#0:LibC.accept(fd, null, null)|};
+                        if (client >= 0)
+                        {
+                            Add(client);
+                        }
+
+                        break;
+                    }
+                }
+            """,
+            new DiagnosticResult(EdgeTriggeredDrainAnalyzer.AcceptNotDrained)
+                .WithLocation(0)
+                .WithMessage("LibC.accept accepts on edge-triggered listening fd 'fd' but leaves its loop after a successful accept: the other pending connections stay in the accept queue and epoll will not report this fd again; keep accepting in a loop until it fails with EAGAIN/EWOULDBLOCK"));
+
+    [Fact]
+    public Task Single_read_inside_fixed_and_try_finally_is_reported()
+        => VerifyHandlerAsync("""
+                private readonly byte[] _buffer = new byte[4096];
+
+                private void OnReadable(int fd)
+                {
+                    try
+                    {
+                        fixed (byte* buf = _buffer)
+                        {
+                            long n = {|NB0003:LibC.read(fd, buf, _buffer.Length)|};
+                            Process(buf, n);
+                        }
+                    }
+                    finally
+                    {
+                        System.Console.WriteLine("done");
+                    }
+                }
+            """);
+
+    [Fact]
+    public Task Drain_inside_try_finally_and_using_is_silent()
+        => VerifyHandlerAsync("""
+                private readonly byte[] _buffer = new byte[4096];
+
+                private void OnReadable(int fd)
+                {
+                    using var scope = new System.IO.MemoryStream();
+                    fixed (byte* buf = _buffer)
+                    {
+                        while (true)
+                        {
+                            try
+                            {
+                                long n = LibC.read(fd, buf, _buffer.Length);
+                                if (n <= 0)
+                                {
+                                    break;
+                                }
+
+                                Process(buf, n);
+                            }
+                            finally
+                            {
+                                scope.Position = 0;
+                            }
+                        }
+                    }
+                }
+            """);
+
+    /// <summary>A header read once, then the body drained on the same fd: the next read on the fd follows on every path.</summary>
+    [Fact]
+    public Task Header_read_followed_by_a_drain_of_the_same_fd_is_silent()
+        => VerifyHandlerAsync("""
+                private void OnReadable(int fd)
+                {
+                    byte* header = stackalloc byte[4];
+                    byte* body = stackalloc byte[4096];
+                    LibC.recv(fd, header, 4, 0);
+                    long n;
+                    while ((n = LibC.recv(fd, body, 4096, 0)) > 0)
+                    {
+                        Process(body, n);
+                    }
+                }
+            """);
+
+    /// <summary>The failure guard: an exception inside the analysis is NB9002 at the analyzed code, never AD0001.</summary>
+    [Fact]
+    public void Analyzer_failure_is_reported_with_its_location_instead_of_thrown()
+    {
+        var tree = CSharpSyntaxTree.ParseText("class C { void M() { } }", path: "/0/Test0.cs");
+        var location = tree.GetRoot().DescendantNodes().OfType<Microsoft.CodeAnalysis.CSharp.Syntax.MethodDeclarationSyntax>().Single().GetLocation();
+        var reported = new List<Diagnostic>();
+
+        EdgeTriggeredAnalyzerFailure.Guard(location, reported.Add, () => throw new InvalidCastException("boom"));
+
+        var diagnostic = Assert.Single(reported);
+        Assert.Equal("NB9002", diagnostic.Id);
+        Assert.Equal(location, diagnostic.Location);
+        Assert.Contains("InvalidCastException: boom", diagnostic.GetMessage(), StringComparison.Ordinal);
+        Assert.Throws<OperationCanceledException>(() => EdgeTriggeredAnalyzerFailure.Guard(location, reported.Add, () => throw new OperationCanceledException()));
+    }
+
     // ---- near-misses: every drain shape stays silent ---------------------------------------------------------
 
     /// <summary>The seed's CORRECT example: loop until EAGAIN, close on EOF.</summary>
@@ -664,7 +792,7 @@ public sealed class EdgeTriggeredDrainAnalyzerTests
         """;
 
     /// <summary>Wraps an <c>OnReadable(int fd)</c> body in an edge-triggered server whose dispatch loop calls it.</summary>
-    private static Task VerifyHandlerAsync(string onReadable) => VerifyAsync(EdgeServerPrefix + onReadable + "\n}\n");
+    private static Task VerifyHandlerAsync(string onReadable, params DiagnosticResult[] expected) => VerifyAsync(EdgeServerPrefix + onReadable + "\n}\n", expected);
 
     [Fact]
     public Task While_assign_read_greater_than_zero_is_a_drain()
