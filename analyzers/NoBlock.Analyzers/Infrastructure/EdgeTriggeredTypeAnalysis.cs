@@ -1,5 +1,6 @@
 using System.Collections.Generic;
 using System.Collections.Immutable;
+using System.Linq;
 using System.Threading;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Operations;
@@ -457,8 +458,9 @@ internal sealed class EdgeTriggeredTypeAnalysis
         {
             foreach (var node in root.Descendants())
             {
-                if (node is IForEachLoopOperation forEach && SymbolOf(forEach.Collection) is { } collection && buffers.Contains(collection))
+                if (node is IForEachLoopOperation forEach && SymbolsIn(forEach.Collection).Any(buffers.Contains))
                 {
+                    // foreach (var ev in events), foreach (ref var ev in events.AsSpan(0, n))
                     cursors.UnionWith(forEach.Locals);
                     continue;
                 }

@@ -695,6 +695,200 @@ public sealed class EdgeTriggeredDrainAnalyzerTests
         Assert.Throws<OperationCanceledException>(() => EdgeTriggeredAnalyzerFailure.Guard(location, reported.Add, () => throw new OperationCanceledException()));
     }
 
+    // ---- hits: the drain shapes below, each turned wrong -------------------------------------------------------
+
+    [Fact]
+    public Task Do_while_that_loops_only_on_failure_is_reported()
+        => VerifyHandlerAsync("""
+                private void OnReadable(int fd)
+                {
+                    byte* buf = stackalloc byte[4096];
+                    long n;
+                    do
+                    {
+                        n = {|NB0003:LibC.read(fd, buf, 4096)|};
+                        if (n > 0)
+                        {
+                            Process(buf, n);
+                        }
+                    }
+                    while (n < 0);
+                }
+            """);
+
+    [Fact]
+    public Task Continue_on_failure_and_break_on_success_is_reported()
+        => VerifyHandlerAsync("""
+                private void OnReadable(int fd)
+                {
+                    byte* buf = stackalloc byte[4096];
+                    while (true)
+                    {
+                        var n = {|NB0003:LibC.read(fd, buf, 4096)|};
+                        if (n > 0)
+                        {
+                            Process(buf, n);
+                            break;
+                        }
+
+                        continue;
+                    }
+                }
+            """);
+
+    [Fact]
+    public Task Return_after_processing_with_errno_from_GetLastPInvokeError_is_reported()
+        => VerifyHandlerAsync("""
+                private void OnReadable(int fd)
+                {
+                    byte* buf = stackalloc byte[4096];
+                    while (true)
+                    {
+                        long n = {|NB0003:LibC.read(fd, buf, 4096)|};
+                        if (n == -1)
+                        {
+                            int err = Marshal.GetLastPInvokeError();
+                            if (err == 11)
+                            {
+                                return;
+                            }
+
+                            throw new System.InvalidOperationException("read failed: " + err);
+                        }
+
+                        if (n == 0)
+                        {
+                            return;
+                        }
+
+                        Process(buf, n);
+                        return;
+                    }
+                }
+            """);
+
+    /// <summary>Breaking on a full read (the opposite of the short-read rule) leaves data behind.</summary>
+    [Fact]
+    public Task Break_on_a_full_read_is_reported()
+        => VerifyHandlerAsync("""
+                private readonly byte[] _buffer = new byte[8192];
+
+                private void OnReadable(int fd)
+                {
+                    fixed (byte* buf = _buffer)
+                    {
+                        while (true)
+                        {
+                            long n = {|NB0003:LibC.read(fd, buf, _buffer.Length)|};
+                            if (n <= 0)
+                            {
+                                break;
+                            }
+
+                            Process(buf, n);
+                            if (n == _buffer.Length)
+                            {
+                                break;
+                            }
+                        }
+                    }
+                }
+            """);
+
+    [Fact]
+    public Task Is_pattern_break_on_success_is_reported()
+        => VerifyHandlerAsync("""
+                private void OnReadable(int fd)
+                {
+                    byte* buf = stackalloc byte[4096];
+                    while (true)
+                    {
+                        long n = {|NB0003:LibC.read(fd, buf, 4096)|};
+                        if (n is > 0)
+                        {
+                            break;
+                        }
+                    }
+                }
+            """);
+
+    /// <summary>foreach over a span of the events buffer: moving to the next event is leaving.</summary>
+    [Fact]
+    public Task Foreach_over_a_span_of_the_events_buffer_is_covered()
+        => VerifyAsync("""
+            using System;
+            using Tmds.Linux;
+
+            unsafe class Server
+            {
+                private readonly int _epfd = LibC.epoll_create1(0);
+
+                public void Add(int fd)
+                {
+                    epoll_event ev = default;
+                    ev.events = LibC.EPOLLIN | LibC.EPOLLET;
+                    LibC.epoll_ctl(_epfd, LibC.EPOLL_CTL_ADD, fd, &ev);
+                }
+
+                public void Run()
+                {
+                    var events = new epoll_event[8];
+                    byte* buf = stackalloc byte[16];
+                    while (true)
+                    {
+                        int n;
+                        fixed (epoll_event* p = events)
+                        {
+                            n = LibC.epoll_wait(_epfd, p, events.Length, -1);
+                        }
+
+                        foreach (ref var ev in events.AsSpan(0, n))
+                        {
+                            {|NB0003:LibC.read(ev.data.fd, buf, 16)|};
+                        }
+                    }
+                }
+            }
+            """);
+
+    [Fact]
+    public Task Foreach_over_the_events_array_with_a_drain_inside_is_silent()
+        => VerifyAsync("""
+            using Tmds.Linux;
+
+            unsafe class Server
+            {
+                private readonly int _epfd = LibC.epoll_create1(0);
+
+                public void Add(int fd)
+                {
+                    epoll_event ev = default;
+                    ev.events = LibC.EPOLLIN | LibC.EPOLLET;
+                    LibC.epoll_ctl(_epfd, LibC.EPOLL_CTL_ADD, fd, &ev);
+                }
+
+                public void Run()
+                {
+                    var events = new epoll_event[8];
+                    byte* buf = stackalloc byte[16];
+                    while (true)
+                    {
+                        fixed (epoll_event* p = events)
+                        {
+                            LibC.epoll_wait(_epfd, p, events.Length, -1);
+                        }
+
+                        foreach (var ev in events)
+                        {
+                            while (LibC.read(ev.data.fd, buf, 16) > 0)
+                            {
+                            }
+                        }
+                    }
+                }
+            }
+            """);
+
     // ---- near-misses: every drain shape stays silent ---------------------------------------------------------
 
     /// <summary>The seed's CORRECT example: loop until EAGAIN, close on EOF.</summary>
