@@ -50,6 +50,7 @@ internal sealed class EdgeTriggeredTypeAnalysis
     private readonly CancellationToken _cancellationToken;
     private readonly HashSet<SyntaxNode> _checked = new();
     private readonly List<DrainFinding> _findings = new();
+    private readonly List<Diagnostic> _failures = new();
 
     public EdgeTriggeredTypeAnalysis(EdgeTriggeredKnownSymbols known, EdgeTriggeredCalls calls, TypeOperations type, CancellationToken cancellationToken)
     {
@@ -60,6 +61,9 @@ internal sealed class EdgeTriggeredTypeAnalysis
         _flow = new DrainFlow(calls, cancellationToken);
         _cancellationToken = cancellationToken;
     }
+
+    /// <summary>NB9002 diagnostics for calls whose analysis threw (reported at the call).</summary>
+    public IReadOnlyList<Diagnostic> Failures => _failures;
 
     public IReadOnlyList<DrainFinding> Run()
     {
@@ -569,7 +573,18 @@ internal sealed class EdgeTriggeredTypeAnalysis
 
     private void Check(IInvocationOperation call, DrainCallKind kind, DrainScope scope, bool calledInLoop)
     {
-        if (!_checked.Add(call.Syntax) || IsCounterRead(call, kind) || KeepsMayHaveMoreFlag(call))
+        if (!_checked.Add(call.Syntax))
+        {
+            return;
+        }
+
+        // One call that cannot be analyzed must not cost the others their analysis: the failure is reported at it.
+        EdgeTriggeredAnalyzerFailure.Guard(call.Syntax.GetLocation(), _failures.Add, () => CheckCore(call, kind, scope, calledInLoop));
+    }
+
+    private void CheckCore(IInvocationOperation call, DrainCallKind kind, DrainScope scope, bool calledInLoop)
+    {
+        if (IsCounterRead(call, kind) || KeepsMayHaveMoreFlag(call))
         {
             return;
         }

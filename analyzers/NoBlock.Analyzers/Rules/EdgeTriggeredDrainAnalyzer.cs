@@ -83,10 +83,15 @@ public sealed class EdgeTriggeredDrainAnalyzer : DiagnosticAnalyzer
                     return;
                 }
 
-                var findings = new EdgeTriggeredTypeAnalysis(known, calls, operations, end.CancellationToken).Run();
-                foreach (var finding in findings)
+                var analysis = new EdgeTriggeredTypeAnalysis(known, calls, operations, end.CancellationToken);
+                foreach (var finding in analysis.Run())
                 {
                     end.ReportDiagnostic(Create(finding));
+                }
+
+                foreach (var failure in analysis.Failures)
+                {
+                    end.ReportDiagnostic(failure);
                 }
             }));
     }

@@ -367,6 +367,75 @@ public sealed class EdgeTriggeredDrainAnalyzerTests
             }
             """);
 
+    /// <summary>[LibraryImport] bindings under managed names (EntryPoint), readv included.</summary>
+    [Fact]
+    public Task User_libraryimport_binding_with_entry_points_is_recognised()
+        => VerifyAsync("""
+            using System.Runtime.InteropServices;
+
+            struct EpollEvent
+            {
+                public uint events;
+                public ulong data;
+            }
+
+            unsafe struct IoVec
+            {
+                public void* Base;
+                public nuint Length;
+            }
+
+            unsafe partial class Server
+            {
+                private const uint EPOLLIN = 0x001;
+                private const uint EPOLLET = 1u << 31;
+
+                [LibraryImport("libc", EntryPoint = "epoll_ctl", SetLastError = true)]
+                private static partial int EpollCtl(int epfd, int op, int fd, EpollEvent* ev);
+
+                [LibraryImport("libc", EntryPoint = "epoll_wait", SetLastError = true)]
+                private static partial int EpollWait(int epfd, EpollEvent* events, int maxevents, int timeout);
+
+                [LibraryImport("libc", EntryPoint = "readv", SetLastError = true)]
+                private static partial nint ReadV(int fd, IoVec* iov, int iovcnt);
+
+                // What the LibraryImport generator would emit; written by hand so the snippet compiles without it.
+                private static partial int EpollCtl(int epfd, int op, int fd, EpollEvent* ev) => 0;
+                private static partial int EpollWait(int epfd, EpollEvent* events, int maxevents, int timeout) => 0;
+                private static partial nint ReadV(int fd, IoVec* iov, int iovcnt) => 0;
+
+                private readonly int _epfd;
+
+                public Server(int epfd)
+                {
+                    _epfd = epfd;
+                }
+
+                public void Add(int fd)
+                {
+                    EpollEvent ev;
+                    ev.events = EPOLLIN | EPOLLET;
+                    ev.data = (ulong)fd;
+                    EpollCtl(_epfd, 1, fd, &ev);
+                }
+
+                public void Run()
+                {
+                    EpollEvent* events = stackalloc EpollEvent[16];
+                    byte* buf = stackalloc byte[256];
+                    var iov = new IoVec { Base = buf, Length = 256 };
+                    while (true)
+                    {
+                        int n = EpollWait(_epfd, events, 16, -1);
+                        for (int i = 0; i < n; i++)
+                        {
+                            {|NB0003:ReadV((int)events[i].data, &iov, 1)|};
+                        }
+                    }
+                }
+            }
+            """);
+
     /// <summary>A user enum (<c>EPOLL_EVENTS.ET = 1u &lt;&lt; 31</c>) combined through a local.</summary>
     [Fact]
     public Task User_enum_flag_through_a_local_is_recognised()
