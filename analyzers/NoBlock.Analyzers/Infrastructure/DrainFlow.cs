@@ -479,6 +479,12 @@ internal sealed class DrainFlow
                     return Step.Leave;
                 }
 
+                if (IsRearm(invocation, kind))
+                {
+                    // EPOLL_CTL_MOD on this fd (Registration.Modify) re-checks readiness: data left behind raises a new event.
+                    return Step.CleanCycle;
+                }
+
                 if (kind == _kind && SameFdExpression(invocation))
                 {
                     foreach (var symbol in _fdSymbols)
@@ -496,10 +502,21 @@ internal sealed class DrainFlow
             return Writes(operation, state);
         }
 
-        private bool SameFdExpression(IInvocationOperation invocation)
+        private bool SameFdExpression(IInvocationOperation invocation, DrainCallKind? kind = null)
         {
-            var fd = EdgeTriggeredCalls.FdArgument(invocation, _kind);
+            var fd = EdgeTriggeredCalls.FdArgument(invocation, kind ?? _kind);
             return fd is not null && _fdSyntax is not null && SyntaxFactory.AreEquivalent(fd.Syntax, _fdSyntax);
+        }
+
+        private bool IsRearm(IInvocationOperation invocation, DrainCallKind kind)
+        {
+            if (kind == DrainCallKind.EpollCtl)
+            {
+                return EpollFlags.IsModOperation(EdgeTriggeredCalls.Argument(invocation, 1)) && SameFdExpression(invocation, DrainCallKind.EpollCtl);
+            }
+
+            var method = invocation.TargetMethod;
+            return method.Name == "Modify" && method.ContainingType?.ToDisplayString() == "NoBlock.Registration";
         }
 
         private Step Writes(IOperation operation, PathState state)

@@ -89,6 +89,28 @@ internal static class EpollFlags
         ["EPOLL_CTL_MOD"] = EPOLL_CTL_MOD,
     }.ToImmutableDictionary(StringComparer.Ordinal);
 
+    /// <summary>True for an <c>epoll_ctl</c> op that is <c>EPOLL_CTL_MOD</c>, by value or by name.</summary>
+    public static bool IsModOperation(IOperation? op)
+    {
+        if (op is null)
+        {
+            return false;
+        }
+
+        op = FlagEvaluator.Strip(op);
+        if (op.ConstantValue.HasValue)
+        {
+            return ToBits(op.ConstantValue.Value) == EPOLL_CTL_MOD;
+        }
+
+        return op switch
+        {
+            IPropertyReferenceOperation property => property.Property.Name == "EPOLL_CTL_MOD",
+            IFieldReferenceOperation field => field.Field.Name == "EPOLL_CTL_MOD",
+            _ => false,
+        };
+    }
+
     /// <summary>A constant's value as the 32 bits epoll sees (an <c>int</c> <c>EPOLLET</c> is negative).</summary>
     public static uint? ToBits(object? constant) => constant switch
     {

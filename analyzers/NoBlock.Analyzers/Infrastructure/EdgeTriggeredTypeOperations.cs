@@ -71,6 +71,23 @@ internal sealed class TypeOperations
     public IOperation? RootOf(IMethodSymbol method)
     {
         method = method.OriginalDefinition;
+        if (method.MethodKind == MethodKind.LocalFunction)
+        {
+            // A local function: its declaration inside the member that contains it.
+            foreach (var (_, root) in _roots)
+            {
+                foreach (var operation in root.Descendants())
+                {
+                    if (operation is ILocalFunctionOperation local && SymbolEqualityComparer.Default.Equals(local.Symbol, method))
+                    {
+                        return local;
+                    }
+                }
+            }
+
+            return null;
+        }
+
         foreach (var (owner, root) in _roots)
         {
             if (SymbolEqualityComparer.Default.Equals(owner, method) && root is IMethodBodyOperation or IBlockOperation or IConstructorBodyOperation)

@@ -146,6 +146,30 @@ public sealed class EdgeTriggeredDrainAnalyzerEventLoopTests
             }
             """);
 
+    /// <summary>A local function passed as the handler.</summary>
+    [Fact]
+    public Task Local_function_handler_is_followed()
+        => VerifyAsync("""
+            using NoBlock;
+            using Tmds.Linux;
+
+            unsafe class Server
+            {
+                private readonly EventLoop _loop = new();
+
+                public void Add(int fd)
+                {
+                    _loop.Register(fd, IoEvents.Readable | IoEvents.EdgeTriggered, OnEvent);
+
+                    void OnEvent(IoEvent e)
+                    {
+                        byte* buf = stackalloc byte[256];
+                        {|NB0003:LibC.read(e.Fd, buf, 256)|};
+                    }
+                }
+            }
+            """);
+
     // ---- near-misses -----------------------------------------------------------------------------------------
 
     /// <summary>The seed's CORRECT example on the NoBlock loop.</summary>
@@ -258,6 +282,30 @@ public sealed class EdgeTriggeredDrainAnalyzerEventLoopTests
                         byte* buf = stackalloc byte[4096];
                         LibC.read(e.Fd, buf, 4096);
                         _registration!.Modify(interest);
+                    });
+                }
+            }
+            """);
+
+    /// <summary>Re-armed with Registration.Modify after one read (EPOLL_CTL_MOD re-checks readiness), without one-shot.</summary>
+    [Fact]
+    public Task Edge_triggered_rearmed_with_Modify_after_each_read_is_silent()
+        => VerifyAsync("""
+            using NoBlock;
+            using Tmds.Linux;
+
+            unsafe class Server
+            {
+                private readonly EventLoop _loop = new();
+                private Registration? _registration;
+
+                public void Add(int fd)
+                {
+                    _registration = _loop.Register(fd, IoEvents.Readable | IoEvents.EdgeTriggered, e =>
+                    {
+                        byte* buf = stackalloc byte[4096];
+                        LibC.read(e.Fd, buf, 4096);
+                        _registration!.Modify(IoEvents.Readable | IoEvents.EdgeTriggered);
                     });
                 }
             }

@@ -1378,6 +1378,47 @@ public sealed class EdgeTriggeredDrainAnalyzerTests
             }
             """);
 
+    /// <summary>Edge-triggered without one-shot, re-armed with EPOLL_CTL_MOD on the same fd after the read.</summary>
+    [Fact]
+    public Task Rearm_with_ctl_mod_on_the_same_fd_after_one_read_is_silent()
+        => VerifyAsync("""
+            using Tmds.Linux;
+
+            unsafe class Server
+            {
+                private readonly int _epfd = LibC.epoll_create1(0);
+
+                public void Add(int fd) => Ctl(fd, LibC.EPOLL_CTL_ADD);
+
+                private void Ctl(int fd, int op)
+                {
+                    epoll_event ev = default;
+                    ev.events = LibC.EPOLLIN | LibC.EPOLLET;
+                    ev.data.fd = fd;
+                    LibC.epoll_ctl(_epfd, op, fd, &ev);
+                }
+
+                public void Run()
+                {
+                    epoll_event* events = stackalloc epoll_event[64];
+                    epoll_event rearm = default;
+                    rearm.events = LibC.EPOLLIN | LibC.EPOLLET;
+                    byte* buf = stackalloc byte[4096];
+                    while (true)
+                    {
+                        int n = LibC.epoll_wait(_epfd, events, 64, -1);
+                        for (int i = 0; i < n; i++)
+                        {
+                            int fd = events[i].data.fd;
+                            LibC.read(fd, buf, 4096);
+                            rearm.data.fd = fd;
+                            LibC.epoll_ctl(_epfd, LibC.EPOLL_CTL_MOD, fd, &rearm);
+                        }
+                    }
+                }
+            }
+            """);
+
     /// <summary>Read first, wait later: a "may have more" flag cleared only on EAGAIN; the application pulls.</summary>
     [Fact]
     public Task Read_first_wait_later_with_a_may_have_more_flag_is_silent()
