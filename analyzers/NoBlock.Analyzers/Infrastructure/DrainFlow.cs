@@ -307,6 +307,9 @@ internal sealed class DrainFlow
         private readonly SyntaxNode? _fdSyntax;
         private readonly SyntaxNode? _countSyntax;
         private readonly ImmutableHashSet<ISymbol> _fdSymbols;
+
+        /// <summary>The locals whose changes matter: the fd's, and what they are computed from (keeps the walk small).</summary>
+        private readonly ImmutableHashSet<ISymbol> _tracked;
         private readonly long _low;
         private readonly long _high;
         private readonly HashSet<string> _visited = new(StringComparer.Ordinal);
@@ -321,6 +324,7 @@ internal sealed class DrainFlow
             var fd = EdgeTriggeredCalls.FdArgument(call, kind);
             _fdSyntax = fd?.Syntax;
             _fdSymbols = ReferencedSymbols(fd);
+            _tracked = TrackedSymbols(call, _fdSymbols.Union(scope.Cursors));
             var count = kind == DrainCallKind.Read ? EdgeTriggeredCalls.CountArgument(call) : null;
             _countSyntax = count?.Syntax;
 
@@ -540,7 +544,11 @@ internal sealed class DrainFlow
                     case ISimpleAssignmentOperation assignment when Written(assignment.Target) is { } symbol:
                         state.Results = IsResult(assignment.Value, state) ? state.Results.Add(symbol) : state.Results.Remove(symbol);
                         state.Errnos = IsErrno(assignment.Value, state) ? state.Errnos.Add(symbol) : state.Errnos.Remove(symbol);
-                        state.Dirty = IsStable(assignment.Value, state) ? state.Dirty.Remove(symbol) : state.Dirty.Add(symbol);
+                        if (_tracked.Contains(symbol))
+                        {
+                            state.Dirty = IsStable(assignment.Value, state) ? state.Dirty.Remove(symbol) : state.Dirty.Add(symbol);
+                        }
+
                         step = _scope.Cursors.Contains(symbol) ? Step.Leave : step;
                         break;
                     case ICompoundAssignmentOperation compound when Written(compound.Target) is { } symbol:
@@ -573,8 +581,60 @@ internal sealed class DrainFlow
         {
             state.Results = state.Results.Remove(symbol);
             state.Errnos = state.Errnos.Remove(symbol);
-            state.Dirty = state.Dirty.Add(symbol);
+            if (_tracked.Contains(symbol))
+            {
+                state.Dirty = state.Dirty.Add(symbol);
+            }
+
             return _scope.Cursors.Contains(symbol) ? Step.Leave : step;
+        }
+
+        /// <summary>
+        /// The fd's locals and, to a fixpoint, the locals and parameters assigned to them in the function
+        /// (<c>fd = events[i].data.fd</c> makes <c>i</c> matter).
+        /// </summary>
+        private static ImmutableHashSet<ISymbol> TrackedSymbols(IOperation call, ImmutableHashSet<ISymbol> seed)
+        {
+            var root = call;
+            while (root.Parent is not null)
+            {
+                root = root.Parent;
+            }
+
+            var assignments = new List<(ISymbol Target, IOperation Value)>();
+            foreach (var node in root.Descendants())
+            {
+                switch (node)
+                {
+                    case IVariableDeclaratorOperation { Initializer.Value: { } initializer } declarator:
+                        assignments.Add((declarator.Symbol, initializer));
+                        break;
+                    case IAssignmentOperation assignment when Written(assignment.Target) is { } target:
+                        assignments.Add((target, assignment.Value));
+                        break;
+                }
+            }
+
+            var tracked = seed.ToBuilder();
+            var changed = true;
+            while (changed)
+            {
+                changed = false;
+                foreach (var (target, value) in assignments)
+                {
+                    if (!tracked.Contains(target))
+                    {
+                        continue;
+                    }
+
+                    foreach (var symbol in ReferencedSymbols(value))
+                    {
+                        changed |= tracked.Add(symbol);
+                    }
+                }
+            }
+
+            return tracked.ToImmutable();
         }
 
         private static ISymbol? Written(IOperation target) => target switch

@@ -747,6 +747,23 @@ public sealed class EdgeTriggeredDrainAnalyzerTests
                 }
             """);
 
+    /// <summary>
+    /// Thirty independent branches before the read: the walk follows only the locals that matter for the fd, so
+    /// it does not explode (2^30 paths) and still judges the read.
+    /// </summary>
+    [Fact]
+    public Task Handler_with_many_independent_branches_is_still_judged()
+    {
+        var branches = string.Concat(Enumerable.Range(0, 30).Select(k =>
+            $"        long v{k} = 0;\n        if (Next() > {k}) {{ v{k} = Next(); }}\n"));
+        return VerifyHandlerAsync(
+            "    private static long Next() => 42;\n\n    private void OnReadable(int fd)\n    {\n" +
+            "        byte* buf = stackalloc byte[64];\n" +
+            "        {|NB0003:LibC.read(fd, buf, 64)|};\n" +
+            branches +
+            "    }\n");
+    }
+
     /// <summary>The failure guard: an exception inside the analysis is NB9002 at the analyzed code, never AD0001.</summary>
     [Fact]
     public void Analyzer_failure_is_reported_with_its_location_instead_of_thrown()
