@@ -764,6 +764,99 @@ public sealed class EdgeTriggeredDrainAnalyzerTests
             "    }\n");
     }
 
+    /// <summary>A partial type: the registration in one file, the dispatch loop in another.</summary>
+    [Fact]
+    public Task Registration_and_dispatch_loop_in_two_files_of_a_partial_type()
+    {
+        var test = new AnalyzerVerifier<EdgeTriggeredDrainAnalyzer>.Test();
+        test.TestState.Sources.Add(("/0/Server.Registration.cs", """
+            using Tmds.Linux;
+
+            unsafe partial class Server
+            {
+                private readonly int _epfd = LibC.epoll_create1(0);
+
+                public void Add(int fd)
+                {
+                    epoll_event ev = default;
+                    ev.events = LibC.EPOLLIN | LibC.EPOLLET;
+                    LibC.epoll_ctl(_epfd, LibC.EPOLL_CTL_ADD, fd, &ev);
+                }
+            }
+            """));
+        test.TestState.Sources.Add(("/0/Server.Loop.cs", """
+            using Tmds.Linux;
+
+            unsafe partial class Server
+            {
+                public void Run()
+                {
+                    epoll_event* events = stackalloc epoll_event[64];
+                    byte* buf = stackalloc byte[4096];
+                    while (true)
+                    {
+                        int n = LibC.epoll_wait(_epfd, events, 64, -1);
+                        for (int i = 0; i < n; i++)
+                        {
+                            {|NB0003:LibC.read(events[i].data.fd, buf, 4096)|};
+                        }
+                    }
+                }
+            }
+            """));
+        test.SolutionTransforms.Add((solution, projectId) =>
+            solution.WithProjectCompilationOptions(projectId,
+                ((CSharpCompilationOptions)solution.GetProject(projectId)!.CompilationOptions!).WithAllowUnsafe(true)));
+        return test.RunAsync();
+    }
+
+    /// <summary>Code being typed (missing arguments, unknown names) is not judged and does not make the analyzer fail.</summary>
+    [Fact]
+    public Task Broken_code_while_typing_is_silent_and_does_not_fail()
+    {
+        var test = new AnalyzerVerifier<EdgeTriggeredDrainAnalyzer>.Test
+        {
+            TestCode = """
+                using NoBlock;
+                using Tmds.Linux;
+
+                unsafe class Server
+                {
+                    private readonly int _epfd = LibC.epoll_create1(0);
+                    private readonly EventLoop _loop = new();
+
+                    public void Add(int fd)
+                    {
+                        epoll_event ev = default;
+                        ev.events = LibC.EPOLLIN | LibC.EPOLLET | Unknown.Flag;
+                        LibC.epoll_ctl(_epfd, LibC.EPOLL_CTL_ADD, fd);
+                        _loop.Register(fd, IoEvents.Readable | IoEvents.EdgeTriggered, e => { LibC.read(e.Fd, ); });
+                        _loop.Register(fd, IoEvents.EdgeTriggered, NoSuchMethod);
+                    }
+
+                    public void Run()
+                    {
+                        epoll_event* events = stackalloc epoll_event[64];
+                        while (true)
+                        {
+                            int n = LibC.epoll_wait(_epfd, events, 64);
+                            for (int i = 0; i < n; i++)
+                            {
+                                var r = LibC.read(events[i].data.fd, null);
+                                if (r > missing) break;
+                            }
+                        }
+                    }
+                }
+                """,
+            CompilerDiagnostics = CompilerDiagnostics.None,
+        };
+        test.SolutionTransforms.Add((solution, projectId) =>
+            solution.WithProjectCompilationOptions(projectId,
+                ((CSharpCompilationOptions)solution.GetProject(projectId)!.CompilationOptions!).WithAllowUnsafe(true)));
+        return test.RunAsync();
+    }
+
     /// <summary>The failure guard: an exception inside the analysis is NB9002 at the analyzed code, never AD0001.</summary>
     [Fact]
     public void Analyzer_failure_is_reported_with_its_location_instead_of_thrown()
