@@ -87,6 +87,12 @@ internal static class EpollFlags
         ["EPOLL_CTL_ADD"] = EPOLL_CTL_ADD,
         ["EPOLL_CTL_DEL"] = EPOLL_CTL_DEL,
         ["EPOLL_CTL_MOD"] = EPOLL_CTL_MOD,
+
+        // Names hand-written bindings give the two mode bits when they are not constants (static readonly, properties).
+        ["ET"] = EPOLLET,
+        ["EdgeTriggered"] = EPOLLET,
+        ["ONESHOT"] = EPOLLONESHOT,
+        ["OneShot"] = EPOLLONESHOT,
     }.ToImmutableDictionary(StringComparer.Ordinal);
 
     /// <summary>True for an <c>epoll_ctl</c> op that is <c>EPOLL_CTL_MOD</c>, by value or by name.</summary>

@@ -501,6 +501,46 @@ public sealed class EdgeTriggeredDrainAnalyzerTests
             }
             """);
 
+    /// <summary>Flags that are not constants in a binding class of their own: a static readonly field and a property.</summary>
+    [Fact]
+    public Task Static_readonly_and_property_flags_of_another_class_are_recognised_by_name()
+        => VerifyAsync("""
+            using Tmds.Linux;
+
+            static class Epoll
+            {
+                public static readonly int In = 0x001;
+                public static readonly int EdgeTriggered = unchecked((int)0x80000000);
+                public static int EPOLLRDHUP => 0x2000;
+            }
+
+            unsafe class Server
+            {
+                private readonly int _epfd = LibC.epoll_create1(0);
+
+                public void Add(int fd)
+                {
+                    epoll_event ev = default;
+                    ev.events = LibC.EPOLLIN | Epoll.EPOLLRDHUP | Epoll.EdgeTriggered;
+                    LibC.epoll_ctl(_epfd, LibC.EPOLL_CTL_ADD, fd, &ev);
+                }
+
+                public void Run()
+                {
+                    epoll_event* events = stackalloc epoll_event[64];
+                    byte* buf = stackalloc byte[4096];
+                    while (true)
+                    {
+                        int n = LibC.epoll_wait(_epfd, events, 64, -1);
+                        for (int i = 0; i < n; i++)
+                        {
+                            {|NB0003:LibC.read(events[i].data.fd, buf, 4096)|};
+                        }
+                    }
+                }
+            }
+            """);
+
     /// <summary>EPOLLET written as <c>1u &lt;&lt; 31</c> inline, in a Mono.Posix-style binding (<c>Mono.Unix.Native.Syscall</c>).</summary>
     [Fact]
     public Task Mono_posix_style_binding_with_inline_shift_is_recognised()
