@@ -170,6 +170,43 @@ public sealed class EdgeTriggeredDrainAnalyzerEventLoopTests
             }
             """);
 
+    /// <summary>A method-group handler that returns right after its first successful read.</summary>
+    [Fact]
+    public Task Return_after_success_in_a_method_group_handler()
+        => VerifyAsync("""
+            using NoBlock;
+            using Tmds.Linux;
+
+            unsafe class Server
+            {
+                private readonly EventLoop _loop = new();
+
+                public void Add(int fd) => _loop.Register(fd, IoEvents.Readable | IoEvents.EdgeTriggered, OnReadable);
+
+                private void OnReadable(IoEvent e)
+                {
+                    byte* buf = stackalloc byte[4096];
+                    for (;;)
+                    {
+                        long n = {|NB0003:LibC.recv(e.Fd, buf, 4096, 0)|};
+                        if (n == -1 && LibC.errno == LibC.EINTR)
+                        {
+                            continue;
+                        }
+
+                        if (n > 0)
+                        {
+                            Handle(buf, n);
+                        }
+
+                        return;
+                    }
+                }
+
+                private static void Handle(byte* data, long count) { }
+            }
+            """);
+
     // ---- near-misses -----------------------------------------------------------------------------------------
 
     /// <summary>The seed's CORRECT example on the NoBlock loop.</summary>
@@ -307,6 +344,85 @@ public sealed class EdgeTriggeredDrainAnalyzerEventLoopTests
                         LibC.read(e.Fd, buf, 4096);
                         _registration!.Modify(IoEvents.Readable | IoEvents.EdgeTriggered);
                     });
+                }
+            }
+            """);
+
+    /// <summary>A do/while drain in a method-group handler.</summary>
+    [Fact]
+    public Task Do_while_drain_in_a_method_group_handler_is_silent()
+        => VerifyAsync("""
+            using NoBlock;
+            using Tmds.Linux;
+
+            unsafe class Server
+            {
+                private readonly EventLoop _loop = new();
+
+                public void Add(int fd) => _loop.Register(fd, IoEvents.Readable | IoEvents.EdgeTriggered, OnReadable);
+
+                private void OnReadable(IoEvent e)
+                {
+                    byte* buf = stackalloc byte[4096];
+                    ssize_t n;
+                    do
+                    {
+                        n = LibC.recv(e.Fd, buf, 4096, LibC.MSG_DONTWAIT);
+                        if (n > 0)
+                        {
+                            Handle(buf, (long)n);
+                        }
+                    }
+                    while (n > 0);
+                }
+
+                private static void Handle(byte* data, long count) { }
+            }
+            """);
+
+    /// <summary>The interest comes from the caller: it may or may not be edge-triggered, so nothing is said.</summary>
+    [Fact]
+    public Task Interest_from_a_parameter_is_silent()
+        => VerifyAsync("""
+            using NoBlock;
+            using Tmds.Linux;
+
+            unsafe class Server
+            {
+                private readonly EventLoop _loop = new();
+
+                public void Add(int fd, IoEvents interest)
+                {
+                    _loop.Register(fd, interest, e =>
+                    {
+                        byte* buf = stackalloc byte[4096];
+                        LibC.read(e.Fd, buf, 4096);
+                    });
+                }
+            }
+            """);
+
+    /// <summary>Level-triggered through a local: a single read per event is correct.</summary>
+    [Fact]
+    public Task Level_triggered_interest_in_a_local_is_silent()
+        => VerifyAsync("""
+            using NoBlock;
+            using Tmds.Linux;
+
+            unsafe class Server
+            {
+                private readonly EventLoop _loop = new();
+
+                public void Add(int fd)
+                {
+                    var interest = IoEvents.Readable | IoEvents.ReadHangUp;
+                    _loop.Register(fd, interest, OnReadable);
+                }
+
+                private void OnReadable(IoEvent e)
+                {
+                    byte* buf = stackalloc byte[4096];
+                    LibC.read(e.Fd, buf, 4096);
                 }
             }
             """);

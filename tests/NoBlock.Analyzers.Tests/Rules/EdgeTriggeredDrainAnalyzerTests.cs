@@ -1341,6 +1341,78 @@ public sealed class EdgeTriggeredDrainAnalyzerTests
                 }
             """);
 
+    /// <summary>errno through Marshal.GetLastWin32Error compared with the user's own EWOULDBLOCK constant.</summary>
+    [Fact]
+    public Task Errno_from_GetLastWin32Error_and_a_user_constant_is_understood()
+        => VerifyHandlerAsync("""
+                private const int EWOULDBLOCK = 11;
+
+                private void OnReadable(int fd)
+                {
+                    byte* buf = stackalloc byte[4096];
+                    while (true)
+                    {
+                        long n = LibC.recv(fd, buf, 4096, 0);
+                        if (n < 0)
+                        {
+                            if (Marshal.GetLastWin32Error() == EWOULDBLOCK)
+                            {
+                                break;
+                            }
+
+                            LibC.close(fd);
+                            return;
+                        }
+
+                        if (n == 0)
+                        {
+                            return;
+                        }
+
+                        Process(buf, n);
+                    }
+                }
+            """);
+
+    /// <summary>
+    /// Known limitation, pinned: registrations are followed within one type, so a dispatch loop in a nested type
+    /// does not see its container's EPOLLET registrations.
+    /// </summary>
+    [Fact]
+    public Task Dispatch_loop_in_a_nested_type_is_not_followed()
+        => VerifyAsync("""
+            using Tmds.Linux;
+
+            unsafe class Server
+            {
+                private readonly int _epfd = LibC.epoll_create1(0);
+
+                public void Add(int fd)
+                {
+                    epoll_event ev = default;
+                    ev.events = LibC.EPOLLIN | LibC.EPOLLET;
+                    LibC.epoll_ctl(_epfd, LibC.EPOLL_CTL_ADD, fd, &ev);
+                }
+
+                private sealed class Loop
+                {
+                    public void Run(int epfd)
+                    {
+                        epoll_event* events = stackalloc epoll_event[64];
+                        byte* buf = stackalloc byte[4096];
+                        while (true)
+                        {
+                            int n = LibC.epoll_wait(epfd, events, 64, -1);
+                            for (int i = 0; i < n; i++)
+                            {
+                                LibC.read(events[i].data.fd, buf, 4096);
+                            }
+                        }
+                    }
+                }
+            }
+            """);
+
     [Fact]
     public Task Is_pattern_on_the_result_is_understood()
         => VerifyHandlerAsync("""
