@@ -44,6 +44,9 @@ internal sealed class EdgeTriggeredTypeAnalysis
 
     private readonly EdgeTriggeredKnownSymbols _known;
     private readonly EdgeTriggeredCalls _calls;
+
+    /// <summary>The body of a method of another type of this compilation (a helper the handler passes the fd to).</summary>
+    private readonly System.Func<IMethodSymbol, IOperation?>? _externalBodies;
     private readonly TypeOperations _type;
     private readonly FlagEvaluator _flags;
     private readonly DrainFlow _flow;
@@ -52,9 +55,10 @@ internal sealed class EdgeTriggeredTypeAnalysis
     private readonly List<DrainFinding> _findings = new();
     private readonly List<Diagnostic> _failures = new();
 
-    public EdgeTriggeredTypeAnalysis(EdgeTriggeredKnownSymbols known, EdgeTriggeredCalls calls, TypeOperations type, CancellationToken cancellationToken)
+    public EdgeTriggeredTypeAnalysis(EdgeTriggeredKnownSymbols known, EdgeTriggeredCalls calls, TypeOperations type, System.Func<IMethodSymbol, IOperation?>? externalBodies, CancellationToken cancellationToken)
     {
         _known = known;
+        _externalBodies = externalBodies;
         _calls = calls;
         _type = type;
         _flags = new FlagEvaluator(type);
@@ -142,7 +146,7 @@ internal sealed class EdgeTriggeredTypeAnalysis
 
                 CheckCode(lambda.Body, sources, DrainScope.Empty, 0, calledInLoop: false, visited);
                 break;
-            case IMethodReferenceOperation reference when _type.RootOf(reference.Method) is { } root:
+            case IMethodReferenceOperation reference when (_type.RootOf(reference.Method) ?? _externalBodies?.Invoke(reference.Method)) is { } root:
                 var method = reference.Method.OriginalDefinition;
                 if (method.Parameters.Length > 0)
                 {
@@ -183,22 +187,30 @@ internal sealed class EdgeTriggeredTypeAnalysis
                 continue;
             }
 
-            if (depth >= MaxCallDepth || _type.RootOf(invocation.TargetMethod) is not { } calleeRoot)
-            {
-                continue;
-            }
-
             var callee = invocation.TargetMethod.OriginalDefinition;
-            if (visited.Contains(callee))
+            if (depth >= MaxCallDepth || visited.Contains(callee))
             {
                 continue;
             }
 
-            // Fields keep meaning the same thing in the callee; the caller's locals and parameters do not.
+            var inThisType = SymbolEqualityComparer.Default.Equals(callee.ContainingType?.OriginalDefinition, _type.Type.OriginalDefinition);
+            var calleeRoot = inThisType ? _type.RootOf(callee) : null;
+            if (calleeRoot is null && !inThisType && HasEventArgument(invocation, sources))
+            {
+                // Another type's method is followed only when the event's fd is passed to it.
+                calleeRoot = _externalBodies?.Invoke(callee);
+            }
+
+            if (calleeRoot is null)
+            {
+                continue;
+            }
+
+            // Fields keep meaning the same thing in a callee of the type; the caller's locals and parameters do not.
             var calleeSources = ImmutableHashSet.CreateBuilder<ISymbol>(SymbolEqualityComparer.Default);
             foreach (var source in sources)
             {
-                if (source is IFieldSymbol)
+                if (source is IFieldSymbol && inThisType)
                 {
                     calleeSources.Add(source);
                 }
@@ -217,6 +229,19 @@ internal sealed class EdgeTriggeredTypeAnalysis
                 CheckCode(calleeRoot, calleeSources.ToImmutable(), scope, depth + 1, calledInLoop || IsInOwnLoop(invocation, scope), visited);
             }
         }
+    }
+
+    private bool HasEventArgument(IInvocationOperation invocation, ImmutableHashSet<ISymbol> sources)
+    {
+        foreach (var argument in invocation.Arguments)
+        {
+            if (IsFromEvent(argument.Value, sources, 0))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>True when an fd expression mentions an event source, or a local that only ever holds one.</summary>

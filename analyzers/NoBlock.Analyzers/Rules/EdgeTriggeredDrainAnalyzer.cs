@@ -1,6 +1,6 @@
-using System;
-using System.Collections.Generic;
+using System.Collections.Concurrent;
 using System.Collections.Immutable;
+using System.Threading;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Diagnostics;
@@ -47,13 +47,17 @@ public sealed class EdgeTriggeredDrainAnalyzer : DiagnosticAnalyzer
         context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
         context.RegisterCompilationStartAction(start =>
         {
-            var known = EdgeTriggeredKnownSymbols.Create(start.Compilation);
+            var compilation = start.Compilation;
+            var known = EdgeTriggeredKnownSymbols.Create(compilation);
             var calls = new EdgeTriggeredCalls();
-            start.RegisterSymbolStartAction(symbolStart => OnTypeStart(symbolStart, known, calls), SymbolKind.NamedType);
+
+            // A read reached from two types (two handlers calling the same helper) is reported once.
+            var reported = new ConcurrentDictionary<SyntaxNode, bool>();
+            start.RegisterSymbolStartAction(symbolStart => OnTypeStart(symbolStart, compilation, known, calls, reported), SymbolKind.NamedType);
         });
     }
 
-    private static void OnTypeStart(SymbolStartAnalysisContext context, EdgeTriggeredKnownSymbols known, EdgeTriggeredCalls calls)
+    private static void OnTypeStart(SymbolStartAnalysisContext context, Compilation compilation, EdgeTriggeredKnownSymbols known, EdgeTriggeredCalls calls, ConcurrentDictionary<SyntaxNode, bool> reported)
     {
         if (context.Symbol is not INamedTypeSymbol type)
         {
@@ -83,10 +87,13 @@ public sealed class EdgeTriggeredDrainAnalyzer : DiagnosticAnalyzer
                     return;
                 }
 
-                var analysis = new EdgeTriggeredTypeAnalysis(known, calls, operations, end.CancellationToken);
+                var analysis = new EdgeTriggeredTypeAnalysis(known, calls, operations, method => BodyInThisCompilation(compilation, method, end.CancellationToken), end.CancellationToken);
                 foreach (var finding in analysis.Run())
                 {
-                    end.ReportDiagnostic(Create(finding));
+                    if (reported.TryAdd(finding.Call.Syntax, true))
+                    {
+                        end.ReportDiagnostic(Create(finding));
+                    }
                 }
 
                 foreach (var failure in analysis.Failures)
@@ -94,6 +101,31 @@ public sealed class EdgeTriggeredDrainAnalyzer : DiagnosticAnalyzer
                     end.ReportDiagnostic(failure);
                 }
             }));
+    }
+
+    /// <summary>
+    /// The operation tree of a method of another type, when its body is compiled here (not a referenced
+    /// project's source, not metadata): a handler may pass the event's fd to a helper class.
+    /// </summary>
+    private static IOperation? BodyInThisCompilation(Compilation compilation, IMethodSymbol method, CancellationToken cancellationToken)
+    {
+        method = method.PartialImplementationPart ?? method.OriginalDefinition;
+        if (method.IsAbstract || method.IsExtern || method.DeclaringSyntaxReferences.Length != 1)
+        {
+            return null;
+        }
+
+        var reference = method.DeclaringSyntaxReferences[0];
+        if (!compilation.ContainsSyntaxTree(reference.SyntaxTree)
+            || reference.GetSyntax(cancellationToken) is not MethodDeclarationSyntax { Body: not null } and not MethodDeclarationSyntax { ExpressionBody: not null })
+        {
+            return null;
+        }
+
+#pragma warning disable RS1030 // The drain rules follow the event's fd into helper classes live in the IDE, not only at compilation end; the driver shares its cached semantic models with Compilation.GetSemanticModel (same choice as NB0002's call graph).
+        var model = compilation.GetSemanticModel(reference.SyntaxTree);
+#pragma warning restore RS1030
+        return model.GetOperation(reference.GetSyntax(cancellationToken), cancellationToken);
     }
 
     private static Diagnostic Create(DrainFinding finding)

@@ -207,6 +207,58 @@ public sealed class EdgeTriggeredDrainAnalyzerEventLoopTests
             }
             """);
 
+    /// <summary>The handler passes the event's fd to a helper class of the same compilation, which reads once.</summary>
+    [Fact]
+    public Task Helper_class_called_with_the_events_fd_is_followed()
+        => VerifyAsync("""
+            using NoBlock;
+            using Tmds.Linux;
+
+            static unsafe class Fds
+            {
+                public static long ReadSome(int fd, int count)
+                {
+                    byte* buf = stackalloc byte[256];
+                    return {|NB0003:LibC.read(fd, buf, count)|};
+                }
+            }
+
+            class Server
+            {
+                private readonly EventLoop _loop = new();
+
+                public void Add(int fd)
+                {
+                    _loop.Register(fd, IoEvents.Readable | IoEvents.EdgeTriggered, e => Fds.ReadSome(e.Fd, 1));
+                }
+            }
+            """);
+
+    /// <summary>A method group of another class as the handler.</summary>
+    [Fact]
+    public Task Method_group_handler_of_another_class_is_followed()
+        => VerifyAsync("""
+            using NoBlock;
+            using Tmds.Linux;
+
+            unsafe class Handlers
+            {
+                public void OnReadable(IoEvent e)
+                {
+                    byte* buf = stackalloc byte[256];
+                    {|NB0003:LibC.recv(e.Fd, buf, 256, 0)|};
+                }
+            }
+
+            class Server
+            {
+                private readonly EventLoop _loop = new();
+                private readonly Handlers _handlers = new();
+
+                public void Add(int fd) => _loop.Register(fd, IoEvents.Readable | IoEvents.EdgeTriggered, _handlers.OnReadable);
+            }
+            """);
+
     // ---- near-misses -----------------------------------------------------------------------------------------
 
     /// <summary>The seed's CORRECT example on the NoBlock loop.</summary>
@@ -423,6 +475,71 @@ public sealed class EdgeTriggeredDrainAnalyzerEventLoopTests
                 {
                     byte* buf = stackalloc byte[4096];
                     LibC.read(e.Fd, buf, 4096);
+                }
+            }
+            """);
+
+    /// <summary>A helper class that drains, called with the event's fd.</summary>
+    [Fact]
+    public Task Helper_class_that_drains_is_silent()
+        => VerifyAsync("""
+            using NoBlock;
+            using Tmds.Linux;
+
+            static unsafe class Fds
+            {
+                public static void Drain(int fd)
+                {
+                    byte* buf = stackalloc byte[256];
+                    while (LibC.read(fd, buf, 256) > 0)
+                    {
+                    }
+                }
+            }
+
+            class Server
+            {
+                private readonly EventLoop _loop = new();
+
+                public void Add(int fd)
+                {
+                    _loop.Register(fd, IoEvents.Readable | IoEvents.EdgeTriggered, e => Fds.Drain(e.Fd));
+                }
+            }
+            """);
+
+    /// <summary>A helper of another class that is not given the event's fd is not followed.</summary>
+    [Fact]
+    public Task Helper_class_not_given_the_events_fd_is_not_followed()
+        => VerifyAsync("""
+            using NoBlock;
+            using Tmds.Linux;
+
+            static unsafe class Config
+            {
+                public static int Fd;
+
+                public static long Reload()
+                {
+                    byte* buf = stackalloc byte[256];
+                    return LibC.read(Fd, buf, 256);
+                }
+            }
+
+            unsafe class Server
+            {
+                private readonly EventLoop _loop = new();
+
+                public void Add(int fd)
+                {
+                    _loop.Register(fd, IoEvents.Readable | IoEvents.EdgeTriggered, e =>
+                    {
+                        Config.Reload();
+                        byte* buf = stackalloc byte[256];
+                        while (LibC.read(e.Fd, buf, 256) > 0)
+                        {
+                        }
+                    });
                 }
             }
             """);

@@ -604,6 +604,56 @@ public sealed class EdgeTriggeredDrainAnalyzerTests
             }
             """);
 
+    /// <summary>The dispatch loop hands the fd to a connection object of another class, which reads once.</summary>
+    [Fact]
+    public Task Connection_class_called_with_the_events_fd_is_followed()
+        => VerifyAsync("""
+            using System.Collections.Generic;
+            using Tmds.Linux;
+
+            unsafe class Connection
+            {
+                public void OnReadable(int fd)
+                {
+                    byte* buf = stackalloc byte[4096];
+                    long n = {|NB0003:LibC.read(fd, buf, 4096)|};
+                    if (n == 0)
+                    {
+                        LibC.close(fd);
+                    }
+                }
+            }
+
+            unsafe class Server
+            {
+                private readonly int _epfd = LibC.epoll_create1(0);
+                private readonly Dictionary<int, Connection> _connections = new();
+
+                public void Add(int fd)
+                {
+                    epoll_event ev = default;
+                    ev.events = LibC.EPOLLIN | LibC.EPOLLET;
+                    ev.data.fd = fd;
+                    LibC.epoll_ctl(_epfd, LibC.EPOLL_CTL_ADD, fd, &ev);
+                    _connections[fd] = new Connection();
+                }
+
+                public void Run()
+                {
+                    epoll_event* events = stackalloc epoll_event[64];
+                    while (true)
+                    {
+                        int n = LibC.epoll_wait(_epfd, events, 64, -1);
+                        for (int i = 0; i < n; i++)
+                        {
+                            int fd = events[i].data.fd;
+                            _connections[fd].OnReadable(fd);
+                        }
+                    }
+                }
+            }
+            """);
+
     /// <summary>The wait sits in a "poll once" method; the loop is its caller's.</summary>
     [Fact]
     public Task Poll_once_method_with_the_loop_in_its_caller_is_covered()
