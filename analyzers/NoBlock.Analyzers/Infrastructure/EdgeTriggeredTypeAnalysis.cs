@@ -52,6 +52,8 @@ internal sealed class EdgeTriggeredTypeAnalysis
     private readonly DrainFlow _flow;
     private readonly CancellationToken _cancellationToken;
     private readonly HashSet<SyntaxNode> _checked = new();
+    private readonly Dictionary<SyntaxNode, DrainVerdict> _verdicts = new();
+    private readonly Dictionary<(IMethodSymbol, int, DrainCallKind), bool> _drainsParameter = new();
     private readonly List<DrainFinding> _findings = new();
     private readonly List<Diagnostic> _failures = new();
 
@@ -144,7 +146,7 @@ internal sealed class EdgeTriggeredTypeAnalysis
                     sources = sources.Add(lambda.Symbol.Parameters[0]);
                 }
 
-                CheckCode(lambda.Body, sources, DrainScope.Empty, 0, calledInLoop: false, visited);
+                CheckCode(lambda.Body, sources, DrainScope.Empty, 0, CallContext.Handler, visited);
                 break;
             case IMethodReferenceOperation reference when (_type.RootOf(reference.Method) ?? _externalBodies?.Invoke(reference.Method)) is { } root:
                 var method = reference.Method.OriginalDefinition;
@@ -154,7 +156,7 @@ internal sealed class EdgeTriggeredTypeAnalysis
                 }
 
                 visited.Add(method);
-                CheckCode(root, sources, DrainScope.Empty, 0, calledInLoop: false, visited);
+                CheckCode(root, sources, DrainScope.Empty, 0, CallContext.Handler, visited);
                 break;
         }
     }
@@ -167,7 +169,7 @@ internal sealed class EdgeTriggeredTypeAnalysis
     /// cursors, the fields registered with epoll_ctl, or a local or parameter holding one of them), then follows
     /// calls to methods of the type, mapping the arguments that carry the event to the callee's parameters.
     /// </summary>
-    private void CheckCode(IOperation code, ImmutableHashSet<ISymbol> sources, DrainScope scope, int depth, bool calledInLoop, HashSet<IMethodSymbol> visited)
+    private void CheckCode(IOperation code, ImmutableHashSet<ISymbol> sources, DrainScope scope, int depth, CallContext context, HashSet<IMethodSymbol> visited)
     {
         foreach (var node in code.DescendantsAndSelf())
         {
@@ -181,7 +183,7 @@ internal sealed class EdgeTriggeredTypeAnalysis
             {
                 if (IsFromEvent(EdgeTriggeredCalls.FdArgument(invocation, kind), sources, 0))
                 {
-                    Check(invocation, kind, scope, calledInLoop);
+                    Check(invocation, kind, scope, context);
                 }
 
                 continue;
@@ -226,7 +228,10 @@ internal sealed class EdgeTriggeredTypeAnalysis
 
             if (calleeSources.Count > 0 && visited.Add(callee))
             {
-                CheckCode(calleeRoot, calleeSources.ToImmutable(), scope, depth + 1, calledInLoop || IsInOwnLoop(invocation, scope), visited);
+                var calleeContext = new CallContext(
+                    context.CalledInLoop || IsInOwnLoop(invocation, scope),
+                    context.AfterDrain || IsAfterDrain(invocation, sources, scope));
+                CheckCode(calleeRoot, calleeSources.ToImmutable(), scope, depth + 1, calleeContext, visited);
             }
         }
     }
@@ -453,7 +458,7 @@ internal sealed class EdgeTriggeredTypeAnalysis
         foreach (var region in regions)
         {
             _cancellationToken.ThrowIfCancellationRequested();
-            CheckCode(region, eventSources, scope, 0, calledInLoop: false, new HashSet<IMethodSymbol>(SymbolEqualityComparer.Default));
+            CheckCode(region, eventSources, scope, 0, CallContext.Handler, new HashSet<IMethodSymbol>(SymbolEqualityComparer.Default));
         }
     }
 
@@ -596,7 +601,7 @@ internal sealed class EdgeTriggeredTypeAnalysis
 
     // ---- the check ---------------------------------------------------------------------------------------
 
-    private void Check(IInvocationOperation call, DrainCallKind kind, DrainScope scope, bool calledInLoop)
+    private void Check(IInvocationOperation call, DrainCallKind kind, DrainScope scope, CallContext context)
     {
         if (!_checked.Add(call.Syntax))
         {
@@ -604,20 +609,26 @@ internal sealed class EdgeTriggeredTypeAnalysis
         }
 
         // One call that cannot be analyzed must not cost the others their analysis: the failure is reported at it.
-        EdgeTriggeredAnalyzerFailure.Guard(call.Syntax.GetLocation(), _failures.Add, () => CheckCore(call, kind, scope, calledInLoop));
+        EdgeTriggeredAnalyzerFailure.Guard(call.Syntax.GetLocation(), _failures.Add, () => CheckCore(call, kind, scope, context));
     }
 
-    private void CheckCore(IInvocationOperation call, DrainCallKind kind, DrainScope scope, bool calledInLoop)
+    private void CheckCore(IInvocationOperation call, DrainCallKind kind, DrainScope scope, CallContext context)
     {
         if (IsCounterRead(call, kind) || KeepsMayHaveMoreFlag(call))
         {
             return;
         }
 
-        var verdict = _flow.Analyze(TopOf(call), call, kind, scope);
-        if (verdict == DrainVerdict.CallsOnce && calledInLoop)
+        var verdict = Verdict(call, kind, scope);
+        if (verdict == DrainVerdict.CallsOnce && context.CalledInLoop)
         {
             // The caller calls this method in a loop of its own: that loop may be the drain.
+            return;
+        }
+
+        if (verdict != DrainVerdict.Drains && (context.AfterDrain || IsAfterDrain(call, EdgeTriggeredCalls.FdArgument(call, kind), kind, scope)))
+        {
+            // The fd was already drained to EAGAIN on every path here: data read now arrived later, with its own edge.
             return;
         }
 
@@ -625,6 +636,132 @@ internal sealed class EdgeTriggeredTypeAnalysis
         {
             _findings.Add(new DrainFinding(call, kind, verdict));
         }
+    }
+
+    private DrainVerdict Verdict(IInvocationOperation call, DrainCallKind kind, DrainScope scope)
+    {
+        if (!_verdicts.TryGetValue(call.Syntax, out var verdict))
+        {
+            verdict = _flow.Analyze(TopOf(call), call, kind, scope);
+            _verdicts[call.Syntax] = verdict;
+        }
+
+        return verdict;
+    }
+
+    /// <summary>True when every path to <paramref name="target"/> in its function first passes a draining read/accept of <paramref name="fd"/>.</summary>
+    private bool IsAfterDrain(IOperation target, IOperation? fd, DrainCallKind kind, DrainScope scope)
+    {
+        if (fd is null)
+        {
+            return false;
+        }
+
+        var root = TopOf(target);
+        var drains = new List<SyntaxNode>();
+        foreach (var node in root.Descendants())
+        {
+            if (node is not IInvocationOperation candidate || candidate.Syntax == target.Syntax)
+            {
+                continue;
+            }
+
+            if (_calls.Classify(candidate) == kind)
+            {
+                if (EdgeTriggeredCalls.FdArgument(candidate, kind) is { } candidateFd
+                    && SameSyntax(candidateFd, fd)
+                    && Verdict(candidate, kind, scope) == DrainVerdict.Drains)
+                {
+                    drains.Add(candidate.Syntax);
+                }
+
+                continue;
+            }
+
+            // A call to a method that drains the fd it is given (Fds.Drain(e.Fd)).
+            foreach (var argument in candidate.Arguments)
+            {
+                if (argument.Parameter is { } parameter && SameSyntax(FlagEvaluator.Strip(argument.Value), fd)
+                    && DrainsParameter(candidate.TargetMethod.OriginalDefinition, parameter.Ordinal, kind, scope))
+                {
+                    drains.Add(candidate.Syntax);
+                    break;
+                }
+            }
+        }
+
+        return drains.Count > 0 && _flow.IsDominatedBy(root, target.Syntax, drains);
+    }
+
+    private static bool SameSyntax(IOperation left, IOperation right)
+        => Microsoft.CodeAnalysis.CSharp.SyntaxFactory.AreEquivalent(left.Syntax, right.Syntax);
+
+    /// <summary>True when the method reads (accepts) from its parameter in a drain loop that every path passes.</summary>
+    private bool DrainsParameter(IMethodSymbol method, int ordinal, DrainCallKind kind, DrainScope scope)
+    {
+        var key = (method, ordinal, kind);
+        if (_drainsParameter.TryGetValue(key, out var drains))
+        {
+            return drains;
+        }
+
+        _drainsParameter[key] = false; // recursion guard
+        var inThisType = SymbolEqualityComparer.Default.Equals(method.ContainingType?.OriginalDefinition, _type.Type.OriginalDefinition);
+        var root = inThisType ? _type.RootOf(method) : _externalBodies?.Invoke(method);
+        if (root is not null && ordinal < method.Parameters.Length)
+        {
+            var parameter = method.Parameters[ordinal];
+            foreach (var node in root.Descendants())
+            {
+                if (node is IInvocationOperation read
+                    && _calls.Classify(read) == kind
+                    && EdgeTriggeredCalls.FdArgument(read, kind) is IParameterReferenceOperation reference
+                    && SymbolEqualityComparer.Default.Equals(reference.Parameter.OriginalDefinition, parameter)
+                    && Verdict(read, kind, scope) == DrainVerdict.Drains
+                    && _flow.DominatesExit(TopOf(read), read.Syntax))
+                {
+                    drains = true;
+                    break;
+                }
+            }
+        }
+
+        _drainsParameter[key] = drains;
+        return drains;
+    }
+
+    /// <summary>A call site passing the event's fd, after a drain of that fd in the caller.</summary>
+    private bool IsAfterDrain(IInvocationOperation callSite, ImmutableHashSet<ISymbol> sources, DrainScope scope)
+    {
+        foreach (var argument in callSite.Arguments)
+        {
+            if (IsFromEvent(argument.Value, sources, 0)
+                && (IsAfterDrain(callSite, FlagEvaluator.Strip(argument.Value), DrainCallKind.Read, scope)
+                    || IsAfterDrain(callSite, FlagEvaluator.Strip(argument.Value), DrainCallKind.Accept, scope)))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>How a method was reached from event-loop code.</summary>
+    private readonly struct CallContext
+    {
+        public static readonly CallContext Handler = new(calledInLoop: false, afterDrain: false);
+
+        public CallContext(bool calledInLoop, bool afterDrain)
+        {
+            CalledInLoop = calledInLoop;
+            AfterDrain = afterDrain;
+        }
+
+        /// <summary>A caller calls it inside a loop of its own (that loop may be the drain).</summary>
+        public bool CalledInLoop { get; }
+
+        /// <summary>A caller calls it after draining the fd it passes.</summary>
+        public bool AfterDrain { get; }
     }
 
     /// <summary>

@@ -508,6 +508,57 @@ public sealed class EdgeTriggeredDrainAnalyzerEventLoopTests
             }
             """);
 
+    /// <summary>
+    /// The runtime's own test style: drain with one helper, then probe with another (a one-byte read expected to
+    /// fail with EAGAIN). The probe's call site comes after the drain of the same fd.
+    /// </summary>
+    [Fact]
+    public Task Would_block_probe_helper_called_after_a_drain_helper_is_silent()
+        => VerifyAsync("""
+            using NoBlock;
+            using Tmds.Linux;
+
+            static unsafe class Fds
+            {
+                public static int Drain(int fd)
+                {
+                    byte* buf = stackalloc byte[4096];
+                    int total = 0;
+                    while (true)
+                    {
+                        long n = LibC.read(fd, buf, 4096);
+                        if (n <= 0)
+                        {
+                            return total;
+                        }
+
+                        total += (int)n;
+                    }
+                }
+
+                public static bool WouldBlock(int fd)
+                {
+                    byte b;
+                    long n = LibC.read(fd, &b, 1);
+                    return n == -1 && LibC.errno == LibC.EAGAIN;
+                }
+            }
+
+            class Server
+            {
+                private readonly EventLoop _loop = new();
+
+                public void Add(int fd)
+                {
+                    _loop.Register(fd, IoEvents.Readable | IoEvents.EdgeTriggered, e =>
+                    {
+                        Fds.Drain(e.Fd);
+                        Fds.WouldBlock(e.Fd);
+                    });
+                }
+            }
+            """);
+
     /// <summary>A helper of another class that is not given the event's fd is not followed.</summary>
     [Fact]
     public Task Helper_class_not_given_the_events_fd_is_not_followed()

@@ -1827,6 +1827,44 @@ public sealed class EdgeTriggeredDrainAnalyzerTests
                 }
             """);
 
+    /// <summary>A one-byte "would it block?" probe after a drain loop: the fd was already drained on every path.</summary>
+    [Fact]
+    public Task Probe_after_a_drain_of_the_same_fd_is_silent()
+        => VerifyHandlerAsync("""
+                private void OnReadable(int fd)
+                {
+                    byte* buf = stackalloc byte[4096];
+                    while (LibC.read(fd, buf, 4096) > 0)
+                    {
+                    }
+
+                    byte probe;
+                    long n = LibC.read(fd, &probe, 1);
+                    System.Diagnostics.Debug.Assert(n == -1 && LibC.errno == LibC.EAGAIN);
+                }
+            """);
+
+    /// <summary>The drain happens on one branch only: the read after it is not covered on the other path.</summary>
+    [Fact]
+    public Task Read_after_a_drain_on_only_one_branch_is_reported()
+        => VerifyHandlerAsync("""
+                private bool _greedy;
+
+                private void OnReadable(int fd)
+                {
+                    byte* buf = stackalloc byte[4096];
+                    if (_greedy)
+                    {
+                        while (LibC.read(fd, buf, 4096) > 0)
+                        {
+                        }
+                    }
+
+                    long n = {|NB0003:LibC.read(fd, buf, 4096)|};
+                    Process(buf, n);
+                }
+            """);
+
     /// <summary>A type that never registers anything edge-triggered: a single read is correct (or not ours).</summary>
     [Fact]
     public Task Read_in_a_type_without_epoll_registration_is_silent()
