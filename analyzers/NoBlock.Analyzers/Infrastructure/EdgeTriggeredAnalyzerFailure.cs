@@ -10,7 +10,7 @@ namespace NoBlock.Analyzers.Infrastructure;
 /// </summary>
 internal static class EdgeTriggeredAnalyzerFailure
 {
-    public const string Id = "NB9002";
+    public const string Id = RuleIdentifiers.AnalyzerFailure;
 
     public static readonly DiagnosticDescriptor Descriptor = new(
         Id,
