@@ -35,6 +35,7 @@ trap cleanup EXIT
 
 start_server() { # start_server NAME PORT LOG
   local name=$1 port=$2 log=$3
+  : > "$log"   # truncate now: the background command's own redirection happens later, in the child
   case "$name" in
     c)          taskset -c "$SERVER_CPU" "$out/echo_epoll" "$port" >"$log" 2>&1 & ;;
     noblock-lt) taskset -c "$SERVER_CPU" dotnet "$echoserver" --port "$port" --loops 1 --no-watchdog >"$log" 2>&1 & ;;
@@ -82,6 +83,7 @@ for name in c noblock-lt sockets; do
   taskset -c "$LOAD_CPU" "$out/loadgen" -p "$port" -c 64 -d 1 -w 0.5 >/dev/null
   sleep 0.5
   rss0=$(awk '/VmRSS/ {print $2}' /proc/$server_pid/status)
+  fds0=$(ls /proc/$server_pid/fd | wc -l)
   fifo="$out/idle.fifo"; rm -f "$fifo"; mkfifo "$fifo"
   taskset -c "$LOAD_CPU" "$out/loadgen" -p "$port" -c "$IDLE" -i 120 <"$fifo" >"$out/idle-client.out" &
   client=$!
@@ -89,11 +91,16 @@ for name in c noblock-lt sockets; do
   for _ in $(seq 1200); do grep -q READY "$out/idle-client.out" 2>/dev/null && break; sleep 0.1; done
   sleep 1
   rss1=$(awk '/VmRSS/ {print $2}' /proc/$server_pid/status)
-  exec 9>&-   # closing the fifo releases the client
+  fds_held=$(ls /proc/$server_pid/fd | wc -l)
+  exec 9>&-   # closing the fifo releases the client: all connections dropped at once
   wait "$client" || true
   rm -f "$fifo"
+  # The server must close every one of them (fd count back to its baseline) and still serve.
+  for _ in $(seq 300); do [ "$(ls /proc/$server_pid/fd | wc -l)" -le "$fds0" ] && break; sleep 0.1; done
+  fds_after=$(ls /proc/$server_pid/fd | wc -l)
+  served_after=$(taskset -c "$LOAD_CPU" "$out/loadgen" -p "$port" -c 1 -d 0.5 -w 0 | sed 's/.*"requests":\([0-9]*\).*/\1/')
   stop_server
-  echo "{\"server\":\"$name\",\"idle\":$IDLE,\"rss_before_kb\":$rss0,\"rss_after_kb\":$rss1,\"bytes_per_conn\":$(( (rss1 - rss0) * 1024 / IDLE ))}" | tee -a "$idle"
+  echo "{\"server\":\"$name\",\"idle\":$IDLE,\"rss_before_kb\":$rss0,\"rss_after_kb\":$rss1,\"bytes_per_conn\":$(( (rss1 - rss0) * 1024 / IDLE )),\"fds_before\":$fds0,\"fds_held\":$fds_held,\"fds_after_drop\":$fds_after,\"requests_after_drop\":$served_after}" | tee -a "$idle"
 done
 
 echo "== steady-state allocations (NoBlock, 64 connections): two SIGUSR1 snapshots inside one run, same connections"
