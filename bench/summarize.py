@@ -36,7 +36,7 @@ for r in runs:
     print(f"| {r['round']} | {r['conns']} | {r['server']} | {r['rps']:,.0f} | {r['p50_us']} | {r['p99_us']} | {r['cpu_us_per_req']:.2f} |")
 
 print("\n### Idle connections\n")
-print("| server | connections | RSS before (KiB) | RSS after (KiB) | bytes per connection | fds before / holding / after dropping all | requests served after the drop |")
+print("| server | connections | RSS before (KiB) | RSS after (KiB) | bytes per connection | sockets before / holding / after dropping all | requests served after the drop |")
 print("|---|---:|---:|---:|---:|---|---:|")
 for l in open(idle):
     if l.strip():
