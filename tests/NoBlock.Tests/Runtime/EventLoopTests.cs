@@ -475,6 +475,23 @@ public sealed class EventLoopTests
     }
 
     [Fact]
+    public void Stop_from_a_handler_returns_Run_after_the_current_turn()
+    {
+        using var loop = new EventLoop();
+        int after = 0;
+        loop.Post(() =>
+        {
+            loop.Stop();
+            loop.Post(() => after++); // posted during the posted phase: waits for the next turn, which is the next Run
+        });
+        loop.Run(); // would never return if Stop from the loop thread were lost
+        Assert.Equal(0, after);
+        loop.Stop();
+        loop.Run();
+        Assert.Equal(1, after);
+    }
+
+    [Fact]
     public void Stop_before_Run_makes_Run_return_after_one_turn()
     {
         using var loop = new EventLoop();
