@@ -21,6 +21,9 @@ namespace NoBlock;
 /// </remarks>
 public sealed unsafe class EventLoop : IDisposable
 {
+    /// <summary>Posted by <see cref="Schedule"/> from other threads: running it does nothing, the turn it causes does.</summary>
+    private static readonly Action RecomputeTimeout = static () => { };
+
     /// <summary>epoll_data value of the waker eventfd: no registration slot can have it.</summary>
     private const ulong WakerData = ulong.MaxValue;
 
@@ -117,6 +120,9 @@ public sealed unsafe class EventLoop : IDisposable
     /// <summary>Number of live registrations (diagnostics, tests).</summary>
     public int RegistrationCount { get; private set; }
 
+    /// <summary>Tests only: runs on the loop thread after the poll timeout is computed, before the loop announces its sleep.</summary>
+    internal Action? TestHookBeforeSleep { get; set; }
+
     /// <summary>What the loop thread is doing now: the hooks the stall watchdog reads.</summary>
     internal LoopActivity Activity => _activity;
 
@@ -185,7 +191,10 @@ public sealed unsafe class EventLoop : IDisposable
         }
         if (!IsOnLoopThread)
         {
-            WakeIfBlocked(); // a sleeping loop must recompute its epoll_wait timeout for the new timer
+            // The loop may have computed its epoll_wait timeout before this timer existed and be about to sleep on
+            // it. Queueing a no-op (rather than only waking) closes that window: the loop's last look at the queue
+            // before sleeping sees it, polls with a zero timeout, and recomputes the timeout next turn.
+            Enqueue(new WorkItem(RecomputeTimeout));
         }
         return timer;
     }
@@ -439,10 +448,15 @@ public sealed unsafe class EventLoop : IDisposable
     {
         // Announce the sleep before the last look at the queue (full fence both sides, see WakeIfBlocked): a post
         // that lands after the look sees _blocked == 1 and writes the eventfd.
-        Interlocked.Exchange(ref _blocked, 1);
-        if (timeoutMs != 0 && (!_posted.IsEmpty || _stopRequested))
+        TestHookBeforeSleep?.Invoke();
+        // A poll with a zero timeout does not sleep, so it is not announced and posters do not pay for a wake.
+        if (timeoutMs != 0)
         {
-            timeoutMs = 0;
+            Interlocked.Exchange(ref _blocked, 1);
+            if (!_posted.IsEmpty || _stopRequested)
+            {
+                timeoutMs = 0;
+            }
         }
         long start = Stopwatch.GetTimestamp();
         _activity.EnterPoll();
