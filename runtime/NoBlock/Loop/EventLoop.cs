@@ -598,23 +598,13 @@ public sealed unsafe class EventLoop : IDisposable
 
     private void OnHandlerFault(object handler, int fd, Exception ex, Registration? reg)
     {
-        var fault = new HandlerFault(Name, LoopActivity.Describe(handler), fd, ex);
-        _logger?.LogError(ex, "EventLoop {Loop}: handler {Handler} on fd {Fd} threw", Name, fault.Handler, fd);
-        try
-        {
-            _options.OnHandlerException?.Invoke(fault);
-        }
-        catch (Exception callbackError)
-        {
-            _logger?.LogError(callbackError, "EventLoop {Loop}: OnHandlerException threw", Name);
-        }
+        // Apply the policy first, so that whoever is told about the fault sees its outcome (registration closed).
         if (_options.HandlerExceptionPolicy == HandlerExceptionPolicy.StopLoop)
         {
             Interlocked.CompareExchange(ref _fatal, ExceptionDispatchInfo.Capture(ex), null);
             _stopRequested = true;
-            return;
         }
-        if (reg is { IsDisposed: false })
+        else if (reg is { IsDisposed: false })
         {
             if (reg.Owner is { } owner)
             {
@@ -631,6 +621,16 @@ public sealed unsafe class EventLoop : IDisposable
             {
                 RemoveRegistration(reg);
             }
+        }
+        var fault = new HandlerFault(Name, LoopActivity.Describe(handler), fd, ex);
+        _logger?.LogError(ex, "EventLoop {Loop}: handler {Handler} on fd {Fd} threw", Name, fault.Handler, fd);
+        try
+        {
+            _options.OnHandlerException?.Invoke(fault);
+        }
+        catch (Exception callbackError)
+        {
+            _logger?.LogError(callbackError, "EventLoop {Loop}: OnHandlerException threw", Name);
         }
     }
 

@@ -310,7 +310,7 @@ public sealed class TcpTests
             using var a = Connect(acceptor.LocalEndPoint);
             a.Send(new byte[] { 1 });
             Assert.Equal(0, a.Receive(new byte[1])); // closed by the policy
-            Waits.Until(() => ThrowingConnection.Closes.Count == 1, "OnClosed");
+            Waits.Until(() => ThrowingConnection.Closes.Count == 1 && faults.Count == 1, "OnClosed and the fault report");
             Assert.Equal(CloseReason.HandlerFault, Assert.Single(ThrowingConnection.Closes));
             var fault = Assert.Single(faults);
             Assert.Contains(nameof(ThrowingConnection) + ".OnData", fault.Handler);
@@ -318,7 +318,7 @@ public sealed class TcpTests
             using var b = Connect(acceptor.LocalEndPoint); // still accepting
             b.Send(new byte[] { 1 });
             Assert.Equal(0, b.Receive(new byte[1]));
-            Waits.Until(() => ThrowingConnection.Closes.Count == 2, "the second connection's close");
+            Waits.Until(() => ThrowingConnection.Closes.Count == 2 && faults.Count == 2, "the second connection's close and report");
         }
     }
 
