@@ -145,17 +145,31 @@ internal static unsafe class Sys
     /// <summary>The fd numbers this process holds right now, as the kernel lists them in /proc/self/fd.</summary>
     public static List<int> OpenFds()
     {
+        // Listing the directory opens an fd of its own, which shows up in the listing: it is left out, since
+        // it is closed again when the enumeration ends. It is the entry that links back to the directory.
+        string listing = $"/proc/{Environment.ProcessId}/fd";
         var fds = new List<int>();
-        foreach (string entry in Directory.EnumerateFileSystemEntries("/proc/self/fd"))
+        foreach (string entry in Directory.EnumerateFileSystemEntries(listing))
         {
-            // The directory listing's own fd shows up too; it is closed again when the enumeration ends,
-            // which makes this count one too high: the safe side for a budget.
-            if (int.TryParse(Path.GetFileName(entry), NumberStyles.None, CultureInfo.InvariantCulture, out int fd))
+            if (int.TryParse(Path.GetFileName(entry), NumberStyles.None, CultureInfo.InvariantCulture, out int fd)
+                && LinkTarget(entry) != listing)
             {
                 fds.Add(fd);
             }
         }
         return fds;
+    }
+
+    private static string? LinkTarget(string fdEntry)
+    {
+        try
+        {
+            return new FileInfo(fdEntry).LinkTarget;
+        }
+        catch (IOException)
+        {
+            return null; // closed by another thread since the listing: gone either way
+        }
     }
 
     private static Win32Exception ErrnoException(int errno, string call)
