@@ -105,6 +105,16 @@ internal static class ScalingTable
             int fewest = measured.Min(r => r.Calls);
             string stopped = fewest < context.Limits.MaxCalls ? $"; the slowest cell made {fewest:N0} calls in its {context.Limits.MaxTime.TotalSeconds:0} s" : "";
             output.WriteLine($"Each cell: {context.Limits.WarmupCalls} untimed warm-up calls, then up to {context.Limits.MaxCalls:N0} timed calls or {context.Limits.MaxTime.TotalSeconds:0} s{stopped}.");
+            var disturbed = measured.Where(r => r.Disturbed).ToList();
+            if (disturbed.Count > 0)
+            {
+                output.WriteLine($"!N% the thread had a CPU for only N% of that cell's time (other processes were running): its figures include");
+                output.WriteLine($"    waiting for the CPU and are not the syscall's cost. {disturbed.Count} of {measured.Count} cells; rerun on a quieter machine.");
+            }
+            else
+            {
+                output.WriteLine($"Every cell had a CPU for at least {CellResult.DisturbedBelowCpuShare:0%} of its time (no cell disturbed by other processes).");
+            }
             output.WriteLine($"Every call returned exactly the number of ready fds, and once per cell the reported fds were checked one by one.");
         }
         output.WriteLine("The fds are AF_UNIX socketpairs, both ends registered; a ready fd has one unread byte waiting.");
@@ -148,7 +158,7 @@ internal static class ScalingTable
 
     private static string FormatCell(Cell cell) => cell switch
     {
-        MeasuredCell { Result: var r } => $"{FormatMicroseconds(r.MedianMicroseconds)} / {FormatMicroseconds(r.P90Microseconds)}",
+        MeasuredCell { Result: var r } => $"{FormatMicroseconds(r.MedianMicroseconds)} / {FormatMicroseconds(r.P90Microseconds)}{(r.Disturbed ? $" !{r.CpuShare:0%}" : "")}",
         NotApplicableCell { Reason: var reason } => reason,
         _ => throw new ArgumentOutOfRangeException(nameof(cell)),
     };

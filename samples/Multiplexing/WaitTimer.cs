@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using NoBlock.Samples.Multiplexing.Interop;
 using NoBlock.Samples.Multiplexing.Mechanisms;
 
 namespace NoBlock.Samples.Multiplexing;
@@ -29,7 +30,20 @@ internal sealed record TimingLimits(int WarmupCalls, int MaxCalls, TimeSpan MaxT
 }
 
 /// <summary>What one cell measured: the number of timed calls and the median and p90 duration of one call.</summary>
-internal sealed record CellResult(string Mechanism, int RegisteredFds, int ReadyFds, int Calls, double MedianMicroseconds, double P90Microseconds);
+/// <summary>
+/// What one cell measured: the number of timed calls, the median and p90 duration of one call, and the share
+/// of the timed loop's wall time during which the thread had a CPU (1.0 on an idle machine).
+/// </summary>
+internal sealed record CellResult(string Mechanism, int RegisteredFds, int ReadyFds, int Calls, double MedianMicroseconds, double P90Microseconds, double CpuShare)
+{
+    /// <summary>
+    /// Below this share the thread spent more than a tenth of the cell waiting for a CPU that other processes
+    /// had: its durations include that waiting, and the table flags the cell.
+    /// </summary>
+    public const double DisturbedBelowCpuShare = 0.9;
+
+    public bool Disturbed => CpuShare < DisturbedBelowCpuShare;
+}
 
 /// <summary>A wait returned a different number of ready fds than are ready: an error, never a figure.</summary>
 internal sealed class WrongReadyCountException(string message) : Exception(message);
@@ -58,7 +72,9 @@ internal static class WaitTimer
 
         var ticks = new long[limits.MaxCalls];
         int calls = 0;
-        long deadline = Stopwatch.GetTimestamp() + (long)(limits.MaxTime.TotalSeconds * Stopwatch.Frequency);
+        long cpuStart = Sys.ThreadCpuNanoseconds();
+        long wallStart = Stopwatch.GetTimestamp();
+        long deadline = wallStart + (long)(limits.MaxTime.TotalSeconds * Stopwatch.Frequency);
         do
         {
             cancellation.ThrowIfCancellationRequested();
@@ -70,6 +86,8 @@ internal static class WaitTimer
             Check(mechanism, fds, ready, expected);
         }
         while (calls < ticks.Length && Stopwatch.GetTimestamp() < deadline);
+        double wallNanoseconds = (Stopwatch.GetTimestamp() - wallStart) * 1e9 / Stopwatch.Frequency;
+        double cpuShare = Math.Min(1, (Sys.ThreadCpuNanoseconds() - cpuStart) / wallNanoseconds);
 
         var micros = new double[calls];
         for (int i = 0; i < calls; i++)
@@ -77,7 +95,7 @@ internal static class WaitTimer
             micros[i] = ticks[i] * 1e6 / Stopwatch.Frequency;
         }
         Array.Sort(micros);
-        return new CellResult(mechanism.Name, fds.Count, expected, calls, Statistics.Percentile(micros, 0.5), Statistics.Percentile(micros, 0.9));
+        return new CellResult(mechanism.Name, fds.Count, expected, calls, Statistics.Percentile(micros, 0.5), Statistics.Percentile(micros, 0.9), cpuShare);
     }
 
     private static void Check(IWaitMechanism mechanism, RegisteredFds fds, int ready, int expected)

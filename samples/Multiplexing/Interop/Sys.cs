@@ -8,8 +8,8 @@ namespace NoBlock.Samples.Multiplexing.Interop;
 /// <summary>
 /// The only caller of the kernel in this sample: every syscall the measurement makes goes through here, and
 /// this is the one place that reads <c>errno</c> (immediately after the call) and turns it into an exception.
-/// Tmds.LibC 0.5.0 binds <c>poll</c>, <c>epoll_*</c> and <c>socketpair</c> but neither <c>select</c> nor
-/// <c>getrlimit</c>/<c>setrlimit</c>; those few are declared below with our own <see cref="DllImportAttribute"/>.
+/// Tmds.LibC 0.5.0 binds <c>poll</c>, <c>epoll_*</c> and <c>socketpair</c> but not <c>select</c>,
+/// <c>getrlimit</c>/<c>setrlimit</c> or <c>clock_gettime</c>; those few are declared below with our own <see cref="DllImportAttribute"/>.
 /// </summary>
 internal static unsafe class Sys
 {
@@ -18,6 +18,9 @@ internal static unsafe class Sys
     /// only watch fds 0..1023. Writing bit 1024 or above would write past the end of the struct.
     /// </summary>
     public const int FdSetSize = 1024;
+
+    /// <summary><c>CLOCK_THREAD_CPUTIME_ID</c> on Linux.</summary>
+    private const int ClockThreadCpuTimeId = 3;
 
     /// <summary><c>RLIMIT_NOFILE</c> on Linux (the same number on x64, arm64 and arm).</summary>
     private const int RlimitNofile = 7;
@@ -142,6 +145,20 @@ internal static unsafe class Sys
         }
     }
 
+    /// <summary>
+    /// CPU time the calling thread has used, in nanoseconds (<c>CLOCK_THREAD_CPUTIME_ID</c>). Compared with wall
+    /// time over a cell, it says how much of that time the thread actually had a CPU on a shared machine.
+    /// </summary>
+    public static long ThreadCpuNanoseconds()
+    {
+        Timespec now;
+        if (clock_gettime(ClockThreadCpuTimeId, &now) == -1)
+        {
+            throw ErrnoException(Marshal.GetLastPInvokeError(), "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+        }
+        return (long)now.Seconds * 1_000_000_000 + now.Nanoseconds;
+    }
+
     /// <summary>The fd numbers this process holds right now, as the kernel lists them in /proc/self/fd.</summary>
     public static List<int> OpenFds()
     {
@@ -216,6 +233,13 @@ internal static unsafe class Sys
     }
 
     [StructLayout(LayoutKind.Sequential)]
+    private struct Timespec
+    {
+        public nint Seconds;     // time_t: a C long
+        public nint Nanoseconds; // a C long
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
     private struct Rlimit
     {
         public ulong Current; // rlim_cur; rlim_t is a C unsigned long, 64 bits on the 64-bit platforms measured here
@@ -224,6 +248,9 @@ internal static unsafe class Sys
 
     [DllImport("libc", SetLastError = true)]
     private static extern int select(int nfds, FdSet* readfds, FdSet* writefds, FdSet* exceptfds, Timeval* timeout);
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int clock_gettime(int clockId, Timespec* tp);
 
     [DllImport("libc", SetLastError = true)]
     private static extern int getrlimit(int resource, Rlimit* rlim);
