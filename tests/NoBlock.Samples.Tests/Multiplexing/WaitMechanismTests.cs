@@ -51,6 +51,7 @@ public sealed class WaitMechanismTests
         Assert.Equal((mechanism, 300, 100), (result.Mechanism, result.RegisteredFds, result.ReadyFds));
         Assert.InRange(result.Calls, 1, FewCalls.MaxCalls);
         Assert.True(result.MedianMicroseconds <= result.P90Microseconds);
+        Assert.InRange(result.CpuShare, 0, 1);
     }
 
     [Fact]
