@@ -2,7 +2,6 @@ using System.ComponentModel;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using NoBlock.Samples.Multiplexing;
-using NoBlock.Samples.Multiplexing.Mechanisms;
 
 // Exit codes, as the usage text documents them.
 const int Measured = 0;
