@@ -56,7 +56,7 @@ internal static class ScalingTable
         }
 
         Dictionary<string, LineFit?> fits = Mechanisms.ToDictionary(m => m, m => Fit(rows, m));
-        output.WriteLine($"Extrapolated, this process may hold only {context.Budget.Limit:N0} fds (straight line fitted below):");
+        output.WriteLine($"Extrapolated, this process may hold only {context.Budget.Limit:N0} fds (the straight lines fitted below):");
         output.WriteLine(Line(
             SeedFigures.RegisteredFds.ToString("N0", Invariant),
             SeedFigures.ReadyFds.ToString("N0", Invariant) + "   ",
@@ -74,7 +74,7 @@ internal static class ScalingTable
 
         WriteFootnotes(output, rows, context);
         output.WriteLine();
-        WriteFits(output, fits);
+        WriteFits(output, rows, fits);
     }
 
     /// <summary>What a select cell says for a count above FD_SETSIZE.</summary>
@@ -105,11 +105,16 @@ internal static class ScalingTable
             int fewest = measured.Min(r => r.Calls);
             string stopped = fewest < context.Limits.MaxCalls ? $"; the slowest cell made {fewest:N0} calls in its {context.Limits.MaxTime.TotalSeconds:0} s" : "";
             output.WriteLine($"Each cell: {context.Limits.WarmupCalls} untimed warm-up calls, then up to {context.Limits.MaxCalls:N0} timed calls or {context.Limits.MaxTime.TotalSeconds:0} s{stopped}.");
+            int retried = measured.Count(r => r.Attempts > 1);
+            if (retried > 0)
+            {
+                output.WriteLine($"{retried} cells were disturbed by other processes and measured again (up to {ScalingRun.MaxAttempts} attempts); each shows its least disturbed attempt.");
+            }
             var disturbed = measured.Where(r => r.Disturbed).ToList();
             if (disturbed.Count > 0)
             {
                 output.WriteLine($"!N% the thread had a CPU for only N% of that cell's time (other processes were running): its figures include");
-                output.WriteLine($"    waiting for the CPU and are not the syscall's cost. {disturbed.Count} of {measured.Count} cells; rerun on a quieter machine.");
+                output.WriteLine($"    waiting for the CPU and are not the syscall's cost, so the fits leave them out. {disturbed.Count} of {measured.Count} cells; rerun on a quieter machine.");
             }
             else
             {
@@ -120,35 +125,48 @@ internal static class ScalingTable
         output.WriteLine("The fds are AF_UNIX socketpairs, both ends registered; a ready fd has one unread byte waiting.");
     }
 
-    private static void WriteFits(TextWriter output, Dictionary<string, LineFit?> fits)
+    private static void WriteFits(TextWriter output, IReadOnlyList<TableRow> rows, Dictionary<string, LineFit?> fits)
     {
         output.WriteLine($"Per-fd slope: least-squares line through the medians of the rows with {RegisteredFds.SeedReadyCount} ready fds");
-        output.WriteLine("(a row with fewer ready fds would mix the cost of reporting ready fds into the per-registered-fd slope):");
+        output.WriteLine("(a row with fewer ready fds would mix the cost of reporting ready fds into the per-registered-fd slope),");
+        output.WriteLine("leaving out cells marked !N%:");
         foreach (string m in Mechanisms)
         {
+            string leftOut = string.Join(", ", FitCells(rows, m).Where(r => r.Disturbed).Select(r => r.RegisteredFds.ToString("N0", Invariant)));
             if (fits[m] is not LineFit fit)
             {
-                output.WriteLine($"  {m,-11} too few measured rows for a line");
+                output.WriteLine($"  {m,-11} too few measured rows for a line{(leftOut.Length > 0 ? $" (left out, disturbed: {leftOut} fds)" : "")}");
                 continue;
             }
             double at50k = fit.At(SeedFigures.RegisteredFds);
             output.WriteLine(string.Create(Invariant,
-                $"  {m,-11} {fit.Slope * 1000:0.000} ns per registered fd, {fit.Intercept:+0.00;-0.00} µs fixed; fitted on {fit.Points} rows, {fit.MinX:N0}..{fit.MaxX:N0} fds"));
+                $"  {m,-11} {fit.Slope * 1000:0.000} ns per registered fd, {fit.Intercept:+0.00;-0.00} µs fixed; fitted on {fit.Points} rows, {fit.MinX:N0}..{fit.MaxX:N0} fds{(leftOut.Length > 0 ? $" (left out, disturbed: {leftOut})" : "")}"));
             output.WriteLine(m == "select"
                 ? $"  {"",-11} at {SeedFigures.RegisteredFds:N0} fds: {FormatMicroseconds(at50k)} µs if an fd_set could hold them (it holds {Sys.FdSetSize}); the seed says ~{SeedFigures.For(m):N0} µs"
                 : $"  {"",-11} at {SeedFigures.RegisteredFds:N0} fds: {FormatMicroseconds(at50k)} µs; the seed says ~{SeedFigures.For(m):N0} µs");
         }
     }
 
+    /// <summary>
+    /// The line through a mechanism's medians over the rows with the seed's 100 ready fds, leaving out cells
+    /// disturbed by other processes (their figures include waiting for the CPU, not the syscall's cost).
+    /// </summary>
     private static LineFit? Fit(IReadOnlyList<TableRow> rows, string mechanism)
     {
-        var points = rows
+        var points = FitCells(rows, mechanism)
+            .Where(r => !r.Disturbed)
+            .Select(r => ((double)r.RegisteredFds, r.MedianMicroseconds))
+            .ToList();
+        return Statistics.FitLine(points);
+    }
+
+    private static IEnumerable<CellResult> FitCells(IReadOnlyList<TableRow> rows, string mechanism)
+    {
+        return rows
             .Where(r => r.ReadyFds == RegisteredFds.SeedReadyCount)
             .Select(r => r.Cells[mechanism])
             .OfType<MeasuredCell>()
-            .Select(c => ((double)c.Result.RegisteredFds, c.Result.MedianMicroseconds))
-            .ToList();
-        return Statistics.FitLine(points);
+            .Select(c => c.Result);
     }
 
     private static string Line(string count, string ready, IEnumerable<string> cells, string marker)

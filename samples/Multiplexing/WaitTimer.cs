@@ -43,6 +43,9 @@ internal sealed record CellResult(string Mechanism, int RegisteredFds, int Ready
     public const double DisturbedBelowCpuShare = 0.9;
 
     public bool Disturbed => CpuShare < DisturbedBelowCpuShare;
+
+    /// <summary>How many attempts were made at this cell (more than one when an attempt was disturbed).</summary>
+    public int Attempts { get; init; } = 1;
 }
 
 /// <summary>A wait returned a different number of ready fds than are ready: an error, never a figure.</summary>
