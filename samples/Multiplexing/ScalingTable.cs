@@ -10,7 +10,7 @@ internal sealed record MeasuredCell(CellResult Result) : Cell;
 
 internal sealed record NotApplicableCell(string Reason) : Cell;
 
-/// <summary>Why a row is in the table besides the round counts; each kind gets a footnote.</summary>
+/// <summary>Why a row is in the table: a round count, or one of the limits (select's ceiling and the largest get a footnote).</summary>
 internal enum RowKind
 {
     Round,
