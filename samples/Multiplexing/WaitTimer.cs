@@ -8,9 +8,9 @@ namespace NoBlock.Samples.Multiplexing;
 internal sealed record TimingLimits(int WarmupCalls, int MaxCalls, TimeSpan MaxTime)
 {
     /// <summary>
-    /// Enough untimed calls for the JIT to settle on optimized code (tiered compilation promotes a method
-    /// after 30 calls) and for the kernel's structures to be in cache, as they are in a loop that waits
-    /// thousands of times a second.
+    /// Enough untimed calls for the kernel's structures of every registered fd to be in cache, as they are in a
+    /// loop that waits thousands of times a second, and for the first-call costs (P/Invoke stub binding, page
+    /// faults on the buffers) to be behind us. The JIT needs none: tiered compilation is off in the project.
     /// </summary>
     public const int DefaultWarmupCalls = 200;
 
@@ -22,14 +22,14 @@ internal sealed record TimingLimits(int WarmupCalls, int MaxCalls, TimeSpan MaxT
 
     /// <summary>
     /// A cell stops after this long even if it has not made its calls, so a slow mechanism over 20,000 fds
-    /// cannot stretch the whole run past a minute. Every cell still makes at least one timed call.
+    /// cannot stretch the whole run past a minute. Every cell still makes at least one timed call (a call that
+    /// lost its CPU is counted but not timed, so a cell on a saturated machine may end with no figure).
     /// </summary>
     public static readonly TimeSpan DefaultMaxTime = TimeSpan.FromSeconds(2);
 
     public static TimingLimits Default { get; } = new(DefaultWarmupCalls, DefaultMaxCalls, DefaultMaxTime);
 }
 
-/// <summary>What one cell measured: the number of timed calls and the median and p90 duration of one call.</summary>
 /// <summary>
 /// What one cell measured: the median and p90 duration of one call over the calls that kept their CPU
 /// (<see cref="Calls"/>), and how many calls were left out because the thread lost its CPU during them.
