@@ -31,11 +31,13 @@ internal sealed class HandlerWalker
 {
     private readonly BlockingApis _apis;
     private readonly IAssemblySymbol _assembly;
+    private readonly Func<IParameterSymbol, bool> _isHandlerParameter;
 
-    public HandlerWalker(BlockingApis apis, IAssemblySymbol assembly)
+    public HandlerWalker(BlockingApis apis, IAssemblySymbol assembly, Func<IParameterSymbol, bool> isHandlerParameter)
     {
         _apis = apis;
         _assembly = assembly;
+        _isHandlerParameter = isHandlerParameter;
     }
 
     /// <summary>
@@ -64,7 +66,7 @@ internal sealed class HandlerWalker
             switch (operation)
             {
                 case IAnonymousFunctionOperation lambda when operation != root:
-                    descend = Offloading.RunsInline(lambda);
+                    descend = Offloading.RunsInline(lambda, _isHandlerParameter);
                     break;
                 case ILocalFunctionOperation localFunction when operation != root:
                     localFunctions[localFunction.Symbol] = localFunction;
@@ -109,7 +111,7 @@ internal sealed class HandlerWalker
                 case IObjectCreationOperation { Constructor: { } constructor } creation:
                     Check(creation, constructor, sink);
                     break;
-                case IMethodReferenceOperation reference when Offloading.RunsInline(reference):
+                case IMethodReferenceOperation reference when Offloading.RunsInline(reference, _isHandlerParameter):
                     if (reference.Method.MethodKind == MethodKind.LocalFunction)
                     {
                         var target = reference.Method.OriginalDefinition;

@@ -31,8 +31,11 @@ internal static class Offloading
         ("NoBlock.EventLoop", "Offload"),
     };
 
-    /// <summary>True when a lambda / method group argument runs synchronously inside the call it is passed to.</summary>
-    public static bool RunsInline(IOperation function)
+    /// <summary>
+    /// True when a lambda / method group argument runs synchronously inside the call it is passed to. A delegate
+    /// passed to an <c>[EventLoopHandler]</c> parameter does not: it is registered to run later, as a handler of its own.
+    /// </summary>
+    public static bool RunsInline(IOperation function, System.Func<IParameterSymbol, bool> isHandlerParameter)
     {
         var current = function.Parent;
         while (current is IDelegateCreationOperation or IConversionOperation or IParenthesizedOperation)
@@ -43,6 +46,11 @@ internal static class Offloading
         if (current is not IArgumentOperation argument)
         {
             return false; // stored, returned, subscribed to an event: runs later, not here
+        }
+
+        if (argument.Parameter is { } parameter && isHandlerParameter(parameter))
+        {
+            return false; // registered as a handler: analysed as one where it is passed
         }
 
         var target = argument.Parent switch

@@ -103,7 +103,7 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
         {
             _apis = new BlockingApis(compilation, configuration.Blocking);
             Roots = new HandlerRoots(compilation, configuration.Handlers);
-            _walker = new HandlerWalker(_apis, compilation.Assembly);
+            _walker = new HandlerWalker(_apis, compilation.Assembly, Roots.IsHandlerParameter);
             _graph = new CallGraph(compilation, _walker);
             _loops = new EpollLoops(compilation, _apis, _graph, _walker);
             _hasHandlerAttribute = compilation.GetTypeByMetadataName(KnownNames.EventLoopHandlerAttribute) is not null;
@@ -125,24 +125,14 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
 
             var tree = context.OperationBlocks[0].Syntax.SyntaxTree;
             var options = context.Options.AnalyzerConfigOptionsProvider.GetOptions(tree);
-            if (Roots.IsHandler(method, options))
-            {
-                context.RegisterOperationBlockEndAction(end => AnalyzerFailure.Guard(AnalysisName, end.OperationBlocks[0].Syntax.GetLocation(), end.ReportDiagnostic, () =>
-                {
-                    var sink = new ReportingSink(this, end.ReportDiagnostic, $"'{Display(method)}'", method.Name, end.CancellationToken);
-                    foreach (var block in end.OperationBlocks)
-                    {
-                        _walker.Walk(block, sink);
-                    }
-                }));
-                return;
-            }
-
-            if (!_hasHandlerAttribute && !_mayHaveEpoll)
+            var isHandler = Roots.IsHandler(method, options);
+            if (!isHandler && !_hasHandlerAttribute && !_mayHaveEpoll)
             {
                 return;
             }
 
+            // Delegates passed to [EventLoopHandler] parameters are handlers of their own, wherever they are passed
+            // (also inside a handler); waits on epoll matter only outside handlers, where they make dispatch loops.
             var handlerArguments = new List<IArgumentOperation>();
             var waits = new List<IInvocationOperation>();
             context.RegisterOperationAction(operation => AnalyzerFailure.Guard(AnalysisName, operation.Operation.Syntax.GetLocation(), operation.ReportDiagnostic, () =>
@@ -163,7 +153,7 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
                     }
                 }
 
-                if (_mayHaveEpoll && invocation is not null && MayBeLoopWait(invocation, operation.CancellationToken))
+                if (!isHandler && _mayHaveEpoll && invocation is not null && MayBeLoopWait(invocation, operation.CancellationToken))
                 {
                     lock (waits)
                     {
@@ -175,9 +165,18 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
             context.RegisterOperationBlockEndAction(end => AnalyzerFailure.Guard(AnalysisName, end.OperationBlocks[0].Syntax.GetLocation(), end.ReportDiagnostic, () =>
             {
                 var reported = new HashSet<(string, TextSpanKey)>();
+                if (isHandler)
+                {
+                    var sink = new ReportingSink(this, end.ReportDiagnostic, $"'{Display(method)}'", method.Name, end.CancellationToken, reported);
+                    foreach (var block in end.OperationBlocks)
+                    {
+                        _walker.Walk(block, sink);
+                    }
+                }
+
                 foreach (var argument in handlerArguments)
                 {
-                    AnalyzeHandlerArgument(argument, method, end.ReportDiagnostic, reported, end.CancellationToken);
+                    AnalyzeHandlerArgument(argument, method, options, end.ReportDiagnostic, reported, end.CancellationToken);
                 }
 
                 if (waits.Count > 0)
@@ -214,7 +213,7 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
             return current.Parent is IForEachLoopOperation forEach && forEach.Collection == current;
         }
 
-        private void AnalyzeHandlerArgument(IArgumentOperation argument, IMethodSymbol container, System.Action<Diagnostic> report, HashSet<(string, TextSpanKey)> reported, CancellationToken cancellationToken)
+        private void AnalyzeHandlerArgument(IArgumentOperation argument, IMethodSymbol container, AnalyzerConfigOptions options, System.Action<Diagnostic> report, HashSet<(string, TextSpanKey)> reported, CancellationToken cancellationToken)
         {
             var value = argument.Value;
             while (value is IDelegateCreationOperation or IConversionOperation)
@@ -235,6 +234,8 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
                 case IAnonymousFunctionOperation lambda:
                     _walker.Walk(lambda.Body, new ReportingSink(this, report, handlerName, "handler lambda", cancellationToken, reported));
                     break;
+                case IMethodReferenceOperation reference when Roots.IsHandler(reference.Method, options):
+                    break; // a handler in its own right: its body is analysed as one, once
                 case IMethodReferenceOperation reference:
                     // A method group is the handler itself; it may also be called off the loop, so the finding is
                     // reported here, where it is made a handler, with the chain into its body.

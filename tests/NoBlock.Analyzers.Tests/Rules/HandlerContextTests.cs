@@ -202,3 +202,42 @@ public sealed class HandlerContextTests
             M:ThirdParty.IChannelHandler.ChannelRead(System.Object,System.Object)
             """));
 }
+
+/// <summary>Regression: a handler that registers another handler does not "call" it (found by StallDemo).</summary>
+public sealed class HandlerRegistrationInsideHandlerTests
+{
+    [Fact]
+    public Task Registering_a_marked_handler_inside_a_handler_is_not_a_call() => Verify.VerifyAsync("""
+        using System;
+        using System.Threading;
+        using NoBlock;
+
+        class Loop
+        {
+            public void Register(int fd, [EventLoopHandler] Action<int> handler) { }
+        }
+
+        class Server
+        {
+            Loop _loop = new();
+
+            [EventLoopHandler]
+            void OnAcceptable(int fd)
+            {
+                _loop.Register(fd + 1, OnLookup);              // registration, not a call: silent here
+                _loop.Register(fd + 2, Unmarked);              // not a handler by itself: reported where registered
+                _loop.Register(fd + 3, n => {|NB0001:Thread.Sleep(n)|});
+                Setup(fd);                                     // a helper that registers a blocking lambda does not block
+            }
+
+            [EventLoopHandler]
+            void OnLookup(int fd) => {|NB0001:Thread.Sleep(300)|};
+
+            void Unmarked(int fd) => Thread.Sleep(1);
+
+            void Setup(int fd) => _loop.Register(fd, n => {|NB0001:Thread.Sleep(n)|});
+        }
+        """.Replace("_loop.Register(fd + 2, Unmarked);", "_loop.Register(fd + 2, {|#0:Unmarked|});"),
+        new Microsoft.CodeAnalysis.Testing.DiagnosticResult(NoBlock.Analyzers.Rules.BlockingCallInHandlerAnalyzer.TransitiveBlockingCallRule).WithLocation(0)
+            .WithArguments("the handler passed to Loop.Register in 'Server.OnAcceptable'", "Unmarked", "handler → Unmarked → Thread.Sleep (Test0.cs:26)"));
+}
