@@ -39,6 +39,7 @@ internal static class AnalyzerVerifier<TAnalyzer>
         {
             ReferenceAssemblies = TestReferences.None;
             TestReferences.Apply(TestState);
+            SolutionTransforms.Add(TestReferences.AllowUnsafe);
         }
 
         protected override ParseOptions CreateParseOptions() => TestReferences.ParseOptions;

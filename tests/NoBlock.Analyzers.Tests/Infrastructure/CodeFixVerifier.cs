@@ -30,6 +30,7 @@ internal static class CodeFixVerifier<TAnalyzer, TCodeFix>
         {
             ReferenceAssemblies = TestReferences.None;
             TestReferences.Apply(TestState);
+            SolutionTransforms.Add(TestReferences.AllowUnsafe);
             TestReferences.Apply(FixedState);
         }
 

@@ -24,6 +24,13 @@ internal static class TestReferences
 
     public static readonly CSharpParseOptions ParseOptions = new(LanguageVersion.Latest);
 
+    /// <summary>Snippets over libc use pointers (<c>byte* buffer</c>), as real epoll code does.</summary>
+    public static Solution AllowUnsafe(Solution solution, ProjectId projectId)
+    {
+        var options = (CSharpCompilationOptions)solution.GetProject(projectId)!.CompilationOptions!;
+        return solution.WithProjectCompilationOptions(projectId, options.WithAllowUnsafe(true));
+    }
+
     public static void Apply(SolutionState state)
     {
         state.AdditionalReferences.AddRange(All);

@@ -30,11 +30,7 @@ public sealed class TestReferencesTests
                 }
             }
             """;
-        var test = new AnalyzerVerifier<NoDiagnostics>.Test { TestCode = source };
-        test.SolutionTransforms.Add((solution, projectId) =>
-            solution.WithProjectCompilationOptions(projectId,
-                ((Microsoft.CodeAnalysis.CSharp.CSharpCompilationOptions)solution.GetProject(projectId)!.CompilationOptions!).WithAllowUnsafe(true)));
-        return test.RunAsync();
+        return AnalyzerVerifier<NoDiagnostics>.VerifyAsync(source);
     }
 
     [DiagnosticAnalyzer(LanguageNames.CSharp)]

@@ -1,0 +1,141 @@
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using Microsoft.CodeAnalysis;
+using NoBlock.Analyzers.Infrastructure;
+
+namespace NoBlock.Analyzers.Catalogue;
+
+/// <summary>
+/// The blocking catalogue resolved against one compilation: built-in rows, methods marked
+/// <c>[NoBlock.Blocking]</c> and the ids listed in <c>NoBlock.Blocking.txt</c>. Lookups are cached per method.
+/// </summary>
+internal sealed class BlockingApis
+{
+    private readonly Dictionary<ISymbol, BlockingApi> _members = new(SymbolEqualityComparer.Default);
+    private readonly Dictionary<string, BlockingApi> _libc = new(System.StringComparer.Ordinal);
+    private readonly INamedTypeSymbol? _blockingAttribute;
+    private readonly ConcurrentDictionary<IMethodSymbol, Match> _cache = new(SymbolEqualityComparer.Default);
+
+    public BlockingApis(Compilation compilation, IEnumerable<KeyValuePair<ISymbol, string?>> userListed)
+    {
+        foreach (var row in BlockingCatalogue.All)
+        {
+            if (row.Type == BlockingCatalogue.Libc)
+            {
+                _libc[row.Member] = row;
+                continue;
+            }
+
+            var type = compilation.GetTypeByMetadataName(row.Type);
+            if (type is null)
+            {
+                continue;
+            }
+
+            foreach (var member in type.GetMembers(row.Member))
+            {
+                switch (member)
+                {
+                    case IMethodSymbol method:
+                        _members[method] = row;
+                        break;
+                    case IPropertySymbol { GetMethod: { } getter }:
+                        _members[getter] = row;
+                        break;
+                }
+            }
+        }
+
+        foreach (var listed in userListed)
+        {
+            var row = new BlockingApi(listed.Key.ContainingType?.ToDisplayString() ?? string.Empty, listed.Key.Name, BlockingCondition.Always, listed.Value ?? "move it off the loop (loop.Offload(...)) or use an asynchronous alternative");
+            switch (listed.Key)
+            {
+                case IMethodSymbol method:
+                    _members[method.OriginalDefinition] = row;
+                    break;
+                case IPropertySymbol property:
+                    if (property.GetMethod is { } get) _members[get.OriginalDefinition] = row;
+                    if (property.SetMethod is { } set) _members[set.OriginalDefinition] = row;
+                    break;
+            }
+        }
+
+        _blockingAttribute = compilation.GetTypeByMetadataName(KnownNames.BlockingAttribute);
+    }
+
+    /// <summary>The catalogue row for a method (or property accessor, or constructor), or null.</summary>
+    public Match Find(IMethodSymbol method)
+    {
+        method = method.ReducedFrom ?? method;
+        return _cache.GetOrAdd(method.OriginalDefinition, FindUncached);
+    }
+
+    private Match FindUncached(IMethodSymbol method)
+    {
+        for (var current = method; current is not null; current = current.OverriddenMethod)
+        {
+            if (_members.TryGetValue(current.OriginalDefinition, out var row))
+            {
+                return new Match(row, ApiName(current));
+            }
+        }
+
+        if (_blockingAttribute is not null)
+        {
+            var marked = FindBlockingAttribute(method) ?? (method.AssociatedSymbol is IPropertySymbol property ? FindBlockingAttribute(property) : null);
+            if (marked is not null)
+            {
+                var alternative = marked.ConstructorArguments.Length == 1 && marked.ConstructorArguments[0].Value is string text && text.Length > 0
+                    ? text
+                    : "move it off the loop (loop.Offload(...)) or use an asynchronous alternative";
+                return new Match(new BlockingApi(method.ContainingType.ToDisplayString(), method.Name, BlockingCondition.Always, alternative), ApiName(method));
+            }
+        }
+
+        var native = LibcFunctions.GetNativeName(method);
+        if (native is not null && _libc.TryGetValue(native, out var libcRow))
+        {
+            return new Match(libcRow, native);
+        }
+
+        return default;
+    }
+
+    private AttributeData? FindBlockingAttribute(ISymbol symbol)
+    {
+        foreach (var attribute in symbol.GetAttributes())
+        {
+            if (SymbolEqualityComparer.Default.Equals(attribute.AttributeClass, _blockingAttribute))
+            {
+                return attribute;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>How a member is named in messages: <c>Thread.Sleep</c>, <c>Task&lt;T&gt;.Result</c>.</summary>
+    public static string ApiName(IMethodSymbol method)
+    {
+        var member = method.AssociatedSymbol is IPropertySymbol property ? property.Name : method.MethodKind == MethodKind.Constructor ? "ctor" : method.Name;
+        return method.ContainingType.ToDisplayString(SymbolDisplayFormat.MinimallyQualifiedFormat) + "." + member;
+    }
+
+    /// <summary>A catalogue hit: the row and the API's display name.</summary>
+    public readonly struct Match
+    {
+        public Match(BlockingApi row, string name)
+        {
+            Row = row;
+            Name = name;
+        }
+
+        public BlockingApi? Row { get; }
+
+        public string Name { get; }
+
+        public bool IsHit => Row is not null;
+    }
+}

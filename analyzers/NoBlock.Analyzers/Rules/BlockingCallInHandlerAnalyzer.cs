@@ -1,0 +1,424 @@
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Diagnostics;
+using Microsoft.CodeAnalysis.Operations;
+using NoBlock.Analyzers.Catalogue;
+using NoBlock.Analyzers.Infrastructure;
+
+namespace NoBlock.Analyzers.Rules;
+
+/// <summary>
+/// NB0001 (a blocking call in event-loop code), NB0002 (event-loop code reaching a blocking call through the
+/// methods it calls) and NB0005 (synchronous console output in event-loop code). One analyzer reports all three
+/// because they share the expensive parts: finding event-loop code and walking it once.
+/// </summary>
+[DiagnosticAnalyzer(LanguageNames.CSharp)]
+public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
+{
+    internal const string FixProperty = "NoBlock.Fix";
+    internal const string AlternativeProperty = "NoBlock.Alternative";
+
+    public static readonly DiagnosticDescriptor BlockingCallRule = new(
+        RuleIdentifiers.BlockingCallInHandler,
+        title: "Blocking call inside an event-loop handler",
+        messageFormat: "'{0}' blocks the event-loop thread in {1}: every connection on this loop waits until it returns; instead, {2}",
+        category: RuleCategories.EventLoop,
+        defaultSeverity: DiagnosticSeverity.Warning,
+        isEnabledByDefault: true,
+        description: "An event loop runs every connection's handlers on one thread. A call that sleeps, waits for a task, a lock or a handle, or does synchronous file, network or process I/O stops all of them until it returns.",
+        helpLinkUri: RuleIdentifiers.GetHelpUri(RuleIdentifiers.BlockingCallInHandler));
+
+    public static readonly DiagnosticDescriptor TransitiveBlockingCallRule = new(
+        RuleIdentifiers.TransitiveBlockingCallInHandler,
+        title: "Event-loop handler reaches a blocking call through a method it calls",
+        messageFormat: "{0} calls '{1}', which blocks the event-loop thread: {2}; move the blocking work off the loop (loop.Offload) or make the chain asynchronous",
+        category: RuleCategories.EventLoop,
+        defaultSeverity: DiagnosticSeverity.Warning,
+        isEnabledByDefault: true,
+        description: "A method called from event-loop code blocks, directly or through the methods it calls. The chain in the message shows the path from the handler to the blocking call.",
+        helpLinkUri: RuleIdentifiers.GetHelpUri(RuleIdentifiers.TransitiveBlockingCallInHandler));
+
+    public static readonly DiagnosticDescriptor ConsoleWriteRule = new(
+        RuleIdentifiers.ConsoleWriteInHandler,
+        title: "Synchronous console write inside an event-loop handler",
+        messageFormat: "'{0}' writes to the console synchronously in {1}: when stdout is a pipe to a slow reader the whole loop waits for it; {2}",
+        category: RuleCategories.EventLoop,
+        defaultSeverity: DiagnosticSeverity.Info,
+        isEnabledByDefault: true,
+        description: "Console writes are synchronous. When stdout or stderr is a pipe or a terminal that is not read fast enough, each write blocks the loop thread. Usually harmless in samples and error paths, hence a suggestion.",
+        helpLinkUri: RuleIdentifiers.GetHelpUri(RuleIdentifiers.ConsoleWriteInHandler));
+
+    public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } =
+        ImmutableArray.Create(BlockingCallRule, TransitiveBlockingCallRule, ConsoleWriteRule, ConfigurationDescriptors.InvalidConfiguration);
+
+    public override void Initialize(AnalysisContext context)
+    {
+        context.EnableConcurrentExecution();
+        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
+        context.RegisterCompilationStartAction(OnCompilationStart);
+    }
+
+    private static void OnCompilationStart(CompilationStartAnalysisContext context)
+    {
+        var compilation = context.Compilation;
+        var configuration = NoBlockConfiguration.Read(compilation, context.Options.AdditionalFiles, context.CancellationToken);
+        var analysis = new Analysis(compilation, configuration);
+
+        context.RegisterOperationBlockStartAction(analysis.OnOperationBlockStart);
+        context.RegisterCompilationEndAction(end =>
+        {
+            foreach (var problem in configuration.Problems)
+            {
+                end.ReportDiagnostic(problem);
+            }
+
+            foreach (var name in analysis.Roots.UnknownConfiguredAttributes.OrderBy(n => n, System.StringComparer.Ordinal))
+            {
+                end.ReportDiagnostic(Diagnostic.Create(ConfigurationDescriptors.InvalidConfiguration, Location.None,
+                    ".editorconfig " + KnownNames.HandlerAttributesKey,
+                    $"'{name}' names no attribute type this compilation can see (use the full metadata name, e.g. My.Loop.OnLoopThreadAttribute)"));
+            }
+        });
+    }
+
+    /// <summary>Everything resolved once per compilation.</summary>
+    private sealed class Analysis
+    {
+        private readonly BlockingApis _apis;
+        private readonly HandlerWalker _walker;
+        private readonly CallGraph _graph;
+        private readonly EpollLoops _loops;
+        private readonly bool _mayHaveEpoll;
+        private readonly bool _hasHandlerAttribute;
+        private readonly ConcurrentDictionary<IMethodSymbol, bool> _takesHandlers = new(SymbolEqualityComparer.Default);
+
+        public Analysis(Compilation compilation, NoBlockConfiguration configuration)
+        {
+            _apis = new BlockingApis(compilation, configuration.Blocking);
+            Roots = new HandlerRoots(compilation, configuration.Handlers);
+            _walker = new HandlerWalker(_apis);
+            _graph = new CallGraph(compilation, _walker);
+            _loops = new EpollLoops(compilation, _apis, _graph);
+            _hasHandlerAttribute = compilation.GetTypeByMetadataName(KnownNames.EventLoopHandlerAttribute) is not null;
+
+            // Dispatch-loop detection only matters where some binding of epoll is visible.
+            _mayHaveEpoll = compilation.GetTypeByMetadataName("Tmds.Linux.LibC") is not null
+                || compilation.GetTypeByMetadataName("Mono.Unix.Native.Syscall") is not null
+                || compilation.ContainsSymbolsWithName(name => name.StartsWith("epoll_", System.StringComparison.Ordinal), SymbolFilter.Member);
+        }
+
+        public HandlerRoots Roots { get; }
+
+        public void OnOperationBlockStart(OperationBlockStartAnalysisContext context)
+        {
+            if (context.OwningSymbol is not IMethodSymbol method || context.OperationBlocks.IsEmpty)
+            {
+                return;
+            }
+
+            var tree = context.OperationBlocks[0].Syntax.SyntaxTree;
+            var options = context.Options.AnalyzerConfigOptionsProvider.GetOptions(tree);
+            if (Roots.IsHandler(method, options))
+            {
+                context.RegisterOperationBlockEndAction(end => SafeCallbacks.Run(end.OperationBlocks[0].Syntax, () =>
+                {
+                    var sink = new ReportingSink(this, end.ReportDiagnostic, $"'{Display(method)}'", method.Name, end.CancellationToken);
+                    foreach (var block in end.OperationBlocks)
+                    {
+                        _walker.Walk(block, sink);
+                    }
+                }));
+                return;
+            }
+
+            if (!_hasHandlerAttribute && !_mayHaveEpoll)
+            {
+                return;
+            }
+
+            var handlerArguments = new List<IArgumentOperation>();
+            var waits = new List<IInvocationOperation>();
+            context.RegisterOperationAction(operation => SafeCallbacks.Run(operation.Operation.Syntax, () =>
+            {
+                var invocation = operation.Operation as IInvocationOperation;
+                var target = invocation?.TargetMethod ?? (operation.Operation as IObjectCreationOperation)?.Constructor;
+                if (target is null)
+                {
+                    return;
+                }
+
+                if (_hasHandlerAttribute && TakesHandlers(target))
+                {
+                    var arguments = invocation?.Arguments ?? ((IObjectCreationOperation)operation.Operation).Arguments;
+                    lock (handlerArguments)
+                    {
+                        handlerArguments.AddRange(arguments.Where(a => a.Parameter is not null && Roots.IsHandlerParameter(a.Parameter)));
+                    }
+                }
+
+                if (_mayHaveEpoll && invocation is not null && MayBeLoopWait(invocation, operation.CancellationToken))
+                {
+                    lock (waits)
+                    {
+                        waits.Add(invocation);
+                    }
+                }
+            }), OperationKind.Invocation, OperationKind.ObjectCreation);
+
+            context.RegisterOperationBlockEndAction(end => SafeCallbacks.Run(end.OperationBlocks[0].Syntax, () =>
+            {
+                var reported = new HashSet<(string, TextSpanKey)>();
+                foreach (var argument in handlerArguments)
+                {
+                    AnalyzeHandlerArgument(argument, method, end.ReportDiagnostic, reported, end.CancellationToken);
+                }
+
+                if (waits.Count > 0)
+                {
+                    AnalyzeDispatchCode(method, end.OperationBlocks, waits, end.ReportDiagnostic, reported, end.CancellationToken);
+                }
+            }));
+        }
+
+        private bool TakesHandlers(IMethodSymbol method) => _takesHandlers.GetOrAdd(method.OriginalDefinition, m => m.Parameters.Any(Roots.IsHandlerParameter));
+
+        private bool MayBeLoopWait(IInvocationOperation invocation, CancellationToken cancellationToken)
+        {
+            if (_loops.IsDirectEpollWait(invocation.TargetMethod))
+            {
+                return true;
+            }
+
+            // A wrapper's call only matters inside a loop, or as a foreach's collection, or in a poll-once method.
+            return invocation.TargetMethod.DeclaringSyntaxReferences.Length > 0
+                && invocation.TargetMethod.MethodKind == MethodKind.Ordinary
+                && (HandlerWalker.IsInsideLoop(invocation) || invocation.Parent is IForEachLoopOperation || IsForEachCollection(invocation))
+                && _loops.IsWait(invocation, cancellationToken);
+        }
+
+        private static bool IsForEachCollection(IOperation operation)
+        {
+            var current = operation;
+            while (current.Parent is IConversionOperation)
+            {
+                current = current.Parent;
+            }
+
+            return current.Parent is IForEachLoopOperation forEach && forEach.Collection == current;
+        }
+
+        private void AnalyzeHandlerArgument(IArgumentOperation argument, IMethodSymbol container, System.Action<Diagnostic> report, HashSet<(string, TextSpanKey)> reported, CancellationToken cancellationToken)
+        {
+            var value = argument.Value;
+            while (value is IDelegateCreationOperation or IConversionOperation)
+            {
+                value = value is IDelegateCreationOperation creation ? creation.Target : ((IConversionOperation)value).Operand;
+            }
+
+            var receiver = argument.Parent switch
+            {
+                IInvocationOperation invocation => BlockingApis.ApiName(invocation.TargetMethod),
+                IObjectCreationOperation creation => creation.Constructor?.ContainingType.Name ?? "a constructor",
+                _ => "a handler parameter",
+            };
+            var handlerName = $"the handler passed to {receiver} in '{Display(container)}'";
+
+            switch (value)
+            {
+                case IAnonymousFunctionOperation lambda:
+                    _walker.Walk(lambda.Body, new ReportingSink(this, report, handlerName, "handler lambda", cancellationToken, reported));
+                    break;
+                case IMethodReferenceOperation reference:
+                    // A method group is the handler itself; it may also be called off the loop, so the finding is
+                    // reported here, where it is made a handler, with the chain into its body.
+                    var sink = new ReportingSink(this, report, handlerName, "handler", cancellationToken, reported);
+                    sink.ReportMethodGroup(reference);
+                    break;
+            }
+        }
+
+        private void AnalyzeDispatchCode(IMethodSymbol method, ImmutableArray<IOperation> blocks, List<IInvocationOperation> waits, System.Action<Diagnostic> report, HashSet<(string, TextSpanKey)> reported, CancellationToken cancellationToken)
+        {
+            var loopOf = new Dictionary<IInvocationOperation, ILoopOperation>();
+            var dispatchLoops = new List<ILoopOperation>();
+            IInvocationOperation? pollOnceWait = null;
+            foreach (var wait in waits)
+            {
+                var loop = _loops.FindDispatchLoop(wait, cancellationToken);
+                if (loop is not null)
+                {
+                    loopOf[wait] = loop;
+                    if (!dispatchLoops.Contains(loop))
+                    {
+                        dispatchLoops.Add(loop);
+                    }
+                }
+                else if (pollOnceWait is null && !InsideFunction(wait) && _loops.IsCalledInLoopWithinType((method.PartialImplementationPart ?? method).OriginalDefinition, cancellationToken))
+                {
+                    pollOnceWait = wait;
+                }
+            }
+
+            // A loop nested in another dispatch loop is part of it; a wait found there is not the loop's own wait
+            // but a nested one, and is judged like any other call (a non-zero timeout blocks).
+            var outermost = dispatchLoops.Where(loop => !dispatchLoops.Any(other => other != loop && Contains(other, loop))).ToList();
+            var excluded = new HashSet<IOperation>(waits.Where(w => loopOf.TryGetValue(w, out var loop) ? outermost.Contains(loop) : w == pollOnceWait));
+
+            var loopName = $"the epoll dispatch loop in '{Display(method)}'";
+            foreach (var loop in outermost)
+            {
+                _walker.Walk(loop, new ReportingSink(this, report, loopName, method.Name, cancellationToken, reported), excluded.Contains);
+            }
+
+            if (pollOnceWait is not null)
+            {
+                var waitEnd = EpollLoops.StatementOf(pollOnceWait).Syntax.Span.End;
+                var sink = new ReportingSink(this, report, $"the epoll dispatch code after the wait in '{Display(method)}'", method.Name, cancellationToken, reported);
+                foreach (var block in blocks)
+                {
+                    _walker.Walk(block, sink, operation => excluded.Contains(operation) || operation.Syntax.Span.End <= waitEnd);
+                }
+            }
+        }
+
+        private static bool InsideFunction(IOperation operation)
+        {
+            for (var parent = operation.Parent; parent is not null; parent = parent.Parent)
+            {
+                if (parent is IAnonymousFunctionOperation or ILocalFunctionOperation)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        private static bool Contains(IOperation outer, IOperation inner)
+        {
+            for (var current = inner.Parent; current is not null; current = current.Parent)
+            {
+                if (current == outer)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        private static string Display(IMethodSymbol method)
+            => method.ContainingType.ToDisplayString(SymbolDisplayFormat.MinimallyQualifiedFormat) + "." + method.Name;
+
+        /// <summary>Turns what the walker finds in event-loop code into NB0001, NB0002 and NB0005.</summary>
+        private sealed class ReportingSink : IHandlerCodeSink
+        {
+            private readonly Analysis _analysis;
+            private readonly System.Action<Diagnostic> _report;
+            private readonly string _handler;
+            private readonly string _chainHead;
+            private readonly CancellationToken _cancellationToken;
+            private readonly HashSet<(string, TextSpanKey)> _reported;
+
+            public ReportingSink(Analysis analysis, System.Action<Diagnostic> report, string handler, string chainHead, CancellationToken cancellationToken, HashSet<(string, TextSpanKey)>? reported = null)
+            {
+                _analysis = analysis;
+                _report = report;
+                _handler = handler;
+                _chainHead = chainHead;
+                _cancellationToken = cancellationToken;
+                _reported = reported ?? new HashSet<(string, TextSpanKey)>();
+            }
+
+            public void OnBlocking(IOperation operation, BlockingApis.Match match)
+            {
+                var row = match.Row!;
+                if (row.Kind == BlockingKind.ConsoleWrite)
+                {
+                    Report(ConsoleWriteRule, operation, ImmutableDictionary<string, string?>.Empty, match.Name, _handler, row.Alternative);
+                    return;
+                }
+
+                var alternative = row.Fix == BlockingFix.AwaitAsyncTwin ? $"await {row.Alternative}(...)" : row.Alternative;
+                var properties = ImmutableDictionary<string, string?>.Empty
+                    .Add(FixProperty, row.Fix.ToString())
+                    .Add(AlternativeProperty, row.Fix == BlockingFix.AwaitAsyncTwin ? row.Alternative : null);
+                Report(BlockingCallRule, operation, properties, match.Name, _handler, alternative);
+            }
+
+            public void OnCallee(IOperation operation, IMethodSymbol callee, bool insideLoop)
+            {
+                var chain = _analysis._graph.FindBlockingChain(callee, _cancellationToken);
+                if (chain is null)
+                {
+                    return;
+                }
+
+                var text = _chainHead + " → " + string.Join(" → ", chain.Methods.Select(Name)) + " → " + chain.Step;
+                Report(TransitiveBlockingCallRule, operation, ImmutableDictionary<string, string?>.Empty, _handler, Name(callee), text);
+            }
+
+            public void OnEpollWait(IInvocationOperation operation, bool insideLoop)
+            {
+            }
+
+            /// <summary>A method group passed as a handler: the method runs on the loop.</summary>
+            public void ReportMethodGroup(IMethodReferenceOperation reference)
+            {
+                var method = reference.Method;
+                var match = _analysis._apis.Find(method);
+                if (match.IsHit)
+                {
+                    OnBlocking(reference, match);
+                    return;
+                }
+
+                var definition = (method.PartialImplementationPart ?? method).OriginalDefinition;
+                if (definition.DeclaringSyntaxReferences.Length > 0 && !definition.IsAbstract)
+                {
+                    OnCallee(reference, definition, insideLoop: false);
+                }
+            }
+
+            private void Report(DiagnosticDescriptor rule, IOperation operation, ImmutableDictionary<string, string?> properties, params object[] arguments)
+            {
+                if (!_reported.Add((rule.Id, new TextSpanKey(operation.Syntax))))
+                {
+                    return;
+                }
+
+                _report(Diagnostic.Create(rule, operation.Syntax.GetLocation(), properties, arguments));
+            }
+
+            private static string Name(IMethodSymbol method) => method.MethodKind switch
+            {
+                MethodKind.Constructor => method.ContainingType.Name,
+                MethodKind.PropertyGet or MethodKind.PropertySet => method.AssociatedSymbol?.Name ?? method.Name,
+                _ => method.Name,
+            };
+        }
+    }
+
+    /// <summary>Identifies a reported node for de-duplication (a region can be reached by two routes).</summary>
+    private readonly struct TextSpanKey : System.IEquatable<TextSpanKey>
+    {
+        private readonly SyntaxTree _tree;
+        private readonly Microsoft.CodeAnalysis.Text.TextSpan _span;
+
+        public TextSpanKey(SyntaxNode node)
+        {
+            _tree = node.SyntaxTree;
+            _span = node.Span;
+        }
+
+        public bool Equals(TextSpanKey other) => _tree == other._tree && _span == other._span;
+
+        public override bool Equals(object? obj) => obj is TextSpanKey other && Equals(other);
+
+        public override int GetHashCode() => _span.GetHashCode();
+    }
+}

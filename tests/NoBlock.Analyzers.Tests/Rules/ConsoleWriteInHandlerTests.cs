@@ -1,0 +1,48 @@
+using Xunit;
+using Verify = NoBlock.Analyzers.Tests.Infrastructure.AnalyzerVerifier<NoBlock.Analyzers.Rules.BlockingCallInHandlerAnalyzer>;
+
+namespace NoBlock.Analyzers.Tests.Rules;
+
+/// <summary>NB0005: synchronous console output in handler code (a suggestion, separate from NB0001).</summary>
+public sealed class ConsoleWriteInHandlerTests
+{
+    [Fact]
+    public Task Console_writes_in_handlers_are_suggestions() => Verify.VerifyAsync("""
+        using System;
+        using NoBlock;
+
+        class Server
+        {
+            [EventLoopHandler]
+            void OnReadable(int fd)
+            {
+                {|NB0005:Console.WriteLine("readable")|};
+                {|NB0005:Console.Write(fd)|};
+                {|NB0005:Console.Out.WriteLine("x")|};
+                {|NB0005:Console.Error.Write("y")|};
+                {|NB0005:Console.Out.Flush()|};
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Other_writers_and_code_outside_handlers_are_silent() => Verify.VerifyAsync("""
+        using System;
+        using System.IO;
+        using NoBlock;
+
+        class Server
+        {
+            [EventLoopHandler]
+            void OnReadable(int fd)
+            {
+                var log = new StringWriter();
+                log.WriteLine("buffered in memory");
+                TextWriter writer = log;
+                writer.Write(fd);
+            }
+
+            void Main() => Console.WriteLine("starting");
+        }
+        """);
+}
