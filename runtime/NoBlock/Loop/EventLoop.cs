@@ -54,6 +54,7 @@ public sealed unsafe class EventLoop : IDisposable
     private ExceptionDispatchInfo? _fatal;
     private long _pollTicks;           // time spent inside epoll_wait, for the utilization gauge
     private long _utilizationMarkWall, _utilizationMarkPoll;
+    private bool _edgeGuard;           // EventLoopOptions.Guards.EdgeTriggeredLeftovers, read when Run starts
     private byte* _readBuffer;          // the loop-owned receive buffer lent to TCP connections (see ReadBuffer)
 
     /// <summary>Creates a loop (an epoll instance and its waker eventfd). Call <see cref="Run"/> to turn it.</summary>
@@ -263,6 +264,8 @@ public sealed unsafe class EventLoop : IDisposable
         Volatile.Write(ref _loopThreadId, Environment.CurrentManagedThreadId);
         _activity.RecordThread(Sys.GetThreadId(), Environment.CurrentManagedThreadId);
         SynchronizationContext.SetSynchronizationContext(_syncContext);
+        _edgeGuard = _options.Guards.EdgeTriggeredLeftovers;
+        Diagnostics.StallWatchdog.Attach(this);
         try
         {
             while (true)
@@ -281,6 +284,7 @@ public sealed unsafe class EventLoop : IDisposable
         }
         finally
         {
+            Diagnostics.StallWatchdog.Detach(this);
             SynchronizationContext.SetSynchronizationContext(previousContext);
             _stopRequested = false;
             Volatile.Write(ref _loopThreadId, -1);
@@ -505,6 +509,10 @@ public sealed unsafe class EventLoop : IDisposable
         try
         {
             handler(new IoEvent(fd, events));
+            if (_edgeGuard && (reg.Interest & IoEvents.EdgeTriggered) != 0)
+            {
+                Diagnostics.EdgeTriggeredGuard.Check(handler, fd, reg);
+            }
         }
         catch (Exception ex)
         {
