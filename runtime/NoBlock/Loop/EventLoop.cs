@@ -180,17 +180,13 @@ public sealed unsafe class EventLoop : IDisposable
         ThrowIfDisposed();
         long dueTs = Stopwatch.GetTimestamp() + (long)(due.Ticks * ((double)Stopwatch.Frequency / TimeSpan.TicksPerSecond));
         var timer = new TimerHandle(this, dueTs, Interlocked.Increment(ref _timerSequence), action);
-        if (IsOnLoopThread || !IsRunning)
+        lock (_timers)
         {
-            lock (_timers)
-            {
-                _timers.Add(timer);
-            }
+            _timers.Add(timer);
         }
-        else
+        if (!IsOnLoopThread)
         {
-            // The heap is the loop's; another thread hands the timer over (and wakes the loop to recompute its timeout).
-            Enqueue(new WorkItem(static s => { var t = (TimerHandle)s!; t.Loop_AddTimer(); }, timer));
+            WakeIfBlocked(); // a sleeping loop must recompute its epoll_wait timeout for the new timer
         }
         return timer;
     }
@@ -792,18 +788,6 @@ public sealed unsafe class EventLoop : IDisposable
         if (Volatile.Read(ref _blocked) == 1 && Interlocked.Exchange(ref _blocked, 0) == 1 && !IsDisposed)
         {
             Sys.EventFdSignal(_wakerFd);
-        }
-    }
-
-    internal void AddTimerOnLoop(TimerHandle timer)
-    {
-        if (timer.IsCancelled)
-        {
-            return;
-        }
-        lock (_timers)
-        {
-            _timers.Add(timer);
         }
     }
 
