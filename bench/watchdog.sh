@@ -50,8 +50,9 @@ for round in $(seq "$ROUNDS"); do
   for conns in $CONNS; do
     if [ $((round % 2)) -eq 1 ]; then order="on off"; else order="off on"; fi
     for mode in $order; do
-      if [ "$mode" = on ]; then port=$((7300 + round * 10 + 1)); else port=$((7300 + round * 10 + 2)); fi
-      log="$out/watchdog-server-$mode.log"
+      port=$((7300 + round * 20 + (conns % 10) * 2)); if [ "$mode" = on ]; then port=$((port + 1)); fi
+      log="$out/watchdog-server-$mode-$conns.log"
+      rm -f "$log" # a stale "listening" line must not count as this server's
       taskset -c "$SERVER_CPU" dotnet "$app" serve --port "$port" --mode "$mode" >"$log" 2>&1 &
       server_pid=$!
       for _ in $(seq 200); do grep -q listening "$log" 2>/dev/null && break; sleep 0.05; done

@@ -125,7 +125,7 @@ internal static class StallWatchdog
 
     private static TimeSpan Interval(LoopWatch[] watches)
     {
-        var interval = MaxInterval;
+        var interval = LoopMetrics.Lag.Enabled && watches.Length > 0 ? LagProbe.Interval : MaxInterval;
         foreach (var w in watches)
         {
             if (w.Watching && w.Threshold / ChecksPerThreshold < interval)
@@ -177,6 +177,7 @@ internal sealed class LoopWatch
     private bool _hasBaseline;
 
     private int _sinkFailures;
+    private readonly LagProbe _lagProbe;
 
     public LoopWatch(EventLoop loop)
     {
@@ -186,6 +187,7 @@ internal sealed class LoopWatch
         _nameTag = new KeyValuePair<string, object?>(LoopMetrics.LoopNameTag, loop.Name);
         _stallLimit = new RateLimit();
         _guardLimits = [new RateLimit(), new RateLimit()];
+        _lagProbe = new LagProbe(loop);
         Restart();
     }
 
@@ -222,21 +224,32 @@ internal sealed class LoopWatch
             limit.Configure(_options.Guards.MaxReportsPerMinute, window);
         }
         Detached = false;
+        _lagProbe?.Reset();
     }
 
     public void Check(long now, bool debuggerAttached)
     {
-        ArmLagProbe();
-        _stallLimit.Roll(now, suppressed => Deliver(new StallReport(Name, TimeSpan.Zero, "", -1, false, null)
+        if (!Detached)
         {
-            Phase = StallPhase.Suppressed,
-            SuppressedCount = suppressed,
-            Threshold = Threshold,
-        }));
+            _lagProbe.Tick(now);
+        }
+        int suppressed = _stallLimit.Roll(now);
+        if (suppressed > 0)
+        {
+            Deliver(new StallReport(Name, TimeSpan.Zero, "", -1, false, null)
+            {
+                Phase = StallPhase.Suppressed,
+                SuppressedCount = suppressed,
+                Threshold = Threshold,
+            });
+        }
         for (int g = 0; g < _guardLimits.Length; g++)
         {
-            var guard = (LoopGuard)g;
-            _guardLimits[g].Roll(now, suppressed => DeliverGuard(new GuardReport(guard, Name, "", -1, 0, null, suppressed)));
+            suppressed = _guardLimits[g].Roll(now);
+            if (suppressed > 0)
+            {
+                DeliverGuard(new GuardReport((LoopGuard)g, Name, "", -1, 0, null, suppressed));
+            }
         }
         if (!Watching)
         {
@@ -268,7 +281,8 @@ internal sealed class LoopWatch
             _baseline = ThreadStateSample.Read(tid);
             _hasBaseline = true;
         }
-        if (elapsed < threshold * _nextMultiple || debuggerAttached && _options.Watchdog.QuietUnderDebugger)
+        long multiple = elapsed / Math.Max(1, threshold); // whole thresholds elapsed: 1, 2, 3 …
+        if (multiple < _nextMultiple || debuggerAttached && _options.Watchdog.QuietUnderDebugger)
         {
             return;
         }
@@ -292,21 +306,21 @@ internal sealed class LoopWatch
         };
         if (_stallLimit.TryTake(now))
         {
-            Deliver(report);
+            _activity.RequestEndTimestamp(); // before the sink runs: the handler may return meanwhile
             _reported = true;
-            _activity.RequestEndTimestamp();
+            Deliver(report);
         }
         // Next report at the first power of two past the elapsed time (2×, 4×, 8× …), or never.
         if (_options.Watchdog.Escalate)
         {
-            while (threshold * _nextMultiple <= elapsed && _nextMultiple < long.MaxValue / 4)
+            while (_nextMultiple <= multiple && _nextMultiple < long.MaxValue / 2)
             {
                 _nextMultiple *= 2;
             }
         }
         else
         {
-            _nextMultiple = long.MaxValue / Math.Max(1, threshold);
+            _nextMultiple = long.MaxValue;
         }
     }
 
@@ -353,15 +367,6 @@ internal sealed class LoopWatch
         _start = 0;
         _handler = null;
         _reported = false;
-    }
-
-    /// <summary>Keeps a lag probe timer on the loop while someone listens to <c>noblock.loop.lag</c>.</summary>
-    private void ArmLagProbe()
-    {
-        if (LoopMetrics.Lag.Enabled && !Detached && Loop.IsRunning)
-        {
-            LagProbe.Start(Loop);
-        }
     }
 
     public void DeliverFinding(GuardReport report)
@@ -433,7 +438,7 @@ internal sealed class LoopWatch
                 NoteFailure("EventLoopOptions.Logger", ex);
             }
         }
-        if (!delivered)
+        if (!delivered && _options.Watchdog.StandardErrorWhenNoSink)
         {
             WriteStandardError(report.ToString());
         }
@@ -498,20 +503,18 @@ internal sealed class LoopWatch
             return false;
         }
 
-        public void Roll(long now, Action<int> reportSuppressed)
+        /// <summary>Closes the window once it is over; returns how many were suppressed in it (0 while it lasts).</summary>
+        public int Roll(long now)
         {
             if (_windowStart == 0 || now - _windowStart < _window)
             {
-                return;
+                return 0;
             }
             int suppressed = _suppressed;
             _windowStart = 0;
             _taken = 0;
             _suppressed = 0;
-            if (suppressed > 0)
-            {
-                reportSuppressed(suppressed);
-            }
+            return suppressed;
         }
     }
 }
