@@ -4,7 +4,7 @@
 # Contenders take turns within each round (ROUNDS rounds); summarize.py reports medians.
 # Then: RSS per idle connection (IDLE connections held by a separate client process), and steady-state allocations.
 #
-# usage: bench/run.sh            (env: ROUNDS=3 DURATION=3 WARMUP=1 CONNS="1 64 1000" IDLE=10000)
+# usage: bench/run.sh            (env: ROUNDS=3 DURATION=3 WARMUP=2 CONNS="1 64 1000" IDLE=10000)
 # Everything is bounded: each load run lasts WARMUP+DURATION seconds; the whole script takes about 6-8 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +13,7 @@ out="$root/bench/out"
 mkdir -p "$out"
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-3}
-WARMUP=${WARMUP:-1}
+WARMUP=${WARMUP:-2}   # .NET tiers its hot methods up in the background during the first second or two
 CONNS=${CONNS:-"1 64 1000"}
 IDLE=${IDLE:-10000}
 SERVER_CPU=${SERVER_CPU:-0}
@@ -35,6 +35,7 @@ trap cleanup EXIT
 
 start_server() { # start_server NAME PORT LOG
   local name=$1 port=$2 log=$3
+  : > "$log"   # truncate now: the background command's own redirection happens later, in the child
   case "$name" in
     c)          taskset -c "$SERVER_CPU" "$out/echo_epoll" "$port" >"$log" 2>&1 & ;;
     noblock-lt) taskset -c "$SERVER_CPU" dotnet "$echoserver" --port "$port" --loops 1 --no-watchdog >"$log" 2>&1 & ;;
@@ -48,6 +49,9 @@ start_server() { # start_server NAME PORT LOG
   done
   echo "server $name did not start"; cat "$log"; exit 1
 }
+
+# Open sockets of a process (files are left out: .NET maps assemblies as it loads them, e.g. on the first exception).
+sockets_of() { find /proc/"$1"/fd -lname 'socket:*' 2>/dev/null | wc -l; }
 
 stop_server() {
   kill -TERM "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
@@ -82,6 +86,7 @@ for name in c noblock-lt sockets; do
   taskset -c "$LOAD_CPU" "$out/loadgen" -p "$port" -c 64 -d 1 -w 0.5 >/dev/null
   sleep 0.5
   rss0=$(awk '/VmRSS/ {print $2}' /proc/$server_pid/status)
+  fds0=$(sockets_of "$server_pid")
   fifo="$out/idle.fifo"; rm -f "$fifo"; mkfifo "$fifo"
   taskset -c "$LOAD_CPU" "$out/loadgen" -p "$port" -c "$IDLE" -i 120 <"$fifo" >"$out/idle-client.out" &
   client=$!
@@ -89,11 +94,16 @@ for name in c noblock-lt sockets; do
   for _ in $(seq 1200); do grep -q READY "$out/idle-client.out" 2>/dev/null && break; sleep 0.1; done
   sleep 1
   rss1=$(awk '/VmRSS/ {print $2}' /proc/$server_pid/status)
-  exec 9>&-   # closing the fifo releases the client
+  fds_held=$(sockets_of "$server_pid")
+  exec 9>&-   # closing the fifo releases the client: all connections dropped at once
   wait "$client" || true
   rm -f "$fifo"
+  # The server must close every one of them (fd count back to its baseline) and still serve.
+  for _ in $(seq 300); do [ "$(sockets_of "$server_pid")" -le "$fds0" ] && break; sleep 0.1; done
+  fds_after=$(sockets_of "$server_pid")
+  served_after=$(taskset -c "$LOAD_CPU" "$out/loadgen" -p "$port" -c 1 -d 0.5 -w 0 | sed 's/.*"requests":\([0-9]*\).*/\1/')
   stop_server
-  echo "{\"server\":\"$name\",\"idle\":$IDLE,\"rss_before_kb\":$rss0,\"rss_after_kb\":$rss1,\"bytes_per_conn\":$(( (rss1 - rss0) * 1024 / IDLE ))}" | tee -a "$idle"
+  echo "{\"server\":\"$name\",\"idle\":$IDLE,\"rss_before_kb\":$rss0,\"rss_after_kb\":$rss1,\"bytes_per_conn\":$(( (rss1 - rss0) * 1024 / IDLE )),\"fds_before\":$fds0,\"fds_held\":$fds_held,\"fds_after_drop\":$fds_after,\"requests_after_drop\":$served_after}" | tee -a "$idle"
 done
 
 echo "== steady-state allocations (NoBlock, 64 connections): two SIGUSR1 snapshots inside one run, same connections"

@@ -36,12 +36,13 @@ for r in runs:
     print(f"| {r['round']} | {r['conns']} | {r['server']} | {r['rps']:,.0f} | {r['p50_us']} | {r['p99_us']} | {r['cpu_us_per_req']:.2f} |")
 
 print("\n### Idle connections\n")
-print("| server | connections | RSS before (KiB) | RSS after (KiB) | bytes per connection |")
-print("|---|---:|---:|---:|---:|")
+print("| server | connections | RSS before (KiB) | RSS after (KiB) | bytes per connection | sockets before / holding / after dropping all | requests served after the drop |")
+print("|---|---:|---:|---:|---:|---|---:|")
 for l in open(idle):
     if l.strip():
         r = json.loads(l)
-        print(f"| {r['server']} | {r['idle']} | {r['rss_before_kb']} | {r['rss_after_kb']} | {r['bytes_per_conn']} |")
+        print(f"| {r['server']} | {r['idle']} | {r['rss_before_kb']} | {r['rss_after_kb']} | {r['bytes_per_conn']} | "
+              f"{r.get('fds_before')} / {r.get('fds_held')} / {r.get('fds_after_drop')} | {r.get('requests_after_drop')} |")
 
 snaps = [l.split() for l in open(alloc) if l.startswith("stats:")]
 if len(snaps) >= 2:

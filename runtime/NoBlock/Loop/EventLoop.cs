@@ -388,7 +388,7 @@ public sealed unsafe class EventLoop : IDisposable
             {
                 LoopMetrics.Lag.Record(LoopMetrics.Seconds(_now - timer.DueTimestamp), _nameTag);
             }
-            Invoke(timer.Action, null, -1, IoEvents.None, registration: null);
+            InvokeAction(timer.Action);
         }
     }
 
@@ -396,16 +396,20 @@ public sealed unsafe class EventLoop : IDisposable
     {
         // Bounded batch: at most what was queued when the phase began, and at most MaxPostedPerTurn, so a thread
         // posting in a tight loop (or posted work that posts) cannot starve I/O and timers.
+        if (_posted.IsEmpty)
+        {
+            return; // the common case under I/O load; IsEmpty is cheaper than Count
+        }
         int budget = Math.Min(_posted.Count, _options.MaxPostedPerTurn);
         for (int i = 0; i < budget && _posted.TryDequeue(out var item); i++)
         {
             if (item.Callback is { } callback)
             {
-                Invoke(null, callback, item.State, -1);
+                InvokeCallback(callback, item.State);
             }
             else
             {
-                Invoke((Action)item.State!, null, -1, IoEvents.None, registration: null);
+                InvokeAction((Action)item.State!);
             }
         }
     }
@@ -540,9 +544,9 @@ public sealed unsafe class EventLoop : IDisposable
         }
     }
 
-    private void Invoke(Action action, SendOrPostCallback? _, int fd, IoEvents events, Registration? registration)
+    private void InvokeAction(Action action)
     {
-        _activity.BeginHandler(action, fd, events);
+        _activity.BeginHandler(action, -1, IoEvents.None);
         long start = LoopMetrics.HandlerDuration.Enabled ? Stopwatch.GetTimestamp() : 0;
         try
         {
@@ -550,7 +554,7 @@ public sealed unsafe class EventLoop : IDisposable
         }
         catch (Exception ex)
         {
-            OnHandlerFault(action, fd, ex, registration);
+            OnHandlerFault(action, -1, ex, null);
         }
         finally
         {
@@ -559,9 +563,9 @@ public sealed unsafe class EventLoop : IDisposable
         }
     }
 
-    private void Invoke(Action? _, SendOrPostCallback callback, object? state, int fd)
+    private void InvokeCallback(SendOrPostCallback callback, object? state)
     {
-        _activity.BeginHandler(callback, fd, IoEvents.None);
+        _activity.BeginHandler(callback, -1, IoEvents.None);
         long start = LoopMetrics.HandlerDuration.Enabled ? Stopwatch.GetTimestamp() : 0;
         try
         {
@@ -569,7 +573,7 @@ public sealed unsafe class EventLoop : IDisposable
         }
         catch (Exception ex)
         {
-            OnHandlerFault(callback, fd, ex, null);
+            OnHandlerFault(callback, -1, ex, null);
         }
         finally
         {
