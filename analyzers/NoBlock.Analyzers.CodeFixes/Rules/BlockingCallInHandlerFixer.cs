@@ -41,6 +41,8 @@ public sealed class BlockingCallInHandlerFixer : CodeFixProvider
 
         foreach (var diagnostic in context.Diagnostics)
         {
+            RegisterOffload(context, root, model, diagnostic);
+
             if (!diagnostic.Properties.TryGetValue(BlockingCallInHandlerAnalyzer.FixProperty, out var fixName)
                 || !System.Enum.TryParse<BlockingFix>(fixName, out var fix) || fix == BlockingFix.None)
             {
@@ -75,6 +77,127 @@ public sealed class BlockingCallInHandlerFixer : CodeFixProvider
                 CodeAction.Create(title, ct => Replace(context.Document, expression, replacement, ct), equivalenceKey: "NB0001." + fix),
                 diagnostic);
         }
+    }
+
+    /// <summary>
+    /// In a synchronous handler, a blocking statement (the call is the whole statement) moves into
+    /// <c>loop.Offload(() =&gt; …)</c> when an <c>EventLoop</c> is in scope. Not offered when the statement uses
+    /// ref-like locals (a lambda cannot capture them), ref parameters, or <c>this</c> of a struct.
+    /// </summary>
+    private static void RegisterOffload(CodeFixContext context, SyntaxNode root, SemanticModel model, Diagnostic diagnostic)
+    {
+        var node = root.FindNode(diagnostic.Location.SourceSpan, getInnermostNodeForTie: true);
+        if (node.Parent is not ExpressionStatementSyntax statement || IsInAsyncFunction(statement) || !IsOffloadable(statement, model, context.CancellationToken))
+        {
+            return;
+        }
+
+        var loopType = model.Compilation.GetTypeByMetadataName("NoBlock.EventLoop");
+        if (loopType is null)
+        {
+            return;
+        }
+
+        var loop = model.LookupSymbols(statement.SpanStart)
+            .Where(symbol => SymbolEqualityComparer.Default.Equals(TypeOf(symbol), loopType) && IsUsableAt(symbol, statement))
+            .OrderBy(symbol => symbol.Kind == SymbolKind.Local || symbol.Kind == SymbolKind.Parameter ? 0 : 1)
+            .ThenBy(symbol => symbol.Name, System.StringComparer.Ordinal)
+            .FirstOrDefault();
+        if (loop is null)
+        {
+            return;
+        }
+
+        context.RegisterCodeFix(
+            CodeAction.Create(
+                $"Move to '{loop.Name}.Offload(...)' (runs on the thread pool; the handler no longer waits for it)",
+                ct => OffloadAsync(context.Document, statement, loop.Name, ct),
+                equivalenceKey: "NB0001.Offload"),
+            diagnostic);
+    }
+
+    private static ITypeSymbol? TypeOf(ISymbol symbol) => symbol switch
+    {
+        ILocalSymbol local => local.Type,
+        IParameterSymbol parameter => parameter.Type,
+        IFieldSymbol field => field.Type,
+        IPropertySymbol property => property.Type,
+        _ => null,
+    };
+
+    private static bool IsUsableAt(ISymbol symbol, SyntaxNode at)
+    {
+        if (symbol is IFieldSymbol or IPropertySymbol && !symbol.IsStatic)
+        {
+            var method = at.FirstAncestorOrSelf<MethodDeclarationSyntax>();
+            return method is not null && !method.Modifiers.Any(SyntaxKind.StaticKeyword);
+        }
+
+        return true;
+    }
+
+    private static bool IsInAsyncFunction(SyntaxNode node)
+    {
+        for (var current = node.Parent; current is not null; current = current.Parent)
+        {
+            switch (current)
+            {
+                case AnonymousFunctionExpressionSyntax lambda:
+                    return lambda.AsyncKeyword.IsKind(SyntaxKind.AsyncKeyword);
+                case LocalFunctionStatementSyntax local:
+                    return local.Modifiers.Any(SyntaxKind.AsyncKeyword);
+                case MethodDeclarationSyntax method:
+                    return method.Modifiers.Any(SyntaxKind.AsyncKeyword);
+            }
+        }
+
+        return false;
+    }
+
+    private static bool IsOffloadable(ExpressionStatementSyntax statement, SemanticModel model, CancellationToken cancellationToken)
+    {
+        if (statement.Ancestors().Any(a => a is LockStatementSyntax or UnsafeStatementSyntax))
+        {
+            return false;
+        }
+
+        foreach (var node in statement.DescendantNodes())
+        {
+            switch (node)
+            {
+                case ThisExpressionSyntax or BaseExpressionSyntax when model.GetTypeInfo(node, cancellationToken).Type is { IsValueType: true }:
+                    return false;
+                case IdentifierNameSyntax identifier:
+                    var symbol = model.GetSymbolInfo(identifier, cancellationToken).Symbol;
+                    if (symbol is ILocalSymbol { Type.IsRefLikeType: true } or ILocalSymbol { IsRef: true }
+                        || symbol is IParameterSymbol parameter && (parameter.RefKind != RefKind.None || parameter.Type.IsRefLikeType))
+                    {
+                        return false;
+                    }
+
+                    if (symbol is IFieldSymbol or IPropertySymbol or IMethodSymbol { IsStatic: false } && !symbol.IsStatic
+                        && symbol.ContainingType is { IsValueType: true })
+                    {
+                        return false; // implicit this of a struct
+                    }
+
+                    break;
+            }
+        }
+
+        return true;
+    }
+
+    private static async Task<Document> OffloadAsync(Document document, ExpressionStatementSyntax statement, string loopName, CancellationToken cancellationToken)
+    {
+        var root = await document.GetSyntaxRootAsync(cancellationToken).ConfigureAwait(false);
+        var offload = ExpressionStatement(
+            InvocationExpression(
+                MemberAccessExpression(SyntaxKind.SimpleMemberAccessExpression, IdentifierName(loopName), IdentifierName("Offload")),
+                ArgumentList(SingletonSeparatedList(Argument(ParenthesizedLambdaExpression(statement.Expression.WithoutTrivia()))))))
+            .WithTriviaFrom(statement)
+            .WithAdditionalAnnotations(Formatter.Annotation);
+        return document.WithSyntaxRoot(root!.ReplaceNode(statement, offload));
     }
 
     private static async Task<Document> Replace(Document document, ExpressionSyntax original, ExpressionSyntax replacement, CancellationToken cancellationToken)

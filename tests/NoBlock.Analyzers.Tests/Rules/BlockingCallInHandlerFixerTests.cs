@@ -110,8 +110,47 @@ public sealed class BlockingCallInHandlerFixerTests
     }
 
     [Fact]
-    public Task No_fix_in_a_synchronous_handler() => Verify.VerifyNoFixAsync(
+    public Task No_await_fix_in_a_synchronous_handler_without_a_loop() => Verify.VerifyNoFixAsync(
         Handler("        var x = {|NB0001:task.Result|}; {|NB0001:Thread.Sleep(1)|}; var t = {|NB0001:File.ReadAllText(\"a\")|};", modifiers: "void"));
+
+    private static string LoopHandler(string body) => $$"""
+        using System;
+        using System.IO;
+        using System.Threading;
+        using NoBlock;
+
+        class Server
+        {
+            private readonly EventLoop _loop = new();
+
+            [EventLoopHandler]
+            void OnReadable(IoEvent e)
+            {
+        {{body}}
+            }
+        }
+        """;
+
+    [Fact]
+    public Task Blocking_statement_in_a_synchronous_handler_moves_to_Offload() => Verify.VerifyAsync(
+        LoopHandler("""
+                    var line = e.Fd.ToString();
+                    {|NB0001:File.AppendAllText("audit.log", line)|};
+                    {|NB0001:Thread.Sleep(10)|};
+            """),
+        LoopHandler("""
+                    var line = e.Fd.ToString();
+                    _loop.Offload(() => File.AppendAllText("audit.log", line));
+                    _loop.Offload(() => Thread.Sleep(10));
+            """));
+
+    [Fact]
+    public Task No_offload_when_the_value_is_used_or_a_span_is_captured() => Verify.VerifyNoFixAsync(LoopHandler("""
+                var text = {|NB0001:File.ReadAllText("a")|};
+                Span<byte> buffer = stackalloc byte[16];
+                var stream = new FileStream("a", FileMode.Open);
+                {|NB0001:stream.Read(buffer)|};
+        """));
 
     [Fact]
     public Task No_fix_inside_lock_or_for_waits_with_arguments() => Verify.VerifyNoFixAsync(Handler("""
