@@ -609,7 +609,7 @@ internal sealed class EdgeTriggeredTypeAnalysis
         }
 
         // One call that cannot be analyzed must not cost the others their analysis: the failure is reported at it.
-        EdgeTriggeredAnalyzerFailure.Guard(call.Syntax.GetLocation(), _failures.Add, () => CheckCore(call, kind, scope, context));
+        AnalyzerFailure.Guard(NoBlock.Analyzers.Rules.EdgeTriggeredDrainAnalyzer.AnalysisName, call.Syntax.GetLocation(), _failures.Add, () => CheckCore(call, kind, scope, context));
     }
 
     private void CheckCore(IInvocationOperation call, DrainCallKind kind, DrainScope scope, CallContext context)

@@ -16,6 +16,9 @@ namespace NoBlock.Analyzers.Rules;
 [DiagnosticAnalyzer(Microsoft.CodeAnalysis.LanguageNames.CSharp)]
 public sealed class EdgeTriggeredDrainAnalyzer : DiagnosticAnalyzer
 {
+    /// <summary>How NB9002 names this analysis when it fails.</summary>
+    internal const string AnalysisName = "edge-triggered drain (NB0003/NB0004)";
+
     internal const string VerdictProperty = "Verdict";
 
     internal static readonly DiagnosticDescriptor ReadNotDrained = new(
@@ -39,7 +42,7 @@ public sealed class EdgeTriggeredDrainAnalyzer : DiagnosticAnalyzer
         helpLinkUri: RuleIdentifiers.GetHelpUri(RuleIdentifiers.EdgeTriggeredAcceptNotDrained));
 
     public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } =
-        ImmutableArray.Create(ReadNotDrained, AcceptNotDrained, EdgeTriggeredAnalyzerFailure.Descriptor);
+        ImmutableArray.Create(ReadNotDrained, AcceptNotDrained, AnalyzerFailure.Descriptor);
 
     public override void Initialize(AnalysisContext context)
     {
@@ -65,7 +68,7 @@ public sealed class EdgeTriggeredDrainAnalyzer : DiagnosticAnalyzer
         }
 
         var operations = new TypeOperations(type);
-        context.RegisterOperationBlockAction(block => EdgeTriggeredAnalyzerFailure.Guard(
+        context.RegisterOperationBlockAction(block => AnalyzerFailure.Guard(AnalysisName,
             block.OperationBlocks.IsEmpty ? null : block.OperationBlocks[0].Syntax.GetLocation(),
             block.ReportDiagnostic,
             () =>
@@ -77,7 +80,7 @@ public sealed class EdgeTriggeredDrainAnalyzer : DiagnosticAnalyzer
                 }
             }));
 
-        context.RegisterSymbolEndAction(end => EdgeTriggeredAnalyzerFailure.Guard(
+        context.RegisterSymbolEndAction(end => AnalyzerFailure.Guard(AnalysisName,
             type.Locations.IsEmpty ? null : type.Locations[0],
             end.ReportDiagnostic,
             () =>

@@ -955,13 +955,13 @@ public sealed class EdgeTriggeredDrainAnalyzerTests
         var location = tree.GetRoot().DescendantNodes().OfType<Microsoft.CodeAnalysis.CSharp.Syntax.MethodDeclarationSyntax>().Single().GetLocation();
         var reported = new List<Diagnostic>();
 
-        EdgeTriggeredAnalyzerFailure.Guard(location, reported.Add, () => throw new InvalidCastException("boom"));
+        AnalyzerFailure.Guard(EdgeTriggeredDrainAnalyzer.AnalysisName, location, reported.Add, () => throw new InvalidCastException("boom"));
 
         var diagnostic = Assert.Single(reported);
         Assert.Equal("NB9002", diagnostic.Id);
         Assert.Equal(location, diagnostic.Location);
         Assert.Contains("InvalidCastException: boom", diagnostic.GetMessage(), StringComparison.Ordinal);
-        Assert.Throws<OperationCanceledException>(() => EdgeTriggeredAnalyzerFailure.Guard(location, reported.Add, () => throw new OperationCanceledException()));
+        Assert.Throws<OperationCanceledException>(() => AnalyzerFailure.Guard(EdgeTriggeredDrainAnalyzer.AnalysisName, location, reported.Add, () => throw new OperationCanceledException()));
     }
 
     // ---- hits: the drain shapes below, each turned wrong -------------------------------------------------------

@@ -4,11 +4,11 @@ using Microsoft.CodeAnalysis;
 namespace NoBlock.Analyzers.Infrastructure;
 
 /// <summary>
-/// The drain analyzers never let an exception escape as an AD0001 with no location. A failure is reported as
+/// NoBlock's analyzers never let an exception escape as an AD0001 with no location. A failure is reported as
 /// NB9002 (informational) at the code being analyzed, with the exception type and message, so that a user can
 /// report it with the snippet that caused it and the rest of the build is unaffected.
 /// </summary>
-internal static class EdgeTriggeredAnalyzerFailure
+internal static class AnalyzerFailure
 {
     public const string Id = RuleIdentifiers.AnalyzerFailure;
 
@@ -22,7 +22,8 @@ internal static class EdgeTriggeredAnalyzerFailure
         description: "An internal error in a NoBlock analyzer, reported where it happened instead of as an AD0001.",
         helpLinkUri: RuleIdentifiers.GetHelpUri(Id));
 
-    public static void Guard(Location? location, Action<Diagnostic> report, Action action)
+    /// <param name="analysis">Which analysis failed, for the message: "edge-triggered drain (NB0003/NB0004)".</param>
+    public static void Guard(string analysis, Location? location, Action<Diagnostic> report, Action action)
     {
         try
         {
@@ -36,7 +37,7 @@ internal static class EdgeTriggeredAnalyzerFailure
         {
             try
             {
-                report(Diagnostic.Create(Descriptor, location ?? Location.None, "edge-triggered drain (NB0003/NB0004)", exception.GetType().Name, exception.Message));
+                report(Diagnostic.Create(Descriptor, location ?? Location.None, analysis, exception.GetType().Name, exception.Message));
             }
             catch (Exception)
             {
