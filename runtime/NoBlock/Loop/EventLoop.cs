@@ -504,8 +504,7 @@ public sealed unsafe class EventLoop : IDisposable
 
     private void InvokeHandler(IoHandler handler, int fd, IoEvents events, Registration reg)
     {
-        _activity.BeginHandler(handler, fd, events);
-        long start = LoopMetrics.HandlerDuration.Enabled ? Stopwatch.GetTimestamp() : 0;
+        long start = _activity.BeginHandler(handler, fd, events); // the watchdog's timestamp doubles as the metric's
         try
         {
             handler(new IoEvent(fd, events));
@@ -527,8 +526,7 @@ public sealed unsafe class EventLoop : IDisposable
 
     private void Invoke(IRegistrationOwner owner, int fd, IoEvents events, Registration reg)
     {
-        _activity.BeginHandler(owner, fd, events);
-        long start = LoopMetrics.HandlerDuration.Enabled ? Stopwatch.GetTimestamp() : 0;
+        long start = _activity.BeginHandler(owner, fd, events); // the watchdog's timestamp doubles as the metric's
         try
         {
             owner.OnEvents(events);
@@ -546,8 +544,7 @@ public sealed unsafe class EventLoop : IDisposable
 
     private void InvokeAction(Action action)
     {
-        _activity.BeginHandler(action, -1, IoEvents.None);
-        long start = LoopMetrics.HandlerDuration.Enabled ? Stopwatch.GetTimestamp() : 0;
+        long start = _activity.BeginHandler(action, -1, IoEvents.None); // the watchdog's timestamp doubles as the metric's
         try
         {
             action();
@@ -565,8 +562,7 @@ public sealed unsafe class EventLoop : IDisposable
 
     private void InvokeCallback(SendOrPostCallback callback, object? state)
     {
-        _activity.BeginHandler(callback, -1, IoEvents.None);
-        long start = LoopMetrics.HandlerDuration.Enabled ? Stopwatch.GetTimestamp() : 0;
+        long start = _activity.BeginHandler(callback, -1, IoEvents.None); // the watchdog's timestamp doubles as the metric's
         try
         {
             callback(state);
@@ -584,7 +580,7 @@ public sealed unsafe class EventLoop : IDisposable
 
     private void RecordDuration(long start)
     {
-        if (start != 0)
+        if (LoopMetrics.HandlerDuration.Enabled)
         {
             LoopMetrics.HandlerDuration.Record(LoopMetrics.Seconds(Stopwatch.GetTimestamp() - start), _nameTag);
         }

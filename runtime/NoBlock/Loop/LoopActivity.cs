@@ -50,7 +50,8 @@ internal sealed class LoopActivity
         Volatile.Write(ref _managedThreadId, managedThreadId);
     }
 
-    internal void BeginHandler(object handler, int fd, IoEvents events)
+    /// <summary>Publishes the handler about to run; returns its start timestamp (also the handler-duration metric's start).</summary>
+    internal long BeginHandler(object handler, int fd, IoEvents events)
     {
         _handler = handler;
         _fd = fd;
@@ -62,6 +63,7 @@ internal sealed class LoopActivity
         }
         _lastStart = now;
         Volatile.Write(ref _handlerStart, now);
+        return now;
     }
 
     internal void EndHandler()
