@@ -31,6 +31,7 @@ internal sealed class StallLogState : IReadOnlyList<KeyValuePair<string, object?
             new("Kind", report.Kind.ToString()),
             new("Blocked", report.Blocked),
             new("Syscall", report.Syscall),
+            new("ManagedWait", report.ManagedWait),
             new("ThreadState", report.ThreadState.ToString()),
             new("CpuMs", Math.Round(report.CpuTime.TotalMilliseconds)),
             new("RunQueueMs", Math.Round(report.RunQueueDelay.TotalMilliseconds)),

@@ -58,6 +58,12 @@ public sealed partial class StallReport
     /// <summary>The loop's stall threshold.</summary>
     public TimeSpan Threshold { get; init; }
 
+    /// <summary>
+    /// For a blocked stall, the managed wait the runtime's events say the thread is in ("lock contention",
+    /// "Monitor.Wait", "a wait handle"), when <see cref="StallWatchdogOptions.RuntimeWaitEvents"/> is on; else null.
+    /// </summary>
+    public string? ManagedWait { get; init; }
+
     /// <summary>For <see cref="StallPhase.Suppressed"/>: how many reports the per-minute limit dropped.</summary>
     public int SuppressedCount { get; init; }
 
@@ -127,7 +133,16 @@ public sealed partial class StallReport
                 var meaning = Diagnostics.SyscallNames.Meaning(Syscall);
                 if (meaning is not null)
                 {
-                    sb.Append(" (").Append(meaning).Append(')');
+                    sb.Append(" (").Append(meaning);
+                    if (ManagedWait is not null)
+                    {
+                        sb.Append(": ").Append(ManagedWait);
+                    }
+                    sb.Append(')');
+                }
+                else if (ManagedWait is not null)
+                {
+                    sb.Append(" (").Append(ManagedWait).Append(')');
                 }
                 break;
             case StallKind.Running:

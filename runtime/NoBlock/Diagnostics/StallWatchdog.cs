@@ -67,6 +67,10 @@ internal static class StallWatchdog
             }
         }
         t_current = watch;
+        if (watch.RuntimeWaitEvents)
+        {
+            RuntimeWaitContext.Follow(loop.Activity.OsThreadId, watch);
+        }
         if (watch.SyncWaitGuard)
         {
             SyncWaitGuard.EnsureListening();
@@ -81,6 +85,7 @@ internal static class StallWatchdog
         t_current = null;
         if (watch is not null && ReferenceEquals(watch.Loop, loop))
         {
+            RuntimeWaitContext.Unfollow(loop.Activity.OsThreadId);
             watch.Detached = true;
             Wake.Set();
         }
@@ -204,6 +209,17 @@ internal sealed class LoopWatch
 
     public bool SyncWaitGuard { get; private set; }
 
+    public bool RuntimeWaitEvents { get; private set; }
+
+    /// <summary>Written by <see cref="RuntimeWaitContext"/>: the loop thread waits for a contended lock.</summary>
+    public volatile bool Contended;
+
+    /// <summary>Written by <see cref="RuntimeWaitContext"/>: the wait handle wait the loop thread is in, or null.</summary>
+    public volatile string? WaitHandleWait;
+
+    /// <summary>The managed wait the runtime's events say the loop thread is in (null: none known).</summary>
+    public string? CurrentWait => Contended ? "lock contention" : WaitHandleWait;
+
     /// <summary>No stall is being followed.</summary>
     public bool Idle => _start == 0;
 
@@ -217,6 +233,7 @@ internal sealed class LoopWatch
         Threshold = _options.StallThreshold;
         Watching = _options.Watchdog.Enabled && Threshold > TimeSpan.Zero && Threshold != Timeout.InfiniteTimeSpan;
         SyncWaitGuard = _options.Guards.SyncWaits;
+        RuntimeWaitEvents = _options.Watchdog.RuntimeWaitEvents;
         long window = ToTicks(_options.Watchdog.RateLimitWindow);
         _stallLimit.Configure(_options.Watchdog.MaxReportsPerMinute, window);
         foreach (var limit in _guardLimits)
@@ -299,6 +316,7 @@ internal sealed class LoopWatch
             Kind = kind,
             Phase = _reported ? StallPhase.StillStalled : StallPhase.Stalled,
             ThreadState = sample.State,
+            ManagedWait = kind == StallKind.Blocked ? CurrentWait : null,
             CpuTime = FromTicks(cpu),
             RunQueueDelay = FromTicks(runQueue),
             ObservedTime = FromTicks(window),

@@ -33,6 +33,13 @@ public sealed class StallWatchdogOptions
     /// </summary>
     public bool QuietUnderDebugger { get; set; } = true;
 
+    /// <summary>
+    /// Listen to the runtime's lock-contention and wait-handle events so a report can say which managed wait a
+    /// blocked loop sits in (<see cref="StallReport.ManagedWait"/>). Costs an in-process EventPipe session. Default: on
+    /// in Debug builds (<see cref="LoopGuardOptions.IsDebugBuild"/>).
+    /// </summary>
+    public bool RuntimeWaitEvents { get; set; } = LoopGuardOptions.IsDebugBuild;
+
     /// <summary>Write reports to standard error when neither <see cref="EventLoopOptions.OnStall"/> nor a logger is set. Default true.</summary>
     public bool StandardErrorWhenNoSink { get; set; } = true;
 }

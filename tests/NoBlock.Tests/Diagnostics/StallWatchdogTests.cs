@@ -249,6 +249,64 @@ public sealed class StallWatchdogTests
     }
 
     [Fact]
+    public void Lock_contention_on_the_loop_thread_is_named_from_the_runtime_events()
+    {
+        var reports = new ReportCollector();
+        var options = reports.Options("contended", Threshold);
+        options.Watchdog.RuntimeWaitEvents = true;
+        options.Watchdog.MaxReportsPerMinute = 100;
+        var gate = new object();
+        using var holding = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var holder = new Thread(() =>
+        {
+            lock (gate)
+            {
+                holding.Set();
+                release.Wait(Waits.Long);
+            }
+        });
+        holder.Start();
+        holding.Wait();
+        using var lt = new LoopThread(options);
+        lt.Loop.Post(() =>
+        {
+            lock (gate)
+            {
+            }
+        });
+        // The events reach the listener asynchronously: the stall lasts (and escalates) until one report names it.
+        Waits.Until(() => reports.Stalls.Any(r => r.ManagedWait == "lock contention"), "a report naming lock contention");
+        release.Set();
+        holder.Join();
+        var named = reports.Stalls.First(r => r.ManagedWait is not null);
+        Assert.Equal(StallKind.Blocked, named.Kind);
+        Assert.Contains("(a managed wait: lock contention)", named.ToString());
+    }
+
+    [Fact]
+    public void A_wait_handle_wait_on_the_loop_thread_is_named_and_a_plain_sleep_is_not()
+    {
+        var reports = new ReportCollector();
+        var options = reports.Options("wait-handle", Threshold);
+        options.Watchdog.RuntimeWaitEvents = true;
+        options.Watchdog.MaxReportsPerMinute = 100;
+        using var never = new ManualResetEvent(false);
+        using var lt = new LoopThread(options);
+        lt.Loop.Post(() => never.WaitOne(1000));
+        Waits.Until(() => reports.Stalls.Any(r => r.ManagedWait == "a wait handle"), "a report naming the wait handle");
+        reports.WaitFor(StallPhase.Ended);
+
+        var sleeps = new ReportCollector();
+        var sleepOptions = sleeps.Options("plain-sleep", Threshold);
+        sleepOptions.Watchdog.RuntimeWaitEvents = true;
+        using var other = new LoopThread(sleepOptions);
+        other.Loop.Post(() => Thread.Sleep(300));
+        sleeps.WaitFor(StallPhase.Ended);
+        Assert.All(sleeps.Stalls, r => Assert.Null(r.ManagedWait)); // Thread.Sleep raises no runtime event
+    }
+
+    [Fact]
     public void The_one_line_alert_reads_like_the_issue_example()
     {
         var report = new StallReport("main", TimeSpan.FromMilliseconds(250), "Server.OnReadable", 17, blocked: true, "futex")
