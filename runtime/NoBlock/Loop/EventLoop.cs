@@ -21,6 +21,9 @@ namespace NoBlock;
 /// </remarks>
 public sealed unsafe class EventLoop : IDisposable
 {
+    /// <summary>Posted by <see cref="Schedule"/> from other threads: running it does nothing, the turn it causes does.</summary>
+    private static readonly Action RecomputeTimeout = static () => { };
+
     /// <summary>epoll_data value of the waker eventfd: no registration slot can have it.</summary>
     private const ulong WakerData = ulong.MaxValue;
 
@@ -118,6 +121,9 @@ public sealed unsafe class EventLoop : IDisposable
     /// <summary>Number of live registrations (diagnostics, tests).</summary>
     public int RegistrationCount { get; private set; }
 
+    /// <summary>Tests only: runs on the loop thread after the poll timeout is computed, before the loop announces its sleep.</summary>
+    internal Action? TestHookBeforeSleep { get; set; }
+
     /// <summary>What the loop thread is doing now: the hooks the stall watchdog reads.</summary>
     internal LoopActivity Activity => _activity;
 
@@ -186,7 +192,10 @@ public sealed unsafe class EventLoop : IDisposable
         }
         if (!IsOnLoopThread)
         {
-            WakeIfBlocked(); // a sleeping loop must recompute its epoll_wait timeout for the new timer
+            // The loop may have computed its epoll_wait timeout before this timer existed and be about to sleep on
+            // it. Queueing a no-op (rather than only waking) closes that window: the loop's last look at the queue
+            // before sleeping sees it, polls with a zero timeout, and recomputes the timeout next turn.
+            Enqueue(new WorkItem(RecomputeTimeout));
         }
         return timer;
     }
@@ -443,10 +452,15 @@ public sealed unsafe class EventLoop : IDisposable
     {
         // Announce the sleep before the last look at the queue (full fence both sides, see WakeIfBlocked): a post
         // that lands after the look sees _blocked == 1 and writes the eventfd.
-        Interlocked.Exchange(ref _blocked, 1);
-        if (timeoutMs != 0 && (!_posted.IsEmpty || _stopRequested))
+        TestHookBeforeSleep?.Invoke();
+        // A poll with a zero timeout does not sleep, so it is not announced and posters do not pay for a wake.
+        if (timeoutMs != 0)
         {
-            timeoutMs = 0;
+            Interlocked.Exchange(ref _blocked, 1);
+            if (!_posted.IsEmpty || _stopRequested)
+            {
+                timeoutMs = 0;
+            }
         }
         long start = Stopwatch.GetTimestamp();
         _activity.EnterPoll();
@@ -588,23 +602,13 @@ public sealed unsafe class EventLoop : IDisposable
 
     private void OnHandlerFault(object handler, int fd, Exception ex, Registration? reg)
     {
-        var fault = new HandlerFault(Name, LoopActivity.Describe(handler), fd, ex);
-        _logger?.LogError(ex, "EventLoop {Loop}: handler {Handler} on fd {Fd} threw", Name, fault.Handler, fd);
-        try
-        {
-            _options.OnHandlerException?.Invoke(fault);
-        }
-        catch (Exception callbackError)
-        {
-            _logger?.LogError(callbackError, "EventLoop {Loop}: OnHandlerException threw", Name);
-        }
+        // Apply the policy first, so that whoever is told about the fault sees its outcome (registration closed).
         if (_options.HandlerExceptionPolicy == HandlerExceptionPolicy.StopLoop)
         {
             Interlocked.CompareExchange(ref _fatal, ExceptionDispatchInfo.Capture(ex), null);
             _stopRequested = true;
-            return;
         }
-        if (reg is { IsDisposed: false })
+        else if (reg is { IsDisposed: false })
         {
             if (reg.Owner is { } owner)
             {
@@ -621,6 +625,16 @@ public sealed unsafe class EventLoop : IDisposable
             {
                 RemoveRegistration(reg);
             }
+        }
+        var fault = new HandlerFault(Name, LoopActivity.Describe(handler), fd, ex);
+        _logger?.LogError(ex, "EventLoop {Loop}: handler {Handler} on fd {Fd} threw", Name, fault.Handler, fd);
+        try
+        {
+            _options.OnHandlerException?.Invoke(fault);
+        }
+        catch (Exception callbackError)
+        {
+            _logger?.LogError(callbackError, "EventLoop {Loop}: OnHandlerException threw", Name);
         }
     }
 

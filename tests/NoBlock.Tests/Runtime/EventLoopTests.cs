@@ -259,6 +259,28 @@ public sealed class EventLoopTests
     }
 
     [Fact]
+    public void Regression_Schedule_from_another_thread_never_misses_a_loop_about_to_sleep()
+    {
+        // Bug: a timer added by another thread after the loop computed its epoll_wait timeout (no timers: infinite)
+        // but before it announced its sleep was not noticed: the loop slept forever. The hook schedules from
+        // another thread exactly in that window.
+        using var ran = new SemaphoreSlim(0);
+        var loop = new EventLoop();
+        int armed = 1;
+        loop.TestHookBeforeSleep = () =>
+        {
+            if (Interlocked.Exchange(ref armed, 0) == 1)
+            {
+                var other = new Thread(() => loop.Schedule(TimeSpan.Zero, () => ran.Release()));
+                other.Start();
+                other.Join();
+            }
+        };
+        using var lt = new LoopThread(loop);
+        Assert.True(ran.Wait(Waits.Long), "the timer never ran: the loop slept through it");
+    }
+
+    [Fact]
     public void A_timer_that_ran_cannot_be_cancelled()
     {
         using var lt = new LoopThread();
@@ -472,6 +494,23 @@ public sealed class EventLoopTests
             Assert.True(thread.Join(Waits.Long), "Run did not return after Stop");
             Assert.False(loop.IsRunning);
         }
+    }
+
+    [Fact]
+    public void Stop_from_a_handler_returns_Run_after_the_current_turn()
+    {
+        using var loop = new EventLoop();
+        int after = 0;
+        loop.Post(() =>
+        {
+            loop.Stop();
+            loop.Post(() => after++); // posted during the posted phase: waits for the next turn, which is the next Run
+        });
+        loop.Run(); // would never return if Stop from the loop thread were lost
+        Assert.Equal(0, after);
+        loop.Stop();
+        loop.Run();
+        Assert.Equal(1, after);
     }
 
     [Fact]
