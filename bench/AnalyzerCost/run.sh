@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Analyzer cost benchmark (issue 2, "Performance"): how much NoBlock's analyzers add to compiling a server-shaped
+# code base of 25K, 50K and 100K lines.
+#
+#   bash bench/AnalyzerCost/run.sh                 # 3 rounds, sizes 25000 50000 100000
+#   ROUNDS=5 SIZES="25000 100000" bash bench/AnalyzerCost/run.sh
+#
+# For each size it restores the generated project once, then alternates, round after round, three rebuilds of
+# that one project (--no-dependencies -t:Rebuild, so the compiler runs every time and nothing else builds):
+#   base     -p:RunAnalyzers=false                               the compile alone (source generators still run)
+#   noblock  -p:EnableNETAnalyzers=false -p:ReportAnalyzer=true   NoBlock's analyzers are the only analyzers
+#   all      -p:ReportAnalyzer=true                              NoBlock plus the SDK's default analyzers
+# and records the wall time of `dotnet build`, its CPU time (user+sys, MSBuild included), the Csc task's time,
+# and the analyzer times that ReportAnalyzer prints (-v:d). Raw rows: bench/out/analyzer-cost/runs.tsv; the
+# summary table (medians): bench/out/analyzer-cost/summary.md. Needs: dotnet, GNU time (/usr/bin/time), awk.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+ROUNDS="${ROUNDS:-3}"
+SIZES="${SIZES:-25000 50000 100000}"
+OUT="$ROOT/bench/out/analyzer-cost"
+mkdir -p "$OUT/logs"
+RUNS="$OUT/runs.tsv"
+SUMMARY="$OUT/summary.md"
+
+cd "$ROOT"
+echo "== machine: $(nproc) cores, dotnet $(dotnet --version), commit $(git rev-parse --short HEAD)"
+echo "== building the analyzers and the runtime (Release)"
+dotnet build analyzers/NoBlock.Analyzers/NoBlock.Analyzers.csproj -c Release -v:q -nologo
+dotnet build runtime/NoBlock/NoBlock.csproj -c Release -v:q -nologo
+dotnet build bench/AnalyzerCost/Generator/Generator.csproj -c Release -v:q -nologo
+
+printf 'size\tround\tconfig\twall_s\tcpu_s\tcsc_ms\tnoblock_s\tall_analyzers_s\tnb0001\tnb0002\tnb0003\tnb0004\n' > "$RUNS"
+
+config_args() {
+  case "$1" in
+    base) echo "-p:RunAnalyzers=false" ;;
+    noblock) echo "-p:EnableNETAnalyzers=false -p:ReportAnalyzer=true" ;;
+    all) echo "-p:ReportAnalyzer=true" ;;
+  esac
+}
+
+# Distinct findings of one rule in a build log (MSBuild prints each warning twice: as it happens and in the summary).
+count_rule() { { grep -oE "[^ >]+\([0-9]+,[0-9]+\): warning $2:" "$1" || true; } | sort -u | wc -l | tr -d ' '; }
+
+for size in $SIZES; do
+  gen="$ROOT/bench/out/gen-$size"
+  echo "== generating $size lines"
+  dotnet bench/AnalyzerCost/Generator/bin/Release/net10.0/Generator.dll --lines "$size" --repo "$ROOT" --out "$gen" | tee "$OUT/layout-$size.txt"
+  dotnet restore "$gen/GeneratedServer.csproj" -v:q -nologo
+  # One unrecorded compile first, so that the first recorded one does not pay for a cold disk cache.
+  dotnet build "$gen/GeneratedServer.csproj" -c Release --no-restore --no-dependencies -t:Rebuild -nologo -v:q \
+    -p:ReportAnalyzer=true > "$OUT/logs/$size-warmup.log" 2>&1 || { tail -20 "$OUT/logs/$size-warmup.log" >&2; exit 1; }
+  for round in $(seq 1 "$ROUNDS"); do
+    # Rotate the order each round so no configuration always runs first (warm disk cache) or last.
+    case $((round % 3)) in
+      1) order="base noblock all" ;;
+      2) order="noblock all base" ;;
+      0) order="all base noblock" ;;
+    esac
+    for config in $order; do
+      log="$OUT/logs/$size-$round-$config.log"
+      # shellcheck disable=SC2046
+      /usr/bin/time -f '%e %U %S' -o "$OUT/time.txt" \
+        dotnet build "$gen/GeneratedServer.csproj" -c Release --no-restore --no-dependencies -t:Rebuild -nologo \
+          -v:d -clp:PerformanceSummary $(config_args "$config") > "$log" 2>&1 \
+        || { echo "build failed: $log" >&2; tail -20 "$log" >&2; exit 1; }
+      read -r wall user sys < "$OUT/time.txt"
+      cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
+      csc=$(awk '$2 == "ms" && $3 == "Csc" { print $1; exit }' "$log")
+      # ReportAnalyzer: "Total analyzer execution time: 4.613 seconds." then one line per assembly and analyzer.
+      total=$(awk '/Total analyzer execution time:/ { print $(NF-1); exit }' "$log")
+      noblock=$(awk '/NoBlock\.Analyzers, Version=/ { print $1; exit }' "$log")
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$size" "$round" "$config" "$wall" "$cpu" "${csc:-NA}" \
+        "${noblock:-NA}" "${total:-NA}" "$(count_rule "$log" NB0001)" "$(count_rule "$log" NB0002)" \
+        "$(count_rule "$log" NB0003)" "$(count_rule "$log" NB0004)" | tee -a "$RUNS"
+    done
+  done
+done
+
+bash "$ROOT/bench/AnalyzerCost/summarize.sh" "$RUNS" > "$SUMMARY"
+cat "$SUMMARY"
