@@ -244,6 +244,11 @@ internal sealed class CallGraph
         var isIterator = false;
         foreach (var reference in method.DeclaringSyntaxReferences)
         {
+            if (!_compilation.ContainsSyntaxTree(reference.SyntaxTree))
+            {
+                continue; // a project reference's source: not ours to bind
+            }
+
             var syntax = reference.GetSyntax(CancellationToken.None);
             isIterator |= IsIterator(syntax);
 #pragma warning disable RS1030 // NB0002 must follow calls into bodies in other documents, live in the IDE (not only at compilation end); the analyzer driver shares its cached semantic models with Compilation.GetSemanticModel.

@@ -20,11 +20,14 @@ internal sealed class EpollLoops
     private readonly CallGraph _graph;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<IMethodSymbol, bool> _calledInLoop = new(SymbolEqualityComparer.Default);
 
-    public EpollLoops(Compilation compilation, BlockingApis apis, CallGraph graph)
+    private readonly HandlerWalker _walker;
+
+    public EpollLoops(Compilation compilation, BlockingApis apis, CallGraph graph, HandlerWalker walker)
     {
         _compilation = compilation;
         _apis = apis;
         _graph = graph;
+        _walker = walker;
     }
 
     /// <summary>True when the call is a loop's own wait: epoll_wait/epoll_pwait, a wrapper of it, or an epoll iterator.</summary>
@@ -36,12 +39,12 @@ internal sealed class EpollLoops
             return true;
         }
 
-        if (method.DeclaringSyntaxReferences.Length == 0 || method.MethodKind != MethodKind.Ordinary)
+        var definition = (method.PartialImplementationPart ?? method).OriginalDefinition;
+        if (method.MethodKind != MethodKind.Ordinary || !_walker.HasBodyHere(definition))
         {
             return false;
         }
 
-        var definition = (method.PartialImplementationPart ?? method).OriginalDefinition;
         return _graph.IsEpollWrapper(definition, cancellationToken) || _graph.IsEpollIterator(definition, cancellationToken);
     }
 
@@ -89,9 +92,8 @@ internal sealed class EpollLoops
 
     private bool IsIteratorWait(IInvocationOperation wait, CancellationToken cancellationToken)
     {
-        var method = wait.TargetMethod;
-        return method.DeclaringSyntaxReferences.Length > 0
-            && _graph.IsEpollIterator((method.PartialImplementationPart ?? method).OriginalDefinition, cancellationToken);
+        var method = (wait.TargetMethod.PartialImplementationPart ?? wait.TargetMethod).OriginalDefinition;
+        return _walker.HasBodyHere(method) && _graph.IsEpollIterator(method, cancellationToken);
     }
 
     /// <summary>Is the method called from inside a loop statement of a method of its own type? (Poll-once methods.)</summary>
@@ -108,6 +110,11 @@ internal sealed class EpollLoops
 
         foreach (var reference in type.DeclaringSyntaxReferences)
         {
+            if (!_compilation.ContainsSyntaxTree(reference.SyntaxTree))
+            {
+                continue;
+            }
+
             var declaration = reference.GetSyntax(cancellationToken);
             SemanticModel? model = null;
             foreach (var node in declaration.DescendantNodes())

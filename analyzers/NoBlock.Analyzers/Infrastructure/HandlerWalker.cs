@@ -30,11 +30,21 @@ internal interface IHandlerCodeSink
 internal sealed class HandlerWalker
 {
     private readonly BlockingApis _apis;
+    private readonly IAssemblySymbol _assembly;
 
-    public HandlerWalker(BlockingApis apis)
+    public HandlerWalker(BlockingApis apis, IAssemblySymbol assembly)
     {
         _apis = apis;
+        _assembly = assembly;
     }
+
+    /// <summary>
+    /// Bodies NoBlock can follow: those compiled here. (A project reference exposes another project's source
+    /// symbols, but its syntax trees are not part of this compilation.)
+    /// </summary>
+    public bool HasBodyHere(IMethodSymbol method)
+        => !method.IsAbstract && !method.IsExtern && method.DeclaringSyntaxReferences.Length > 0
+           && SymbolEqualityComparer.Default.Equals(method.ContainingAssembly, _assembly);
 
     public void Walk(IOperation root, IHandlerCodeSink sink, Func<IOperation, bool>? exclude = null)
     {
@@ -143,7 +153,7 @@ internal sealed class HandlerWalker
 
         var definition = method.PartialImplementationPart ?? method;
         if (definition.MethodKind is MethodKind.Ordinary or MethodKind.Constructor or MethodKind.PropertyGet or MethodKind.PropertySet or MethodKind.ExplicitInterfaceImplementation
-            && !definition.IsAbstract && !definition.IsExtern && definition.DeclaringSyntaxReferences.Length > 0)
+            && HasBodyHere(definition))
         {
             sink.OnCallee(operation, definition.OriginalDefinition, IsInsideLoop(operation));
         }

@@ -100,9 +100,9 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
         {
             _apis = new BlockingApis(compilation, configuration.Blocking);
             Roots = new HandlerRoots(compilation, configuration.Handlers);
-            _walker = new HandlerWalker(_apis);
+            _walker = new HandlerWalker(_apis, compilation.Assembly);
             _graph = new CallGraph(compilation, _walker);
-            _loops = new EpollLoops(compilation, _apis, _graph);
+            _loops = new EpollLoops(compilation, _apis, _graph, _walker);
             _hasHandlerAttribute = compilation.GetTypeByMetadataName(KnownNames.EventLoopHandlerAttribute) is not null;
 
             // Dispatch-loop detection only matters where some binding of epoll is visible.
@@ -194,8 +194,8 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
             }
 
             // A wrapper's call only matters inside a loop, or as a foreach's collection, or in a poll-once method.
-            return invocation.TargetMethod.DeclaringSyntaxReferences.Length > 0
-                && invocation.TargetMethod.MethodKind == MethodKind.Ordinary
+            return invocation.TargetMethod.MethodKind == MethodKind.Ordinary
+                && _walker.HasBodyHere(invocation.TargetMethod.PartialImplementationPart ?? invocation.TargetMethod)
                 && (HandlerWalker.IsInsideLoop(invocation) || invocation.Parent is IForEachLoopOperation || IsForEachCollection(invocation))
                 && _loops.IsWait(invocation, cancellationToken);
         }
@@ -343,7 +343,7 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
                     return;
                 }
 
-                var alternative = row.Fix == BlockingFix.AwaitAsyncTwin ? $"await {row.Alternative}(...)" : row.Alternative;
+                var alternative = row.Fix == BlockingFix.AwaitAsyncTwin ? $"await {TwinName(match.Name, row.Alternative)}(...)" : row.Alternative;
                 var properties = ImmutableDictionary<string, string?>.Empty
                     .Add(FixProperty, row.Fix.ToString())
                     .Add(AlternativeProperty, row.Fix == BlockingFix.AwaitAsyncTwin ? row.Alternative : null);
@@ -366,6 +366,13 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
             {
             }
 
+            /// <summary><c>File.ReadAllText</c> with twin <c>ReadAllTextAsync</c> → <c>File.ReadAllTextAsync</c>.</summary>
+            private static string TwinName(string api, string twin)
+            {
+                var dot = api.LastIndexOf('.');
+                return dot < 0 ? twin : api.Substring(0, dot + 1) + twin;
+            }
+
             /// <summary>A method group passed as a handler: the method runs on the loop.</summary>
             public void ReportMethodGroup(IMethodReferenceOperation reference)
             {
@@ -378,7 +385,7 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
                 }
 
                 var definition = (method.PartialImplementationPart ?? method).OriginalDefinition;
-                if (definition.DeclaringSyntaxReferences.Length > 0 && !definition.IsAbstract)
+                if (_analysis._walker.HasBodyHere(definition))
                 {
                     OnCallee(reference, definition, insideLoop: false);
                 }
