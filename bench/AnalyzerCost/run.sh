@@ -10,9 +10,11 @@
 #   base     -p:RunAnalyzers=false                               the compile alone (source generators still run)
 #   noblock  -p:EnableNETAnalyzers=false -p:ReportAnalyzer=true   NoBlock's analyzers are the only analyzers
 #   all      -p:ReportAnalyzer=true                              NoBlock plus the SDK's default analyzers
-# and records the wall time of `dotnet build`, its CPU time (user+sys, MSBuild included), the Csc task's time,
-# and the analyzer times that ReportAnalyzer prints (-v:d). Raw rows: bench/out/analyzer-cost/runs.tsv; the
-# summary table (medians): bench/out/analyzer-cost/summary.md. Needs: dotnet, GNU time (/usr/bin/time), awk.
+# and records the wall time of `dotnet build`, the compiler process's own wall and CPU time (user+sys: csc runs
+# through a tiny wrapper that times it), the Csc task's time, the analyzer times that ReportAnalyzer prints (-v:d)
+# and the 1-minute load average when the compile started (the machine is shared: CPU time is the figure that
+# other people's builds disturb least). Raw rows: bench/out/analyzer-cost/runs.tsv; the summary tables (medians):
+# bench/out/analyzer-cost/summary.md. Needs: dotnet, GNU time (/usr/bin/time), awk.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -30,7 +32,19 @@ dotnet build analyzers/NoBlock.Analyzers/NoBlock.Analyzers.csproj -c Release -v:
 dotnet build runtime/NoBlock/NoBlock.csproj -c Release -v:q -nologo
 dotnet build bench/AnalyzerCost/Generator/Generator.csproj -c Release -v:q -nologo
 
-printf 'size\tround\tconfig\twall_s\tcpu_s\tcsc_ms\tnoblock_s\tall_analyzers_s\tnb0001\tnb0002\tnb0003\tnb0004\n' > "$RUNS"
+printf 'size\tround\tconfig\twall_s\tcpu_s\tcsc_ms\tnoblock_s\tall_analyzers_s\tnb0001\tnb0002\tnb0003\tnb0004\tcsc_wall_s\tcsc_cpu_s\tload1\n' > "$RUNS"
+
+# The compiler, run through a wrapper that records its own wall and CPU time (UseSharedCompilation=false on this
+# machine: every compile is a fresh csc process, so its rusage is the whole compile, analyzers included).
+export REAL_CSC="$(dirname "$(readlink -f "$(command -v dotnet)")")/sdk/$(dotnet --version)/Roslyn/bincore/csc"
+export CSC_TIME_FILE="$OUT/csc-time.txt"
+[ -x "$REAL_CSC" ] || { echo "no compiler at $REAL_CSC" >&2; exit 1; }
+cat > "$OUT/csc-timed" <<'WRAPPER'
+#!/usr/bin/env bash
+exec /usr/bin/time -f '%e %U %S' -o "$CSC_TIME_FILE" "$REAL_CSC" "$@"
+WRAPPER
+chmod +x "$OUT/csc-timed"
+TIMED_CSC="-p:UseSharedCompilation=false -p:CscToolPath=$OUT -p:CscToolExe=csc-timed"
 
 config_args() {
   case "$1" in
@@ -60,20 +74,24 @@ for size in $SIZES; do
     esac
     for config in $order; do
       log="$OUT/logs/$size-$round-$config.log"
-      # shellcheck disable=SC2046
+      load1=$(cut -d' ' -f1 /proc/loadavg)
+      rm -f "$CSC_TIME_FILE"
+      # shellcheck disable=SC2046,SC2086
       /usr/bin/time -f '%e %U %S' -o "$OUT/time.txt" \
         dotnet build "$gen/GeneratedServer.csproj" -c Release --no-restore --no-dependencies -t:Rebuild -nologo \
-          -v:d -clp:PerformanceSummary $(config_args "$config") > "$log" 2>&1 \
+          -v:d -clp:PerformanceSummary $TIMED_CSC $(config_args "$config") > "$log" 2>&1 \
         || { echo "build failed: $log" >&2; tail -20 "$log" >&2; exit 1; }
       read -r wall user sys < "$OUT/time.txt"
       cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
+      read -r cwall cuser csys < "$CSC_TIME_FILE"
+      ccpu=$(awk -v u="$cuser" -v s="$csys" 'BEGIN { printf "%.2f", u + s }')
       csc=$(awk '$2 == "ms" && $3 == "Csc" { print $1; exit }' "$log")
       # ReportAnalyzer: "Total analyzer execution time: 4.613 seconds." then one line per assembly and analyzer.
       total=$(awk '/Total analyzer execution time:/ { print $(NF-1); exit }' "$log")
       noblock=$(awk '/NoBlock\.Analyzers, Version=/ { print $1; exit }' "$log")
-      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$size" "$round" "$config" "$wall" "$cpu" "${csc:-NA}" \
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$size" "$round" "$config" "$wall" "$cpu" "${csc:-NA}" \
         "${noblock:-NA}" "${total:-NA}" "$(count_rule "$log" NB0001)" "$(count_rule "$log" NB0002)" \
-        "$(count_rule "$log" NB0003)" "$(count_rule "$log" NB0004)" | tee -a "$RUNS"
+        "$(count_rule "$log" NB0003)" "$(count_rule "$log" NB0004)" "$cwall" "$ccpu" "$load1" | tee -a "$RUNS"
     done
   done
 done

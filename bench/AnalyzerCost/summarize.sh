@@ -1,52 +1,62 @@
 #!/usr/bin/env bash
 # Turns bench/out/analyzer-cost/runs.tsv (one row per compile, written by run.sh) into the Markdown tables of
-# bench/ANALYZER_COST.md: medians per size and configuration, NoBlock's share, and its cost per 1K lines.
+# bench/ANALYZER_COST.md: medians per size and configuration, NoBlock's cost, and its cost per 1K lines.
 #   bash bench/AnalyzerCost/summarize.sh bench/out/analyzer-cost/runs.tsv
 set -euo pipefail
 RUNS="${1:?usage: summarize.sh runs.tsv}"
 
-# column numbers in runs.tsv
-WALL=4 CPU=5 CSC=6 NOBLOCK=7 TOTAL=8
+# columns of runs.tsv (see run.sh)
+WALL=4 CSC_MS=6 NOBLOCK=7 CSC_WALL=13 CSC_CPU=14 LOAD=15
 
-# median SIZE CONFIG COLUMN: the median of that column over the rounds (NA rows skipped).
-median() {
-  awk -F'\t' -v s="$1" -v c="$2" -v k="$3" 'NR > 1 && $1 == s && $3 == c && $k != "NA" { print $k }' "$RUNS" \
-    | sort -g \
-    | awk '{ a[NR] = $1 } END { if (NR == 0) print "NA"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+# values SIZE CONFIG COLUMN: that column over the rounds, one per line (NA skipped)
+values() { awk -F'\t' -v s="$1" -v c="$2" -v k="$3" 'NR > 1 && $1 == s && $3 == c && $k != "NA" { print $k }' "$RUNS"; }
+
+# paired SIZE COLUMN: per round, noblock-only minus base (adjacent compiles, so load drift mostly cancels)
+paired() {
+  awk -F'\t' -v s="$1" -v k="$2" 'NR > 1 && $1 == s { v[$2 "," $3] = $k; r[$2] = 1 }
+    END { for (i in r) if ((i ",noblock") in v && (i ",base") in v) print v[i ",noblock"] - v[i ",base"] }' "$RUNS"
 }
 
-rounds() { awk -F'\t' -v s="$1" 'NR > 1 && $1 == s && $3 == "base"' "$RUNS" | wc -l | tr -d ' '; }
+# stdin numbers -> "median" / "min–max"
+median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "NA"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+range() { sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (NR == 0) print "NA"; else printf "%s–%s", lo, hi }'; }
 
-# calc EXPRESSION: floating-point arithmetic, "NA" if any operand is NA.
+# calc EXPRESSION [DECIMALS]: floating-point arithmetic; NA if any operand is NA
 calc() { case "$1" in *NA*) echo "NA" ;; *) awk "BEGIN { printf \"%.${2:-1}f\", $1 }" ;; esac; }
 
 sizes=$(awk -F'\t' 'NR > 1 { print $1 }' "$RUNS" | sort -n -u)
+first=$(echo "$sizes" | head -1)
+rounds=$(awk -F'\t' -v s="$first" 'NR > 1 && $1 == s && $3 == "base"' "$RUNS" | wc -l | tr -d ' ')
 
-echo "### Medians per size ($(rounds "$(echo "$sizes" | head -1)") rounds, configurations alternated)"
+echo "### Compile times, medians of $rounds rounds (s)"
 echo
-echo "| lines | base wall (s) | base Csc (s) | noblock-only wall (s) | noblock-only Csc (s) | all analyzers wall (s) | all analyzers Csc (s) | NoBlock analyzer time, noblock-only (s) | NoBlock analyzer time, all (s) | NoBlock ÷ base Csc | NoBlock ms per 1K lines |"
+echo "\"build\" is the whole \`dotnet build -t:Rebuild --no-dependencies\` of the generated project; \"csc\" is the compiler process alone (wall, and CPU = user + sys over its threads)."
+echo
+echo "| lines | load (1 min) | base build | base csc wall | base csc CPU | noblock-only build | noblock-only csc wall | noblock-only csc CPU | all build | all csc wall | all csc CPU |"
 echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for size in $sizes; do
-  bw=$(median "$size" base $WALL); bc=$(median "$size" base $CSC)
-  nw=$(median "$size" noblock $WALL); nc=$(median "$size" noblock $CSC)
-  aw=$(median "$size" all $WALL); ac=$(median "$size" all $CSC)
-  nn=$(median "$size" noblock $NOBLOCK); na=$(median "$size" all $NOBLOCK)
-  ratio=$(calc "100 * $nn / ($bc / 1000)" 1)
-  perk=$(calc "1000 * $nn / ($size / 1000)" 1)
-  echo "| $size | $bw | $(calc "$bc / 1000" 1) | $nw | $(calc "$nc / 1000" 1) | $aw | $(calc "$ac / 1000" 1) | $nn | $na | ${ratio}% | $perk |"
+  row="| $size | $(awk -F'\t' -v s="$size" -v k=$LOAD 'NR > 1 && $1 == s { print $k }' "$RUNS" | median)"
+  for config in base noblock all; do
+    row="$row | $(values "$size" $config $WALL | median) | $(values "$size" $config $CSC_WALL | median) | $(values "$size" $config $CSC_CPU | median)"
+  done
+  echo "$row |"
 done
 echo
-echo "### What the compile costs in CPU and in Csc time, relative to the base compile (medians)"
+echo "### NoBlock's cost"
 echo
-echo "| lines | base CPU (s) | noblock-only CPU (s) | all analyzers CPU (s) | noblock-only Csc − base Csc | same, % of base Csc | noblock-only CPU − base CPU | same, % of base CPU |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "ReportAnalyzer's time is elapsed time inside NoBlock's callbacks, summed over threads (it includes waiting for the CPU when the machine is busy, and binding of method bodies that NoBlock asks for first). The CPU delta is, round by round, the compiler's CPU with NoBlock as the only analyzer minus its CPU with analyzers off: NoBlock's code plus the analyzer-driver work that running any analyzer brings."
+echo
+echo "| lines | NoBlock (ReportAnalyzer), noblock-only: median (min–max) | NoBlock (ReportAnalyzer), with SDK analyzers | ÷ base csc wall | ÷ base csc CPU | CPU delta noblock-only − base: median (min–max) | ÷ base csc CPU | NoBlock ms per 1K lines (ReportAnalyzer) | CPU delta ms per 1K lines |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for size in $sizes; do
-  bc=$(median "$size" base $CSC); nc=$(median "$size" noblock $CSC)
-  bp=$(median "$size" base $CPU); np=$(median "$size" noblock $CPU); ap=$(median "$size" all $CPU)
-  echo "| $size | $bp | $np | $ap | $(calc "($nc - $bc) / 1000" 1) s | $(calc "100 * ($nc - $bc) / $bc" 1)% | $(calc "$np - $bp" 1) s | $(calc "100 * ($np - $bp) / $bp" 1)% |"
+  nb=$(values "$size" noblock $NOBLOCK | median); nbr=$(values "$size" noblock $NOBLOCK | range)
+  na=$(values "$size" all $NOBLOCK | median)
+  bw=$(values "$size" base $CSC_WALL | median); bc=$(values "$size" base $CSC_CPU | median)
+  d=$(paired "$size" $CSC_CPU | median); dr=$(paired "$size" $CSC_CPU | range)
+  echo "| $size | $nb ($nbr) | $na | $(calc "100 * $nb / $bw")% | $(calc "100 * $nb / $bc")% | $(calc "$d" 2) ($dr) | $(calc "100 * $d / $bc")% | $(calc "1000 * $nb / ($size / 1000)" 0) | $(calc "1000 * $d / ($size / 1000)" 0) |"
 done
 echo
-echo "### Findings in the generated code (distinct, from the noblock-only compiles)"
+echo "### Findings in the generated code (distinct locations, noblock-only compiles)"
 echo
 echo "| lines | NB0001 | NB0002 | NB0003 | NB0004 |"
 echo "|---:|---:|---:|---:|---:|"
