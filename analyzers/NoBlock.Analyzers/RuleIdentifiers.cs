@@ -12,6 +12,9 @@ public static class RuleIdentifiers
     /// <summary>A line of a NoBlock configuration file (NoBlock.Blocking.txt, NoBlock.Handlers.txt, .editorconfig) that could not be used.</summary>
     public const string InvalidConfiguration = "NB9001";
 
+    /// <summary>An analysis that failed, reported at the code it was analysing instead of an AD0001 (see docs/rules/NB9002.md).</summary>
+    public const string AnalyzerFailure = "NB9002";
+
     private const string DocsRoot = "https://github.com/noblock-dev/noblock/blob/main/docs/rules/";
 
     /// <summary>The help link of a rule: its page under docs/rules.</summary>

@@ -63,3 +63,47 @@ public static class LegacyDb
 {
     public static int Query(string sql) => sql.Length;
 }
+
+// NB0003 / NB0004: edge-triggered fds must be drained until EAGAIN. With IoEvents.EdgeTriggered (EPOLLET), epoll
+// reports the fd once when it becomes ready; a handler that reads once leaves the rest in the socket buffer and
+// is never woken for it again.
+public sealed unsafe class EdgeTriggeredServer
+{
+    private readonly EventLoop _loop = new();
+    private readonly byte[] _buffer = new byte[4096];
+
+    public void Watch(int connection, int listener)
+    {
+        _loop.Register(connection, IoEvents.Readable | IoEvents.EdgeTriggered, e =>
+        {
+            fixed (byte* p = _buffer)
+            {
+                var n = Tmds.Linux.LibC.read(e.Fd, p, _buffer.Length);   // NB0003 — one read, then return
+                Consume(n);
+            }
+        });
+
+        _loop.Register(listener, IoEvents.Readable | IoEvents.EdgeTriggered, e =>
+        {
+            var client = Tmds.Linux.LibC.accept4(e.Fd, null, null, Tmds.Linux.LibC.SOCK_NONBLOCK);   // NB0004 — one accept per wakeup
+            Adopt(client);
+        });
+
+        // Silent: the drain pattern — read until read() returns 0 (EOF) or -1 (EAGAIN or an error).
+        _loop.Register(connection, IoEvents.Readable | IoEvents.EdgeTriggered, e =>
+        {
+            fixed (byte* p = _buffer)
+            {
+                long n;
+                while ((n = Tmds.Linux.LibC.read(e.Fd, p, _buffer.Length)) > 0)
+                {
+                    Consume(n);
+                }
+            }
+        });
+    }
+
+    private static void Consume(long bytes) { }
+
+    private static void Adopt(int fd) { }
+}

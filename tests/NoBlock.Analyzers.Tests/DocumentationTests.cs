@@ -35,6 +35,7 @@ public sealed partial class DocumentationTests
         Assert.StartsWith($"# {id} - {descriptor.Title}\n", text.ReplaceLineEndings("\n"));
         Assert.Contains("## Configuration", text);
         Assert.Contains("## Known limitations", text);
+        Assert.Contains($"dotnet_diagnostic.{id}.severity", text);
     }
 
     [Theory]

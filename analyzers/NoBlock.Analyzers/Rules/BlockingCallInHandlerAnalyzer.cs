@@ -52,8 +52,11 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
         description: "Console writes are synchronous. When stdout or stderr is a pipe or a terminal that is not read fast enough, each write blocks the loop thread. Usually harmless in samples and error paths, hence a suggestion.",
         helpLinkUri: RuleIdentifiers.GetHelpUri(RuleIdentifiers.ConsoleWriteInHandler));
 
+    /// <summary>How NB9002 names this analysis when it fails.</summary>
+    internal const string AnalysisName = "blocking-call (NB0001/NB0002/NB0005)";
+
     public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } =
-        ImmutableArray.Create(BlockingCallRule, TransitiveBlockingCallRule, ConsoleWriteRule, ConfigurationDescriptors.InvalidConfiguration);
+        ImmutableArray.Create(BlockingCallRule, TransitiveBlockingCallRule, ConsoleWriteRule, ConfigurationDescriptors.InvalidConfiguration, AnalyzerFailure.Descriptor);
 
     public override void Initialize(AnalysisContext context)
     {
@@ -124,7 +127,7 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
             var options = context.Options.AnalyzerConfigOptionsProvider.GetOptions(tree);
             if (Roots.IsHandler(method, options))
             {
-                context.RegisterOperationBlockEndAction(end => SafeCallbacks.Run(end.OperationBlocks[0].Syntax, () =>
+                context.RegisterOperationBlockEndAction(end => AnalyzerFailure.Guard(AnalysisName, end.OperationBlocks[0].Syntax.GetLocation(), end.ReportDiagnostic, () =>
                 {
                     var sink = new ReportingSink(this, end.ReportDiagnostic, $"'{Display(method)}'", method.Name, end.CancellationToken);
                     foreach (var block in end.OperationBlocks)
@@ -142,7 +145,7 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
 
             var handlerArguments = new List<IArgumentOperation>();
             var waits = new List<IInvocationOperation>();
-            context.RegisterOperationAction(operation => SafeCallbacks.Run(operation.Operation.Syntax, () =>
+            context.RegisterOperationAction(operation => AnalyzerFailure.Guard(AnalysisName, operation.Operation.Syntax.GetLocation(), operation.ReportDiagnostic, () =>
             {
                 var invocation = operation.Operation as IInvocationOperation;
                 var target = invocation?.TargetMethod ?? (operation.Operation as IObjectCreationOperation)?.Constructor;
@@ -169,7 +172,7 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
                 }
             }), OperationKind.Invocation, OperationKind.ObjectCreation);
 
-            context.RegisterOperationBlockEndAction(end => SafeCallbacks.Run(end.OperationBlocks[0].Syntax, () =>
+            context.RegisterOperationBlockEndAction(end => AnalyzerFailure.Guard(AnalysisName, end.OperationBlocks[0].Syntax.GetLocation(), end.ReportDiagnostic, () =>
             {
                 var reported = new HashSet<(string, TextSpanKey)>();
                 foreach (var argument in handlerArguments)

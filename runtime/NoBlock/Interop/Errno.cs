@@ -44,7 +44,8 @@ internal readonly struct Errno
     public Exception ToException(string call, int fd = -1)
     {
         var where = fd >= 0 ? $"{call} on fd {fd}" : call;
-        if (call is "socket" or "bind" or "listen" or "accept4" or "recv" or "send" or "setsockopt" or "getsockopt" or "shutdown")
+        var syscall = call.Split(' ', '(')[0];
+        if (syscall is "socket" or "bind" or "listen" or "accept4" or "recv" or "send" or "setsockopt" or "getsockopt" or "shutdown")
         {
             return new SocketException((int)SocketErrorFromErrno(), $"{where} failed: {Message} (errno {Value})");
         }

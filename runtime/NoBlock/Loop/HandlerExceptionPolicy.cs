@@ -6,8 +6,8 @@ public enum HandlerExceptionPolicy
     /// <summary>
     /// The default. The exception is logged (with the handler and fd) and passed to
     /// <see cref="EventLoopOptions.OnHandlerException"/>; if it came from an fd handler, that registration is
-    /// closed (for a <c>TcpConnection</c>: the connection is closed with
-    /// <c>CloseReason.HandlerFault</c>). The loop keeps serving everything else.
+    /// closed (for a <see cref="Tcp.TcpConnection"/>: the connection is closed with
+    /// <see cref="Tcp.CloseReason.HandlerFault"/>). The loop keeps serving everything else.
     /// </summary>
     CloseRegistration,
 

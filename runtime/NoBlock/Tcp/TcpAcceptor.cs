@@ -1,0 +1,228 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+using NoBlock.Interop;
+
+namespace NoBlock.Tcp;
+
+/// <summary>
+/// A listening TCP socket on an <see cref="EventLoop"/>: accepts connections (<c>accept4</c> with
+/// <c>SOCK_NONBLOCK | SOCK_CLOEXEC</c>) in bounded batches and attaches each to a <see cref="TcpConnection"/>
+/// made by the factory, on the same loop.
+/// </summary>
+public sealed class TcpAcceptor : IDisposable, IRegistrationOwner
+{
+    /// <summary>
+    /// How long accepting pauses when the process is out of fds (EMFILE/ENFILE). 100 ms: a level-triggered listener
+    /// would otherwise report the same pending connection on every turn and spin the loop; a short pause lets
+    /// closing connections free fds.
+    /// </summary>
+    private static readonly TimeSpan OutOfFdsPause = TimeSpan.FromMilliseconds(100);
+
+    private readonly EventLoop _loop;
+    private readonly Func<TcpConnection> _factory;
+    private readonly TcpServerOptions _options;
+    private readonly FdHandle _handle;
+    private readonly Registration _registration;
+    private readonly IoEvents _interest;
+    private bool _disposed;
+    private bool _continuePosted;
+    private TimerHandle? _pauseTimer;
+
+    private TcpAcceptor(EventLoop loop, FdHandle handle, IPEndPoint localEndPoint, Func<TcpConnection> factory, TcpServerOptions options)
+    {
+        _loop = loop;
+        _handle = handle;
+        _factory = factory;
+        _options = options;
+        LocalEndPoint = localEndPoint;
+        _interest = IoEvents.Readable | (options.EdgeTriggered ? IoEvents.EdgeTriggered : IoEvents.None);
+        _registration = loop.RegisterCore(handle.Fd, _interest, handler: null, owner: this);
+    }
+
+    /// <summary>The address the socket is bound to (with the actual port when port 0 was asked for).</summary>
+    public IPEndPoint LocalEndPoint { get; }
+
+    /// <summary>The listening socket's fd.</summary>
+    public int Fd => _handle.Fd;
+
+    /// <summary>The loop that accepts and serves the connections.</summary>
+    public EventLoop Loop => _loop;
+
+    /// <summary>Connections accepted so far.</summary>
+    public long AcceptedCount { get; private set; }
+
+    /// <summary>Accept failures that were not EAGAIN (e.g. out of fds, aborted connections).</summary>
+    public long AcceptErrors { get; private set; }
+
+    string IRegistrationOwner.HandlerName => $"{typeof(TcpAcceptor).FullName}.{nameof(AcceptBatch)}";
+
+    /// <summary>
+    /// Creates a socket, binds and listens on <paramref name="endPoint"/>, and registers it with
+    /// <paramref name="loop"/>. Call on the loop thread or before the loop runs.
+    /// </summary>
+    /// <param name="loop">The loop that accepts and serves connections.</param>
+    /// <param name="endPoint">Address and port (0 for any free port).</param>
+    /// <param name="factory">Makes the connection object for each accepted socket (called on the loop).</param>
+    /// <param name="options">Settings; null for the defaults.</param>
+    /// <returns>The listening acceptor.</returns>
+    /// <exception cref="System.Net.Sockets.SocketException">socket, bind or listen failed (e.g. address in use).</exception>
+    public static TcpAcceptor Listen(EventLoop loop, IPEndPoint endPoint, Func<TcpConnection> factory, TcpServerOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(loop);
+        ArgumentNullException.ThrowIfNull(endPoint);
+        ArgumentNullException.ThrowIfNull(factory);
+        options ??= new TcpServerOptions();
+        options.Validate();
+
+        int fd = Sys.SocketTcp(endPoint.AddressFamily, out var err);
+        if (fd < 0)
+        {
+            throw err.ToException("socket");
+        }
+        var handle = new FdHandle(fd);
+        try
+        {
+            SetOrThrow(fd, Sys.SockOpt.ReuseAddress, 1);
+            if (options.ReusePort)
+            {
+                SetOrThrow(fd, Sys.SockOpt.ReusePort, 1);
+            }
+            // Set before listen: accepted sockets inherit them, and the receive buffer must be known when the
+            // window scale is negotiated in the handshake.
+            if (options.ReceiveBufferSize is int rcv)
+            {
+                SetOrThrow(fd, Sys.SockOpt.ReceiveBuffer, rcv);
+            }
+            if (options.SendBufferSize is int snd)
+            {
+                SetOrThrow(fd, Sys.SockOpt.SendBuffer, snd);
+            }
+            if (!Sys.Bind(fd, endPoint, out err))
+            {
+                throw err.ToException($"bind to {endPoint}");
+            }
+            if (!Sys.Listen(fd, options.Backlog, out err))
+            {
+                throw err.ToException("listen", fd);
+            }
+            var local = Sys.GetLocalEndPoint(fd) ?? endPoint;
+            return new TcpAcceptor(loop, handle, local, factory, options);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    private static void SetOrThrow(int fd, Sys.SockOpt opt, int value)
+    {
+        if (!Sys.SetSockOpt(fd, opt, value, out var err))
+        {
+            throw err.ToException("setsockopt", fd);
+        }
+    }
+
+    /// <summary>Stops listening and closes the listening socket. Accepted connections stay open. Idempotent.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+        if (_loop.IsRunning && !_loop.IsOnLoopThread)
+        {
+            _loop.Post(Dispose);
+            return;
+        }
+        _disposed = true;
+        _pauseTimer?.Cancel();
+        _registration.Dispose();
+        _handle.Dispose();
+    }
+
+    void IRegistrationOwner.OnEvents(IoEvents events) => AcceptBatch();
+
+    void IRegistrationOwner.OnHandlerFault(Exception exception)
+    {
+        // A connection factory or OnOpened threw: that connection is already closed; keep listening.
+    }
+
+    void IRegistrationOwner.OnLoopDisposed()
+    {
+        _disposed = true;
+        _handle.Dispose();
+    }
+
+    private void AcceptBatch()
+    {
+        _continuePosted = false;
+        if (_disposed)
+        {
+            return;
+        }
+        for (int i = 0; i < _options.MaxAcceptsPerEvent; i++)
+        {
+            int fd = Sys.Accept(_handle.Fd, out var err);
+            if (fd < 0)
+            {
+                if (err.IsWouldBlock)
+                {
+                    return; // drained: the next connection raises a new event (or edge)
+                }
+                AcceptErrors++;
+                if (err.IsTransientAcceptError)
+                {
+                    continue; // that connection died in the queue; the next one is fine
+                }
+                if (err.IsOutOfFds)
+                {
+                    PauseAccepting(err);
+                    return;
+                }
+                _loop.Options.Logger?.LogError("TcpAcceptor on {EndPoint}: accept4 failed: {Error}", LocalEndPoint, err.ToString());
+                return;
+            }
+            AcceptedCount++;
+            var handle = new FdHandle(fd);
+            TcpConnection connection;
+            try
+            {
+                if (_options.NoDelay)
+                {
+                    Sys.SetSockOpt(fd, Sys.SockOpt.NoDelay, 1, out _);
+                }
+                connection = _factory();
+            }
+            catch
+            {
+                handle.Dispose();
+                throw;
+            }
+            connection.Attach(_loop, handle, _options);
+        }
+        // Batch exhausted with connections maybe still queued. Level-triggered: the loop reports the listener again
+        // next turn. Edge-triggered: no new edge will come for those, so continue on a later turn ourselves.
+        if (_options.EdgeTriggered && !_continuePosted)
+        {
+            _continuePosted = true;
+            _loop.Post(AcceptBatch);
+        }
+    }
+
+    private void PauseAccepting(Errno err)
+    {
+        _loop.Options.Logger?.LogWarning("TcpAcceptor on {EndPoint}: out of file descriptors ({Error}); pausing accepts for {Pause} ms",
+            LocalEndPoint, err.ToString(), OutOfFdsPause.TotalMilliseconds);
+        _registration.Modify(IoEvents.None);
+        _pauseTimer = _loop.Schedule(OutOfFdsPause, () =>
+        {
+            _pauseTimer = null;
+            if (!_disposed)
+            {
+                _registration.Modify(_interest);
+                AcceptBatch();
+            }
+        });
+    }
+}
