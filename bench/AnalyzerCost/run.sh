@@ -32,7 +32,7 @@ dotnet build analyzers/NoBlock.Analyzers/NoBlock.Analyzers.csproj -c Release -v:
 dotnet build runtime/NoBlock/NoBlock.csproj -c Release -v:q -nologo
 dotnet build bench/AnalyzerCost/Generator/Generator.csproj -c Release -v:q -nologo
 
-printf 'size\tround\tconfig\twall_s\tcpu_s\tcsc_ms\tnoblock_s\tall_analyzers_s\tnb0001\tnb0002\tnb0003\tnb0004\tcsc_wall_s\tcsc_cpu_s\tload1\n' > "$RUNS"
+printf 'size\tround\tconfig\twall_s\tcpu_s\tcsc_ms\tnoblock_s\tall_analyzers_s\tnb0001\tnb0002\tnb0003\tnb0004\tcsc_wall_s\tcsc_cpu_s\tload1\tblocking_analyzer_s\tdrain_analyzer_s\n' > "$RUNS"
 
 # The compiler, run through a wrapper that records its own wall and CPU time (UseSharedCompilation=false on this
 # machine: every compile is a fresh csc process, so its rusage is the whole compile, analyzers included).
@@ -89,9 +89,12 @@ for size in $SIZES; do
       # ReportAnalyzer: "Total analyzer execution time: 4.613 seconds." then one line per assembly and analyzer.
       total=$(awk '/Total analyzer execution time:/ { print $(NF-1); exit }' "$log")
       noblock=$(awk '/NoBlock\.Analyzers, Version=/ { print $1; exit }' "$log")
-      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$size" "$round" "$config" "$wall" "$cpu" "${csc:-NA}" \
+      # NoBlock's two analyzers: NB0001/NB0002/NB0005 and NB0003/NB0004 (the latter from main's drain merge on).
+      blocking=$(awk '/NoBlock\.Analyzers\.Rules\.BlockingCallInHandlerAnalyzer / { print $1; exit }' "$log")
+      drain=$(awk '/NoBlock\.Analyzers\.Rules\.EdgeTriggeredDrainAnalyzer / { print $1; exit }' "$log")
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$size" "$round" "$config" "$wall" "$cpu" "${csc:-NA}" \
         "${noblock:-NA}" "${total:-NA}" "$(count_rule "$log" NB0001)" "$(count_rule "$log" NB0002)" \
-        "$(count_rule "$log" NB0003)" "$(count_rule "$log" NB0004)" "$cwall" "$ccpu" "$load1" | tee -a "$RUNS"
+        "$(count_rule "$log" NB0003)" "$(count_rule "$log" NB0004)" "$cwall" "$ccpu" "$load1" "${blocking:-NA}" "${drain:-NA}" | tee -a "$RUNS"
     done
   done
 done

@@ -6,7 +6,7 @@ set -euo pipefail
 RUNS="${1:?usage: summarize.sh runs.tsv}"
 
 # columns of runs.tsv (see run.sh)
-WALL=4 CSC_MS=6 NOBLOCK=7 CSC_WALL=13 CSC_CPU=14 LOAD=15
+WALL=4 CSC_MS=6 NOBLOCK=7 CSC_WALL=13 CSC_CPU=14 LOAD=15 BLOCKING=16 DRAIN=17
 
 # values SIZE CONFIG COLUMN: that column over the rounds, one per line (NA skipped)
 values() { awk -F'\t' -v s="$1" -v c="$2" -v k="$3" 'NR > 1 && $1 == s && $3 == c && $k != "NA" { print $k }' "$RUNS"; }
@@ -54,6 +54,14 @@ for size in $sizes; do
   bw=$(values "$size" base $CSC_WALL | median); bc=$(values "$size" base $CSC_CPU | median)
   d=$(paired "$size" $CSC_CPU | median); dr=$(paired "$size" $CSC_CPU | range)
   echo "| $size | $nb ($nbr) | $na | $(calc "100 * $nb / $bw")% | $(calc "100 * $nb / $bc")% | $(calc "$d" 2) ($dr) | $(calc "100 * $d / $bc")% | $(calc "1000 * $nb / ($size / 1000)" 0) | $(calc "1000 * $d / ($size / 1000)" 0) |"
+done
+echo
+echo "### NoBlock's time per analyzer (ReportAnalyzer, noblock-only compiles, medians, s)"
+echo
+echo "| lines | BlockingCallInHandlerAnalyzer (NB0001/NB0002/NB0005) | EdgeTriggeredDrainAnalyzer (NB0003/NB0004) |"
+echo "|---:|---:|---:|"
+for size in $sizes; do
+  echo "| $size | $(values "$size" noblock $BLOCKING | median) | $(values "$size" noblock $DRAIN | median) |"
 done
 echo
 echo "### Findings in the generated code (distinct locations, noblock-only compiles)"

@@ -2,7 +2,7 @@ namespace NoBlock.Bench.AnalyzerCost;
 
 /// <summary>
 /// A hand-written epoll dispatch loop over Tmds.LibC, as older parts of a server have: the loop's own
-/// <c>epoll_wait</c>, an edge-triggered registration drained until EAGAIN, and (in every other reactor) an audit
+/// <c>epoll_wait</c>, an edge-triggered registration drained until EAGAIN, a listening socket accepted until EAGAIN, and (in every other reactor) an audit
 /// helper that appends to a file from inside the loop (NB0002).
 /// </summary>
 internal static class ReactorTemplate
@@ -31,6 +31,13 @@ internal static class ReactorTemplate
                 private readonly int _epfd;
                 private readonly Dictionary<int, Action<int>> _handlers = new Dictionary<int, Action<int>>();
                 private volatile bool _stopping;
+                private int _listenFd = -1;
+
+                public void Listen(int listenFd)
+                {
+                    _listenFd = listenFd;
+                    Add(listenFd, _ => AcceptAll());
+                }
 
                 public RawReactor{{index}}()
                 {
@@ -65,6 +72,12 @@ internal static class ReactorTemplate
                         for (int i = 0; i < count; i++)
                         {
                             int fd = events[i].data.fd;
+                            if (fd == _listenFd)
+                            {
+                                AcceptAll();
+                                continue;
+                            }
+
                             DrainReadable(fd);
                             if (_handlers.TryGetValue(fd, out Action<int> handler))
                             {
@@ -102,6 +115,20 @@ internal static class ReactorTemplate
                         }
 
                         break;
+                    }
+                }
+
+                private void AcceptAll()
+                {
+                    while (true)
+                    {
+                        int client = accept4(_listenFd, null, null, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                        if (client < 0)
+                        {
+                            break;
+                        }
+
+                        Add(client, DrainReadable);
                     }
                 }
 
