@@ -21,6 +21,9 @@ namespace NoBlock;
 /// </remarks>
 public sealed unsafe class EventLoop : IDisposable
 {
+    /// <summary>Posted by <see cref="Schedule"/> from other threads: running it does nothing, the turn it causes does.</summary>
+    private static readonly Action RecomputeTimeout = static () => { };
+
     /// <summary>epoll_data value of the waker eventfd: no registration slot can have it.</summary>
     private const ulong WakerData = ulong.MaxValue;
 
@@ -117,6 +120,9 @@ public sealed unsafe class EventLoop : IDisposable
     /// <summary>Number of live registrations (diagnostics, tests).</summary>
     public int RegistrationCount { get; private set; }
 
+    /// <summary>Tests only: runs on the loop thread after the poll timeout is computed, before the loop announces its sleep.</summary>
+    internal Action? TestHookBeforeSleep { get; set; }
+
     /// <summary>What the loop thread is doing now: the hooks the stall watchdog reads.</summary>
     internal LoopActivity Activity => _activity;
 
@@ -179,17 +185,16 @@ public sealed unsafe class EventLoop : IDisposable
         ThrowIfDisposed();
         long dueTs = Stopwatch.GetTimestamp() + (long)(due.Ticks * ((double)Stopwatch.Frequency / TimeSpan.TicksPerSecond));
         var timer = new TimerHandle(this, dueTs, Interlocked.Increment(ref _timerSequence), action);
-        if (IsOnLoopThread || !IsRunning)
+        lock (_timers)
         {
-            lock (_timers)
-            {
-                _timers.Add(timer);
-            }
+            _timers.Add(timer);
         }
-        else
+        if (!IsOnLoopThread)
         {
-            // The heap is the loop's; another thread hands the timer over (and wakes the loop to recompute its timeout).
-            Enqueue(new WorkItem(static s => { var t = (TimerHandle)s!; t.Loop_AddTimer(); }, timer));
+            // The loop may have computed its epoll_wait timeout before this timer existed and be about to sleep on
+            // it. Queueing a no-op (rather than only waking) closes that window: the loop's last look at the queue
+            // before sleeping sees it, polls with a zero timeout, and recomputes the timeout next turn.
+            Enqueue(new WorkItem(RecomputeTimeout));
         }
         return timer;
     }
@@ -388,7 +393,7 @@ public sealed unsafe class EventLoop : IDisposable
             {
                 LoopMetrics.Lag.Record(LoopMetrics.Seconds(_now - timer.DueTimestamp), _nameTag);
             }
-            Invoke(timer.Action, null, -1, IoEvents.None, registration: null);
+            InvokeAction(timer.Action);
         }
     }
 
@@ -396,16 +401,20 @@ public sealed unsafe class EventLoop : IDisposable
     {
         // Bounded batch: at most what was queued when the phase began, and at most MaxPostedPerTurn, so a thread
         // posting in a tight loop (or posted work that posts) cannot starve I/O and timers.
+        if (_posted.IsEmpty)
+        {
+            return; // the common case under I/O load; IsEmpty is cheaper than Count
+        }
         int budget = Math.Min(_posted.Count, _options.MaxPostedPerTurn);
         for (int i = 0; i < budget && _posted.TryDequeue(out var item); i++)
         {
             if (item.Callback is { } callback)
             {
-                Invoke(null, callback, item.State, -1);
+                InvokeCallback(callback, item.State);
             }
             else
             {
-                Invoke((Action)item.State!, null, -1, IoEvents.None, registration: null);
+                InvokeAction((Action)item.State!);
             }
         }
     }
@@ -439,10 +448,15 @@ public sealed unsafe class EventLoop : IDisposable
     {
         // Announce the sleep before the last look at the queue (full fence both sides, see WakeIfBlocked): a post
         // that lands after the look sees _blocked == 1 and writes the eventfd.
-        Interlocked.Exchange(ref _blocked, 1);
-        if (timeoutMs != 0 && (!_posted.IsEmpty || _stopRequested))
+        TestHookBeforeSleep?.Invoke();
+        // A poll with a zero timeout does not sleep, so it is not announced and posters do not pay for a wake.
+        if (timeoutMs != 0)
         {
-            timeoutMs = 0;
+            Interlocked.Exchange(ref _blocked, 1);
+            if (!_posted.IsEmpty || _stopRequested)
+            {
+                timeoutMs = 0;
+            }
         }
         long start = Stopwatch.GetTimestamp();
         _activity.EnterPoll();
@@ -536,9 +550,9 @@ public sealed unsafe class EventLoop : IDisposable
         }
     }
 
-    private void Invoke(Action action, SendOrPostCallback? _, int fd, IoEvents events, Registration? registration)
+    private void InvokeAction(Action action)
     {
-        _activity.BeginHandler(action, fd, events);
+        _activity.BeginHandler(action, -1, IoEvents.None);
         long start = LoopMetrics.HandlerDuration.Enabled ? Stopwatch.GetTimestamp() : 0;
         try
         {
@@ -546,7 +560,7 @@ public sealed unsafe class EventLoop : IDisposable
         }
         catch (Exception ex)
         {
-            OnHandlerFault(action, fd, ex, registration);
+            OnHandlerFault(action, -1, ex, null);
         }
         finally
         {
@@ -555,9 +569,9 @@ public sealed unsafe class EventLoop : IDisposable
         }
     }
 
-    private void Invoke(Action? _, SendOrPostCallback callback, object? state, int fd)
+    private void InvokeCallback(SendOrPostCallback callback, object? state)
     {
-        _activity.BeginHandler(callback, fd, IoEvents.None);
+        _activity.BeginHandler(callback, -1, IoEvents.None);
         long start = LoopMetrics.HandlerDuration.Enabled ? Stopwatch.GetTimestamp() : 0;
         try
         {
@@ -565,7 +579,7 @@ public sealed unsafe class EventLoop : IDisposable
         }
         catch (Exception ex)
         {
-            OnHandlerFault(callback, fd, ex, null);
+            OnHandlerFault(callback, -1, ex, null);
         }
         finally
         {
@@ -584,23 +598,13 @@ public sealed unsafe class EventLoop : IDisposable
 
     private void OnHandlerFault(object handler, int fd, Exception ex, Registration? reg)
     {
-        var fault = new HandlerFault(Name, LoopActivity.Describe(handler), fd, ex);
-        _logger?.LogError(ex, "EventLoop {Loop}: handler {Handler} on fd {Fd} threw", Name, fault.Handler, fd);
-        try
-        {
-            _options.OnHandlerException?.Invoke(fault);
-        }
-        catch (Exception callbackError)
-        {
-            _logger?.LogError(callbackError, "EventLoop {Loop}: OnHandlerException threw", Name);
-        }
+        // Apply the policy first, so that whoever is told about the fault sees its outcome (registration closed).
         if (_options.HandlerExceptionPolicy == HandlerExceptionPolicy.StopLoop)
         {
             Interlocked.CompareExchange(ref _fatal, ExceptionDispatchInfo.Capture(ex), null);
             _stopRequested = true;
-            return;
         }
-        if (reg is { IsDisposed: false })
+        else if (reg is { IsDisposed: false })
         {
             if (reg.Owner is { } owner)
             {
@@ -617,6 +621,16 @@ public sealed unsafe class EventLoop : IDisposable
             {
                 RemoveRegistration(reg);
             }
+        }
+        var fault = new HandlerFault(Name, LoopActivity.Describe(handler), fd, ex);
+        _logger?.LogError(ex, "EventLoop {Loop}: handler {Handler} on fd {Fd} threw", Name, fault.Handler, fd);
+        try
+        {
+            _options.OnHandlerException?.Invoke(fault);
+        }
+        catch (Exception callbackError)
+        {
+            _logger?.LogError(callbackError, "EventLoop {Loop}: OnHandlerException threw", Name);
         }
     }
 
@@ -784,18 +798,6 @@ public sealed unsafe class EventLoop : IDisposable
         if (Volatile.Read(ref _blocked) == 1 && Interlocked.Exchange(ref _blocked, 0) == 1 && !IsDisposed)
         {
             Sys.EventFdSignal(_wakerFd);
-        }
-    }
-
-    internal void AddTimerOnLoop(TimerHandle timer)
-    {
-        if (timer.IsCancelled)
-        {
-            return;
-        }
-        lock (_timers)
-        {
-            _timers.Add(timer);
         }
     }
 

@@ -39,8 +39,6 @@ public sealed class TimerHandle
         return true;
     }
 
-    internal void Loop_AddTimer() => _loop.AddTimerOnLoop(this);
-
     /// <summary>Marks the timer as running; false if it was cancelled first.</summary>
     internal bool TryMarkRunning() => Interlocked.CompareExchange(ref _state, 2, 0) == 0;
 }

@@ -210,10 +210,14 @@ public sealed class EventLoopTests
             order.Enqueue((id, Environment.CurrentManagedThreadId, clock.ElapsedMilliseconds));
             all.Signal();
         });
-        At(60, 3);
-        At(20, 1);
-        At(40, 2);
-        At(40, 22); // same due time as 2: runs after it (scheduled later)
+        lt.Invoke(() =>
+        {
+            // Scheduled back to back inside one handler, so the 20 ms steps dwarf the gaps between the calls.
+            At(60, 3);
+            At(20, 1);
+            At(40, 2);
+            At(40, 22); // (about) the same due time as 2: scheduled later, runs after it
+        });
         Assert.True(all.Wait(Waits.Long));
         var list = order.ToArray();
         Assert.Equal(new[] { 1, 2, 22, 3 }, list.Select(x => x.Id));
@@ -227,16 +231,53 @@ public sealed class EventLoopTests
         using var lt = new LoopThread();
         int cancelledRan = 0;
         var later = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var fromOtherThread = lt.Loop.Schedule(TimeSpan.FromMilliseconds(10), () => Interlocked.Increment(ref cancelledRan));
-        var fromLoop = lt.Invoke(() => lt.Loop.Schedule(TimeSpan.FromMilliseconds(10), () => Interlocked.Increment(ref cancelledRan)));
+        // Hold the loop inside a handler so it cannot reach its timer phase while this thread schedules and cancels.
+        using var hold = new ManualResetEventSlim();
+        using var held = new ManualResetEventSlim();
+        lt.Loop.Post(() =>
+        {
+            held.Set();
+            hold.Wait(Waits.Long);
+        });
+        Assert.True(held.Wait(Waits.Long));
+        var fromOtherThread = lt.Loop.Schedule(TimeSpan.Zero, () => Interlocked.Increment(ref cancelledRan));
         Assert.True(fromOtherThread.Cancel());
-        lt.Invoke(() => Assert.True(fromLoop.Cancel()));
+        hold.Set();
+        // On the loop thread, scheduling and cancelling happen within one handler: the timer phase cannot interleave.
+        var fromLoop = lt.Invoke(() =>
+        {
+            var t = lt.Loop.Schedule(TimeSpan.Zero, () => Interlocked.Increment(ref cancelledRan));
+            Assert.True(t.Cancel());
+            return t;
+        });
         Assert.False(fromLoop.Cancel()); // second cancel: nothing to do
-        lt.Loop.Schedule(TimeSpan.FromMilliseconds(50), () => later.SetResult());
+        lt.Loop.Schedule(TimeSpan.FromMilliseconds(20), () => later.SetResult());
         Waits.Done(later.Task, "the later timer");
         Assert.Equal(0, cancelledRan);
         Assert.True(fromOtherThread.IsCancelled);
         Assert.False(fromOtherThread.HasRun);
+    }
+
+    [Fact]
+    public void Regression_Schedule_from_another_thread_never_misses_a_loop_about_to_sleep()
+    {
+        // Bug: a timer added by another thread after the loop computed its epoll_wait timeout (no timers: infinite)
+        // but before it announced its sleep was not noticed: the loop slept forever. The hook schedules from
+        // another thread exactly in that window.
+        using var ran = new SemaphoreSlim(0);
+        var loop = new EventLoop();
+        int armed = 1;
+        loop.TestHookBeforeSleep = () =>
+        {
+            if (Interlocked.Exchange(ref armed, 0) == 1)
+            {
+                var other = new Thread(() => loop.Schedule(TimeSpan.Zero, () => ran.Release()));
+                other.Start();
+                other.Join();
+            }
+        };
+        using var lt = new LoopThread(loop);
+        Assert.True(ran.Wait(Waits.Long), "the timer never ran: the loop slept through it");
     }
 
     [Fact]
@@ -288,9 +329,15 @@ public sealed class EventLoopTests
     public void Offload_task_completes_on_the_loop_even_without_await_and_carries_exceptions()
     {
         using var lt = new LoopThread();
-        var task = lt.Loop.Offload(() => throw new InvalidTimeZoneException("boom"));
+        using var gate = new ManualResetEventSlim();
+        var task = lt.Loop.Offload(() =>
+        {
+            gate.Wait(Waits.Long); // finish only after the continuation is attached
+            throw new InvalidTimeZoneException("boom");
+        });
         var completedOn = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         task.ContinueWith(_ => completedOn.SetResult(Environment.CurrentManagedThreadId), TaskContinuationOptions.ExecuteSynchronously);
+        gate.Set();
         Assert.Equal(lt.ManagedThreadId, Waits.Result(completedOn.Task, "the offloaded task"));
         var ex = Assert.Throws<AggregateException>(() => task.Wait());
         Assert.IsType<InvalidTimeZoneException>(ex.InnerException);
@@ -450,6 +497,23 @@ public sealed class EventLoopTests
     }
 
     [Fact]
+    public void Stop_from_a_handler_returns_Run_after_the_current_turn()
+    {
+        using var loop = new EventLoop();
+        int after = 0;
+        loop.Post(() =>
+        {
+            loop.Stop();
+            loop.Post(() => after++); // posted during the posted phase: waits for the next turn, which is the next Run
+        });
+        loop.Run(); // would never return if Stop from the loop thread were lost
+        Assert.Equal(0, after);
+        loop.Stop();
+        loop.Run();
+        Assert.Equal(1, after);
+    }
+
+    [Fact]
     public void Stop_before_Run_makes_Run_return_after_one_turn()
     {
         using var loop = new EventLoop();
@@ -483,5 +547,61 @@ public sealed class EventLoopTests
         release.Set();
         Waits.Until(() => activity.PollStartTimestamp != 0, "the loop back in epoll_wait");
         Assert.False(activity.TryGetCurrentHandler(out _, out _, out _, out _));
+    }
+}
+
+public sealed class LoopMetricsTests
+{
+    [Fact]
+    public void Events_and_handler_durations_are_published_on_the_NoBlock_meter_with_the_loop_name()
+    {
+        var events = new System.Collections.Concurrent.ConcurrentQueue<(string Instrument, double Value, string? Loop)>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == "NoBlock")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        void OnMeasurement<T>(System.Diagnostics.Metrics.Instrument instrument, T value, ReadOnlySpan<KeyValuePair<string, object?>> tags, object? state)
+        {
+            string? loop = null;
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "noblock.loop.name")
+                {
+                    loop = tag.Value as string;
+                }
+            }
+            events.Enqueue((instrument.Name, Convert.ToDouble(value), loop));
+        }
+        listener.SetMeasurementEventCallback<long>(OnMeasurement);
+        listener.SetMeasurementEventCallback<double>(OnMeasurement);
+        listener.Start();
+
+        var (r, w) = Fds.Pipe();
+        try
+        {
+            using var lt = new LoopThread(new EventLoopOptions { Name = "metered" });
+            var seen = new EventRecorder();
+            lt.Invoke(() => lt.Loop.Register(r, IoEvents.Readable, e =>
+            {
+                seen.Record(e);
+                Fds.Drain(e.Fd);
+            }));
+            Fds.Write(w);
+            seen.ExpectEvents(IoEvents.Readable);
+            lt.RunTurns();
+            listener.RecordObservableInstruments();
+            Assert.Contains(events, m => m.Instrument == "noblock.loop.events" && m.Loop == "metered" && m.Value >= 1);
+            Assert.Contains(events, m => m.Instrument == "noblock.loop.handler.duration" && m.Loop == "metered" && m.Value >= 0);
+            Assert.Contains(events, m => m.Instrument == "noblock.loop.utilization" && m.Loop == "metered" && m.Value is >= 0 and <= 1);
+        }
+        finally
+        {
+            Fds.Close(r);
+            Fds.Close(w);
+        }
     }
 }

@@ -183,12 +183,14 @@ public sealed class TcpTests
         }
     }
 
-    [Fact]
-    public void A_peer_that_never_reads_gets_back_pressure_and_server_memory_stays_bounded()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_peer_that_never_reads_gets_back_pressure_and_server_memory_stays_bounded(bool edge)
     {
         EchoConnection.Reset();
         EchoConnection? server = null;
-        var options = new TcpServerOptions { HighWaterMark = 64 * 1024, LowWaterMark = 16 * 1024, SendBufferSize = 8192, ReceiveBufferSize = 8192 };
+        var options = new TcpServerOptions { HighWaterMark = 64 * 1024, LowWaterMark = 16 * 1024, SendBufferSize = 8192, ReceiveBufferSize = 8192, EdgeTriggered = edge };
         var (lt, acceptor) = StartServer(() => server = new EchoConnection(), options);
         using (lt)
         {
@@ -237,6 +239,46 @@ public sealed class TcpTests
     }
 
     [Fact]
+    public void A_client_that_vanishes_mid_write_closes_the_connection_once_and_leaks_nothing()
+    {
+        BulkSender.Payload = Pattern(8 * 1024 * 1024);
+        int fdsBefore = Fds.OpenCount();
+        var closes = new ConcurrentQueue<CloseReason>();
+        var (lt, acceptor) = StartServer(() => new VanishingPeerSender(closes));
+        using (lt)
+        {
+            var client = Connect(acceptor.LocalEndPoint, receiveBuffer: 4096);
+            ReceiveExactly(client, 1000); // the server is mid-way through a large send
+            client.LingerState = new LingerOption(true, 0);
+            client.Dispose(); // vanish: RST with most of the payload still queued on the server
+            Waits.Until(() => closes.Count == 1, "the server-side close");
+            lt.RunTurns();
+            Assert.Contains(Assert.Single(closes), new[] { CloseReason.Reset, CloseReason.BrokenPipe });
+            Assert.Equal(7, lt.Invoke(() => 7)); // the loop keeps serving
+        }
+        Fds.ExpectOpenCount(fdsBefore);
+    }
+
+    private sealed class VanishingPeerSender : TcpConnection
+    {
+        private readonly ConcurrentQueue<CloseReason> _closes;
+
+        public VanishingPeerSender(ConcurrentQueue<CloseReason> closes) => _closes = closes;
+
+        protected override void OnOpened()
+        {
+            SendBufferSize = 4096;
+            Send(BulkSender.Payload);
+        }
+
+        protected override void OnData(ReadOnlySpan<byte> data)
+        {
+        }
+
+        protected override void OnClosed(CloseReason reason) => _closes.Enqueue(reason);
+    }
+
+    [Fact]
     public void Reset_by_peer_closes_once_with_Reset()
     {
         EchoConnection.Reset();
@@ -268,7 +310,7 @@ public sealed class TcpTests
             using var a = Connect(acceptor.LocalEndPoint);
             a.Send(new byte[] { 1 });
             Assert.Equal(0, a.Receive(new byte[1])); // closed by the policy
-            Waits.Until(() => ThrowingConnection.Closes.Count == 1, "OnClosed");
+            Waits.Until(() => ThrowingConnection.Closes.Count == 1 && faults.Count == 1, "OnClosed and the fault report");
             Assert.Equal(CloseReason.HandlerFault, Assert.Single(ThrowingConnection.Closes));
             var fault = Assert.Single(faults);
             Assert.Contains(nameof(ThrowingConnection) + ".OnData", fault.Handler);
@@ -276,7 +318,7 @@ public sealed class TcpTests
             using var b = Connect(acceptor.LocalEndPoint); // still accepting
             b.Send(new byte[] { 1 });
             Assert.Equal(0, b.Receive(new byte[1]));
-            Waits.Until(() => ThrowingConnection.Closes.Count == 2, "the second connection's close");
+            Waits.Until(() => ThrowingConnection.Closes.Count == 2 && faults.Count == 2, "the second connection's close and report");
         }
     }
 
