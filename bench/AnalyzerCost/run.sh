@@ -2,14 +2,16 @@
 # Analyzer cost benchmark (issue 2, "Performance"): how much NoBlock's analyzers add to compiling a server-shaped
 # code base of 25K, 50K and 100K lines.
 #
-#   bash bench/AnalyzerCost/run.sh                 # 3 rounds, sizes 25000 50000 100000
-#   ROUNDS=5 SIZES="25000 100000" bash bench/AnalyzerCost/run.sh
+#   bash bench/AnalyzerCost/run.sh                 # 3 rounds, sizes 25000 50000 100000, all four configurations
+#   ROUNDS=5 SIZES="25000 100000" CONFIGS="sdk all" bash bench/AnalyzerCost/run.sh
 #
-# For each size it restores the generated project once, then alternates, round after round, three rebuilds of
-# that one project (--no-dependencies -t:Rebuild, so the compiler runs every time and nothing else builds):
+# For each size it restores the generated project once, then alternates, round after round, rebuilds of that one
+# project (--no-dependencies -t:Rebuild, so the compiler runs every time and nothing else builds):
 #   base     -p:RunAnalyzers=false                               the compile alone (source generators still run)
 #   noblock  -p:EnableNETAnalyzers=false -p:ReportAnalyzer=true   NoBlock's analyzers are the only analyzers
+#   sdk      -p:NoBlockAnalyzers=false -p:ReportAnalyzer=true     the SDK's default analyzers, without NoBlock
 #   all      -p:ReportAnalyzer=true                              NoBlock plus the SDK's default analyzers
+# ("all" minus "sdk" is what NoBlock adds to a default .NET build, where the SDK's analyzers already run.)
 # and records the wall time of `dotnet build`, the compiler process's own wall and CPU time (user+sys: csc runs
 # through a tiny wrapper that times it), the Csc task's time, the analyzer times that ReportAnalyzer prints (-v:d)
 # and the 1-minute load average when the compile started (the machine is shared: CPU time is the figure that
@@ -20,6 +22,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 ROUNDS="${ROUNDS:-3}"
 SIZES="${SIZES:-25000 50000 100000}"
+CONFIGS="${CONFIGS:-base noblock sdk all}"
 OUT="$ROOT/bench/out/analyzer-cost"
 mkdir -p "$OUT/logs"
 RUNS="$OUT/runs.tsv"
@@ -50,9 +53,13 @@ config_args() {
   case "$1" in
     base) echo "-p:RunAnalyzers=false" ;;
     noblock) echo "-p:EnableNETAnalyzers=false -p:ReportAnalyzer=true" ;;
+    sdk) echo "-p:NoBlockAnalyzers=false -p:ReportAnalyzer=true" ;;
     all) echo "-p:ReportAnalyzer=true" ;;
   esac
 }
+
+# rotate N WORDS...: the words starting at the N-th (modulo their count), then the ones before it.
+rotate() { local n=$1; shift; local words=("$@"); local k=$((n % ${#words[@]})); echo "${words[*]:k} ${words[*]:0:k}"; }
 
 # Distinct findings of one rule in a build log (MSBuild prints each warning twice: as it happens and in the summary).
 count_rule() { { grep -oE "[^ >]+\([0-9]+,[0-9]+\): warning $2:" "$1" || true; } | sort -u | wc -l | tr -d ' '; }
@@ -67,11 +74,8 @@ for size in $SIZES; do
     -p:ReportAnalyzer=true > "$OUT/logs/$size-warmup.log" 2>&1 || { tail -20 "$OUT/logs/$size-warmup.log" >&2; exit 1; }
   for round in $(seq 1 "$ROUNDS"); do
     # Rotate the order each round so no configuration always runs first (warm disk cache) or last.
-    case $((round % 3)) in
-      1) order="base noblock all" ;;
-      2) order="noblock all base" ;;
-      0) order="all base noblock" ;;
-    esac
+    # shellcheck disable=SC2086
+    order=$(rotate $((round - 1)) $CONFIGS)
     for config in $order; do
       log="$OUT/logs/$size-$round-$config.log"
       load1=$(cut -d' ' -f1 /proc/loadavg)

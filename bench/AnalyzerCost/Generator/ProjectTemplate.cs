@@ -28,8 +28,9 @@ internal static class ProjectTemplate
               </PropertyGroup>
               <ItemGroup>
                 <ProjectReference Include="{{runtime}}" />
-                <!-- The analyzers exactly as built in Release, loaded by the compiler like a package's analyzers/dotnet/cs. -->
-                <Analyzer Include="{{analyzers}}" />
+                <!-- The analyzers exactly as built in Release, loaded by the compiler like a package's analyzers/dotnet/cs;
+                     -p:NoBlockAnalyzers=false leaves them out (run.sh's "sdk" configuration). -->
+                <Analyzer Include="{{analyzers}}" Condition="'$(NoBlockAnalyzers)' != 'false'" />
               </ItemGroup>
             </Project>
 
