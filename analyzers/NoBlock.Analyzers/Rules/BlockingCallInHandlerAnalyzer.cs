@@ -71,7 +71,8 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
         var configuration = NoBlockConfiguration.Read(compilation, context.Options.AdditionalFiles, context.CancellationToken);
         var analysis = new Analysis(compilation, configuration);
 
-        context.RegisterOperationBlockStartAction(analysis.OnOperationBlockStart);
+        // Types first, by syntax: only the members of types that can hold event-loop code are bound and walked.
+        context.RegisterSymbolStartAction(analysis.OnTypeStart, SymbolKind.NamedType);
         context.RegisterCompilationEndAction(end =>
         {
             foreach (var problem in configuration.Problems)
@@ -98,6 +99,9 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
         private readonly bool _mayHaveEpoll;
         private readonly bool _hasHandlerAttribute;
         private readonly ConcurrentDictionary<IMethodSymbol, bool> _takesHandlers = new(SymbolEqualityComparer.Default);
+        private readonly System.Lazy<HashSet<string>> _gateNames;
+
+        private static readonly string[] EpollWaitNames = { "epoll_wait", "epoll_pwait", "epoll_pwait2" };
 
         public Analysis(Compilation compilation, NoBlockConfiguration configuration)
         {
@@ -106,7 +110,14 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
             _walker = new HandlerWalker(_apis, compilation.Assembly, Roots.IsHandlerParameter);
             _graph = new CallGraph(compilation, _walker);
             _loops = new EpollLoops(compilation, _apis, _graph, _walker);
-            _hasHandlerAttribute = compilation.GetTypeByMetadataName(KnownNames.EventLoopHandlerAttribute) is not null;
+            var handlerAttribute = compilation.GetTypeByMetadataName(KnownNames.EventLoopHandlerAttribute);
+            _hasHandlerAttribute = handlerAttribute is not null;
+            _gateNames = new System.Lazy<HashSet<string>>(() =>
+            {
+                var names = SyntaxIndex.HandlerTakingNames(compilation, handlerAttribute, CancellationToken.None);
+                names.UnionWith(SyntaxIndex.NamesReaching(compilation, "epoll_", EpollWaitNames, CancellationToken.None));
+                return names;
+            }, LazyThreadSafetyMode.ExecutionAndPublication);
 
             // Dispatch-loop detection only matters where some binding of epoll is visible.
             _mayHaveEpoll = compilation.GetTypeByMetadataName("Tmds.Linux.LibC") is not null
@@ -116,7 +127,48 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
 
         public HandlerRoots Roots { get; }
 
-        public void OnOperationBlockStart(OperationBlockStartAnalysisContext context)
+        public void OnTypeStart(SymbolStartAnalysisContext context)
+        {
+            var type = (INamedTypeSymbol)context.Symbol;
+            if (!MayHoldEventLoopCode(type, context.Options, context.CancellationToken))
+            {
+                return;
+            }
+
+            context.RegisterOperationBlockStartAction(block =>
+            {
+                // Members of nested types are analysed with their own type.
+                if (SymbolEqualityComparer.Default.Equals(block.OwningSymbol.ContainingType, type))
+                {
+                    OnOperationBlockStart(block);
+                }
+            });
+        }
+
+        /// <summary>
+        /// A type holds event-loop code when one of its methods is a handler, or its text names a method that takes
+        /// handlers or an epoll wait (or a wrapper of one). Everything else is never bound by this analyzer.
+        /// </summary>
+        private bool MayHoldEventLoopCode(INamedTypeSymbol type, AnalyzerOptions analyzerOptions, CancellationToken cancellationToken)
+        {
+            if (type.DeclaringSyntaxReferences.Length == 0)
+            {
+                return false;
+            }
+
+            var options = analyzerOptions.AnalyzerConfigOptionsProvider.GetOptions(type.DeclaringSyntaxReferences[0].SyntaxTree);
+            foreach (var member in type.GetMembers())
+            {
+                if (member is IMethodSymbol method && Roots.IsHandler(method, options))
+                {
+                    return true;
+                }
+            }
+
+            return SyntaxIndex.TypeMentions(type, _gateNames.Value, cancellationToken);
+        }
+
+        private void OnOperationBlockStart(OperationBlockStartAnalysisContext context)
         {
             if (context.OwningSymbol is not IMethodSymbol method || context.OperationBlocks.IsEmpty)
             {
