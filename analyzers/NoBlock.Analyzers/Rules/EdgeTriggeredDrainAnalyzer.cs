@@ -56,7 +56,22 @@ public sealed class EdgeTriggeredDrainAnalyzer : DiagnosticAnalyzer
 
             // A read reached from two types (two handlers calling the same helper) is reported once.
             var reported = new ConcurrentDictionary<SyntaxNode, bool>();
-            start.RegisterSymbolStartAction(symbolStart => OnTypeStart(symbolStart, compilation, known, calls, reported), SymbolKind.NamedType);
+
+            // Only types whose text registers fds (EventLoop.Register, epoll_ctl or a wrapper of it) can hold an
+            // edge-triggered registration; the others are never bound by this analyzer.
+            var gate = new System.Lazy<System.Collections.Generic.HashSet<string>>(() =>
+            {
+                var names = SyntaxIndex.NamesReaching(compilation, "epoll_", new[] { "epoll_ctl" }, CancellationToken.None);
+                names.Add("Register");
+                return names;
+            }, LazyThreadSafetyMode.ExecutionAndPublication);
+            start.RegisterSymbolStartAction(symbolStart =>
+            {
+                if (symbolStart.Symbol is INamedTypeSymbol type && SyntaxIndex.TypeMentions(type, gate.Value, symbolStart.CancellationToken))
+                {
+                    OnTypeStart(symbolStart, compilation, known, calls, reported);
+                }
+            }, SymbolKind.NamedType);
         });
     }
 
