@@ -13,10 +13,15 @@ namespace NoBlock.Analyzers.Catalogue;
 internal sealed class BlockingApis
 {
     private readonly Dictionary<ISymbol, BlockingApi> _members = new(SymbolEqualityComparer.Default);
+    private readonly Dictionary<string, Dictionary<string, BlockingApi>> _rowsByType = new(System.StringComparer.Ordinal);
     private readonly Dictionary<string, BlockingApi> _libc = new(System.StringComparer.Ordinal);
     private readonly INamedTypeSymbol? _blockingAttribute;
     private readonly ConcurrentDictionary<IMethodSymbol, Match> _cache = new(SymbolEqualityComparer.Default);
 
+    /// <summary>
+    /// Built-in rows are matched by the declaring type's metadata name when a method is first looked up, so that
+    /// starting a compilation costs no type lookups (the catalogue names some forty types).
+    /// </summary>
     public BlockingApis(Compilation compilation, IEnumerable<KeyValuePair<ISymbol, string?>> userListed)
     {
         foreach (var row in BlockingCatalogue.All)
@@ -27,24 +32,12 @@ internal sealed class BlockingApis
                 continue;
             }
 
-            var type = compilation.GetTypeByMetadataName(row.Type);
-            if (type is null)
+            if (!_rowsByType.TryGetValue(row.Type, out var members))
             {
-                continue;
+                _rowsByType[row.Type] = members = new Dictionary<string, BlockingApi>(System.StringComparer.Ordinal);
             }
 
-            foreach (var member in type.GetMembers(row.Member))
-            {
-                switch (member)
-                {
-                    case IMethodSymbol method:
-                        _members[method] = row;
-                        break;
-                    case IPropertySymbol { GetMethod: { } getter }:
-                        _members[getter] = row;
-                        break;
-                }
-            }
+            members[row.Member] = row;
         }
 
         foreach (var listed in userListed)
@@ -65,6 +58,29 @@ internal sealed class BlockingApis
         _blockingAttribute = compilation.GetTypeByMetadataName(KnownNames.BlockingAttribute);
     }
 
+    private BlockingApi? FindBuiltIn(IMethodSymbol method)
+    {
+        if (method.ContainingType is not { } type || !_rowsByType.TryGetValue(MetadataName(type), out var members))
+        {
+            return null;
+        }
+
+        var name = method.AssociatedSymbol is IPropertySymbol property && method.MethodKind == MethodKind.PropertyGet ? property.Name : method.Name;
+        return members.TryGetValue(name, out var row) && (method.MethodKind != MethodKind.PropertySet) ? row : null;
+    }
+
+    /// <summary><c>System.Threading.Tasks.Task`1</c>, <c>Outer`1+Inner</c>: the form the catalogue uses.</summary>
+    private static string MetadataName(INamedTypeSymbol type)
+    {
+        var definition = type.OriginalDefinition;
+        if (definition.ContainingType is { } outer)
+        {
+            return MetadataName(outer) + "+" + definition.MetadataName;
+        }
+
+        return definition.ContainingNamespace is { IsGlobalNamespace: false } ns ? ns.ToDisplayString() + "." + definition.MetadataName : definition.MetadataName;
+    }
+
     /// <summary>The catalogue row for a method (or property accessor, or constructor), or null.</summary>
     public Match Find(IMethodSymbol method)
     {
@@ -76,7 +92,9 @@ internal sealed class BlockingApis
     {
         for (var current = method; current is not null; current = current.OverriddenMethod)
         {
-            if (_members.TryGetValue(current.OriginalDefinition, out var row))
+            var definition = current.OriginalDefinition;
+            var row = _members.TryGetValue(definition, out var listed) ? listed : FindBuiltIn(definition);
+            if (row is not null)
             {
                 return new Match(row, ApiName(current));
             }

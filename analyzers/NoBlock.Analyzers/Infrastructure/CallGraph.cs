@@ -250,7 +250,7 @@ internal sealed class CallGraph
             }
 
             var syntax = reference.GetSyntax(CancellationToken.None);
-            isIterator |= IsIterator(syntax);
+            isIterator |= MayBeIterator(method) && IsIterator(syntax);
 #pragma warning disable RS1030 // NB0002 must follow calls into bodies in other documents, live in the IDE (not only at compilation end); the analyzer driver shares its cached semantic models with Compilation.GetSemanticModel.
             var model = _compilation.GetSemanticModel(reference.SyntaxTree);
 #pragma warning restore RS1030
@@ -263,6 +263,10 @@ internal sealed class CallGraph
 
         return sink.ToFacts(isIterator);
     }
+
+    /// <summary>Only methods returning IEnumerable/IEnumerator (generic or not, or their async forms) can be iterators.</summary>
+    private static bool MayBeIterator(IMethodSymbol method)
+        => method.ReturnType is INamedTypeSymbol { Name: "IEnumerable" or "IEnumerator" or "IAsyncEnumerable" or "IAsyncEnumerator" };
 
     /// <summary>A body with <c>yield</c> of its own (IMethodSymbol.IsIterator is newer than the Roslyn we target).</summary>
     private static bool IsIterator(SyntaxNode declaration)

@@ -213,15 +213,9 @@ internal sealed class HandlerWalker
     private static void PushChildren(Stack<IOperation> stack, IOperation operation)
     {
         // Push in reverse so that children are visited in source order (the first finding is the first in the code).
-        var children = new List<IOperation>();
-        foreach (var child in operation.ChildOperations)
+        foreach (var child in operation.ChildOperations.Reverse())
         {
-            children.Add(child);
-        }
-
-        for (var i = children.Count - 1; i >= 0; i--)
-        {
-            stack.Push(children[i]);
+            stack.Push(child);
         }
     }
 
