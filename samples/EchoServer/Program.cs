@@ -7,17 +7,24 @@ using NoBlock.Tcp;
 namespace EchoServer;
 
 /// <summary>
-/// A TCP echo server on NoBlock's EventLoop: one loop per thread, one SO_REUSEPORT listener per loop.
-/// <c>dotnet run -c Release --project samples/EchoServer -- --port 5000 [--edge-triggered] [--loops N] [--no-watchdog]</c>
+/// A TCP echo server on NoBlock's EventLoop: one loop per thread, one SO_REUSEPORT listener per loop; with
+/// <c>--workers N</c>, N such processes under a supervisor, nginx-style.
+/// <c>dotnet run -c Release --project samples/EchoServer -- --port 5000 [--edge-triggered] [--loops N] [--workers N] [--no-watchdog]</c>
 /// </summary>
 internal static class Program
 {
     private const string Usage = """
-        usage: EchoServer [--port N] [--address IP] [--loops N] [--edge-triggered] [--no-watchdog] [--help]
+        usage: EchoServer [--port N] [--address IP] [--loops N] [--workers N] [--edge-triggered] [--no-watchdog] [--help]
 
-          --port N          TCP port to listen on (default 5000; 0 picks a free port)
+          --port N          TCP port to listen on (default 5000; 0 picks a free port, not with --workers)
           --address IP      address to bind (default 127.0.0.1)
-          --loops N         event loops, one thread each, one SO_REUSEPORT listener each (default: one per core)
+          --loops N         event loops, one thread each, one SO_REUSEPORT listener each (default: one per core;
+                            one per worker process with --workers)
+          --workers N       nginx-style: a supervisor starts N worker processes of this program, each with its own
+                            loop(s) and SO_REUSEPORT listener(s) on the same port (the kernel spreads connections
+                            over them); a worker that dies is restarted (at most 5 times a minute per worker);
+                            Ctrl+C or SIGTERM to the supervisor stops them all. Processes, not threads, because one
+                            process may hold only RLIMIT_NOFILE fds: N workers hold N times as many connections.
           --edge-triggered  register sockets with EPOLLET instead of level-triggered
           --no-watchdog     run without the stall watchdog (accepted now; the watchdog itself is not built yet,
                             so this flag currently changes nothing)
@@ -37,6 +44,23 @@ internal static class Program
         {
             Console.WriteLine(Usage);
             return 0;
+        }
+        if (options.Workers > 0)
+        {
+            if (options.Port == 0)
+            {
+                Console.Error.WriteLine("EchoServer: --workers needs a fixed --port (the workers must share one port)");
+                return 2;
+            }
+            return Supervisor.Run(options.Workers, WithoutWorkers(args));
+        }
+        if (options.WorkerIndex >= 0)
+        {
+            Supervisor.DieWithParent();
+            if (options.Loops == 0)
+            {
+                options.Loops = 1; // nginx's worker: one single-threaded loop per process
+            }
         }
 
         using var group = new EventLoopGroup(options.Loops, new EventLoopOptions { Name = "echo" });
@@ -68,7 +92,8 @@ internal static class Program
         var clock = Stopwatch.StartNew();
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         group.Start();
-        Console.WriteLine($"EchoServer listening on {bound} ({group.Loops.Count} loop(s), {(options.EdgeTriggered ? "edge" : "level")}-triggered, watchdog {(options.NoWatchdog ? "off" : "not available yet")}); Ctrl+C to stop");
+        var worker = options.WorkerIndex >= 0 ? $"worker {options.WorkerIndex} (pid {Environment.ProcessId}) " : "";
+        Console.WriteLine($"EchoServer {worker}listening on {bound} ({group.Loops.Count} loop(s), {(options.EdgeTriggered ? "edge" : "level")}-triggered, watchdog {(options.NoWatchdog ? "off" : "not available yet")}); Ctrl+C to stop");
         Console.Out.Flush();
 
         stop.Wait();
@@ -83,6 +108,22 @@ internal static class Program
             $"{errors} connections reset or failed, CPU {cpu.TotalSeconds:0.00} s, allocated {allocated} bytes ({(reads > 0 ? (double)allocated / reads : 0):0.###} B/read), " +
             $"GC gen0/1/2 {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)}");
         return 0;
+    }
+
+    /// <summary>The worker's arguments: the supervisor's own, without <c>--workers N</c>.</summary>
+    private static List<string> WithoutWorkers(string[] args)
+    {
+        var result = new List<string>(args.Length);
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--workers")
+            {
+                i++;
+                continue;
+            }
+            result.Add(args[i]);
+        }
+        return result;
     }
 
     private static IPEndPoint Listen(EventLoopGroup group, Options options, LoopStats[] stats)
@@ -129,6 +170,8 @@ internal static class Program
         public int Loops;
         public bool EdgeTriggered;
         public bool NoWatchdog;
+        public int Workers;
+        public int WorkerIndex = -1;
         public bool Help;
     }
 
@@ -168,6 +211,20 @@ internal static class Program
                     if (!int.TryParse(Value(), out options.Loops) || options.Loops is < 1 or > 1024)
                     {
                         error = "--loops needs a number from 1 to 1024";
+                        return false;
+                    }
+                    break;
+                case "--workers":
+                    if (!int.TryParse(Value(), out options.Workers) || options.Workers is < 1 or > 256)
+                    {
+                        error = "--workers needs a number from 1 to 256";
+                        return false;
+                    }
+                    break;
+                case "--worker-index": // set by the supervisor for its workers
+                    if (!int.TryParse(Value(), out options.WorkerIndex) || options.WorkerIndex < 0)
+                    {
+                        error = "--worker-index is set by the supervisor (--workers)";
                         return false;
                     }
                     break;
