@@ -57,6 +57,7 @@ public sealed unsafe partial class EventLoop : IDisposable
     private ExceptionDispatchInfo? _fatal;
     private long _pollTicks;           // time spent inside epoll_wait, for the utilization gauge
     private long _utilizationMarkWall, _utilizationMarkPoll;
+    private bool _edgeGuard;           // EventLoopOptions.Guards.EdgeTriggeredLeftovers, read when Run starts
     private byte* _readBuffer;          // the loop-owned receive buffer lent to TCP connections (see ReadBuffer)
 
     /// <summary>Creates a loop (an epoll instance and its waker eventfd). Call <see cref="Run"/> to turn it.</summary>
@@ -268,6 +269,8 @@ public sealed unsafe partial class EventLoop : IDisposable
         Volatile.Write(ref _loopThreadId, Environment.CurrentManagedThreadId);
         _activity.RecordThread(Sys.GetThreadId(), Environment.CurrentManagedThreadId);
         SynchronizationContext.SetSynchronizationContext(_syncContext);
+        _edgeGuard = _options.Guards.EdgeTriggeredLeftovers;
+        Diagnostics.StallWatchdog.Attach(this);
         try
         {
             while (true)
@@ -286,6 +289,7 @@ public sealed unsafe partial class EventLoop : IDisposable
         }
         finally
         {
+            Diagnostics.StallWatchdog.Detach(this);
             SynchronizationContext.SetSynchronizationContext(previousContext);
             _stopRequested = false;
             Volatile.Write(ref _loopThreadId, -1);
@@ -514,11 +518,14 @@ public sealed unsafe partial class EventLoop : IDisposable
 
     private void InvokeHandler(IoHandler handler, int fd, IoEvents events, Registration reg)
     {
-        _activity.BeginHandler(handler, fd, events);
-        long start = LoopMetrics.HandlerDuration.Enabled ? Stopwatch.GetTimestamp() : 0;
+        long start = _activity.BeginHandler(handler, fd, events); // the watchdog's timestamp doubles as the metric's
         try
         {
             handler(new IoEvent(fd, events));
+            if (_edgeGuard && (reg.Interest & IoEvents.EdgeTriggered) != 0)
+            {
+                Diagnostics.EdgeTriggeredGuard.Check(handler, fd, reg);
+            }
         }
         catch (Exception ex)
         {
@@ -533,8 +540,7 @@ public sealed unsafe partial class EventLoop : IDisposable
 
     private void Invoke(IRegistrationOwner owner, int fd, IoEvents events, Registration reg)
     {
-        _activity.BeginHandler(owner, fd, events);
-        long start = LoopMetrics.HandlerDuration.Enabled ? Stopwatch.GetTimestamp() : 0;
+        long start = _activity.BeginHandler(owner, fd, events); // the watchdog's timestamp doubles as the metric's
         try
         {
             owner.OnEvents(events);
@@ -552,8 +558,7 @@ public sealed unsafe partial class EventLoop : IDisposable
 
     private void InvokeAction(Action action)
     {
-        _activity.BeginHandler(action, -1, IoEvents.None);
-        long start = LoopMetrics.HandlerDuration.Enabled ? Stopwatch.GetTimestamp() : 0;
+        long start = _activity.BeginHandler(action, -1, IoEvents.None); // the watchdog's timestamp doubles as the metric's
         try
         {
             action();
@@ -571,8 +576,7 @@ public sealed unsafe partial class EventLoop : IDisposable
 
     private void InvokeCallback(SendOrPostCallback callback, object? state)
     {
-        _activity.BeginHandler(callback, -1, IoEvents.None);
-        long start = LoopMetrics.HandlerDuration.Enabled ? Stopwatch.GetTimestamp() : 0;
+        long start = _activity.BeginHandler(callback, -1, IoEvents.None); // the watchdog's timestamp doubles as the metric's
         try
         {
             callback(state);
@@ -590,7 +594,7 @@ public sealed unsafe partial class EventLoop : IDisposable
 
     private void RecordDuration(long start)
     {
-        if (start != 0)
+        if (LoopMetrics.HandlerDuration.Enabled)
         {
             LoopMetrics.HandlerDuration.Record(LoopMetrics.Seconds(Stopwatch.GetTimestamp() - start), _nameTag);
         }

@@ -14,6 +14,12 @@ public sealed class EventLoopOptions
     /// <summary>Called (on the watchdog's thread) when a stall is detected.</summary>
     public Action<StallReport>? OnStall { get; set; }
 
+    /// <summary>How the stall watchdog reports: per-minute limit, escalation, end reports, quiet under a debugger (docs/watchdog.md).</summary>
+    public StallWatchdogOptions Watchdog { get; set; } = new();
+
+    /// <summary>Runtime guards: edge-triggered leftovers and synchronous waits on the loop thread (on by default in Debug builds).</summary>
+    public LoopGuardOptions Guards { get; set; } = new();
+
     /// <summary>Where the loop logs handler failures and other trouble. Null: nothing is logged.</summary>
     public ILogger? Logger { get; set; }
 

@@ -29,6 +29,8 @@ internal sealed class LoopActivity
     private int _osThreadId = -1;
     private int _managedThreadId = -1;
     private long _turns;
+    private int _endWanted;         // set by the watchdog after it reported a stall: record when that handler ends
+    private long _endedStart, _endedAt;
 
     /// <summary>The loop thread's kernel thread id (gettid), recorded when <see cref="EventLoop.Run"/> starts; -1 before.</summary>
     public int OsThreadId => Volatile.Read(ref _osThreadId);
@@ -48,7 +50,8 @@ internal sealed class LoopActivity
         Volatile.Write(ref _managedThreadId, managedThreadId);
     }
 
-    internal void BeginHandler(object handler, int fd, IoEvents events)
+    /// <summary>Publishes the handler about to run; returns its start timestamp (also the handler-duration metric's start).</summary>
+    internal long BeginHandler(object handler, int fd, IoEvents events)
     {
         _handler = handler;
         _fd = fd;
@@ -60,9 +63,35 @@ internal sealed class LoopActivity
         }
         _lastStart = now;
         Volatile.Write(ref _handlerStart, now);
+        return now;
     }
 
-    internal void EndHandler() => Volatile.Write(ref _handlerStart, 0);
+    internal void EndHandler()
+    {
+        if (Volatile.Read(ref _endWanted) != 0)
+        {
+            RecordEnd();
+        }
+        Volatile.Write(ref _handlerStart, 0);
+    }
+
+    private void RecordEnd()
+    {
+        _endedAt = Stopwatch.GetTimestamp();
+        Volatile.Write(ref _endedStart, _handlerStart);
+        Volatile.Write(ref _endWanted, 0);
+    }
+
+    /// <summary>Asks the loop to record when the running handler returns (the watchdog's "stall ended after N ms").</summary>
+    public void RequestEndTimestamp() => Volatile.Write(ref _endWanted, 1);
+
+    /// <summary>When the handler that started at <paramref name="startTimestamp"/> returned, if it was recorded.</summary>
+    public bool TryGetEndTimestamp(long startTimestamp, out long endTimestamp)
+    {
+        bool same = Volatile.Read(ref _endedStart) == startTimestamp; // acquire: _endedAt was written before it
+        endTimestamp = Volatile.Read(ref _endedAt);
+        return same && endTimestamp != 0;
+    }
 
     internal void EnterPoll() => Volatile.Write(ref _pollStart, Stopwatch.GetTimestamp());
 

@@ -18,8 +18,8 @@ internal static class LoopMetrics
 
     /// <summary>Incremented by the stall watchdog.</summary>
     public static readonly Counter<long> Stalls = Meter.CreateCounter<long>("noblock.loop.stalls", "{stall}", "Handlers that ran longer than the stall threshold");
-    public static readonly Histogram<double> HandlerDuration = Meter.CreateHistogram<double>("noblock.loop.handler.duration", "s", "Time spent in one handler");
-    public static readonly Histogram<double> Lag = Meter.CreateHistogram<double>("noblock.loop.lag", "s", "How late the loop ran due timers");
+    public static readonly Histogram<double> HandlerDuration = Diagnostics.LoopMeters.SecondsHistogram(Meter, "noblock.loop.handler.duration", "Time spent in one handler");
+    public static readonly Histogram<double> Lag = Diagnostics.LoopMeters.SecondsHistogram(Meter, "noblock.loop.lag", "How late the loop ran due timers");
     public static readonly Counter<long> Events = Meter.CreateCounter<long>("noblock.loop.events", "{event}", "Readiness events dispatched");
 
     static LoopMetrics()

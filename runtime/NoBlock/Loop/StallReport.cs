@@ -4,7 +4,7 @@ namespace NoBlock;
 /// What a stalled loop was doing: produced by the stall watchdog (see <see cref="EventLoopOptions.OnStall"/>)
 /// while the stall is happening. <see cref="ToString"/> is the one-line alert a person reads.
 /// </summary>
-public sealed class StallReport
+public sealed partial class StallReport
 {
     /// <summary>Creates a report.</summary>
     /// <param name="loopName">The loop's <see cref="EventLoopOptions.Name"/>.</param>
@@ -21,6 +21,7 @@ public sealed class StallReport
         Fd = fd;
         Blocked = blocked;
         Syscall = syscall;
+        Kind = blocked ? StallKind.Blocked : StallKind.Running;
     }
 
     /// <summary>The loop's <see cref="EventLoopOptions.Name"/>.</summary>
@@ -40,12 +41,4 @@ public sealed class StallReport
 
     /// <summary>The syscall the loop thread sits in (from <c>/proc/self/task/&lt;tid&gt;/syscall</c>), if known.</summary>
     public string? Syscall { get; }
-
-    /// <inheritdoc />
-    public override string ToString()
-    {
-        var fd = Fd >= 0 ? $" on fd {Fd}" : "";
-        var what = Blocked ? $"blocked in {Syscall ?? "a syscall"}" : "running on CPU";
-        return $"loop '{LoopName}' stalled for {Elapsed.TotalMilliseconds:0} ms in {Handler}{fd}: {what}";
-    }
 }

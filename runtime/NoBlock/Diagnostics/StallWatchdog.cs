@@ -1,0 +1,538 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+
+namespace NoBlock.Diagnostics;
+
+/// <summary>
+/// The process's one stall watchdog: a dedicated background thread (not the thread pool, which can starve too)
+/// that looks at every running loop every eighth of its threshold. A handler running past its loop's
+/// <see cref="EventLoopOptions.StallThreshold"/> is reported with what the loop thread is doing (blocked in a
+/// syscall, running, or starved), again at 2×, 4×, … the threshold while it lasts, and once more when it ends —
+/// at most <see cref="StallWatchdogOptions.MaxReportsPerMinute"/> reports a minute per loop, then one
+/// "suppressed N". It also delivers the runtime guards' findings, so no user sink ever runs on a loop thread.
+/// </summary>
+/// <remarks>
+/// The loop side costs nothing extra per dispatch: the watchdog only reads <see cref="LoopActivity"/> (a
+/// timestamp and a handler written before each dispatch, read with <c>Volatile.Read</c>).
+/// </remarks>
+internal static class StallWatchdog
+{
+    /// <summary>
+    /// Checks per threshold. The target is a report within 1.25× the threshold; a quarter-threshold interval would
+    /// meet it only if the watchdog thread were always scheduled on time. An eighth leaves the other eighth (12.5 ms
+    /// at the default threshold) for scheduling delay on a busy machine; 80 wake-ups a second, each a few volatile
+    /// reads per loop, cost nothing measurable (bench/WATCHDOG.md).
+    /// </summary>
+    private const int ChecksPerThreshold = 8;
+
+    /// <summary>Shortest check interval: a tiny threshold must not turn the watchdog into a spinning thread.</summary>
+    private static readonly TimeSpan MinInterval = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>Longest check interval (and the interval with no loop watched): guard findings wait at most this long.</summary>
+    private static readonly TimeSpan MaxInterval = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Guard findings waiting for delivery beyond this are dropped (a loop thread must never wait for the watchdog).</summary>
+    private const int MaxQueuedFindings = 1024;
+
+    private static readonly object Gate = new();
+    private static readonly AutoResetEvent Wake = new(false);
+    private static readonly ConcurrentQueue<(LoopWatch Watch, GuardReport Report)> Findings = new();
+    private static LoopWatch[] _watches = [];
+    private static Thread? _thread;
+    private static int _queuedFindings;
+
+    [ThreadStatic]
+    private static LoopWatch? t_current;
+
+    /// <summary>The watch of the loop running on the calling thread, or null (the guards' cheap "am I on a loop?").</summary>
+    internal static LoopWatch? Current => t_current;
+
+    /// <summary>Called by <see cref="EventLoop.Run"/> on the loop thread before the first turn.</summary>
+    public static void Attach(EventLoop loop)
+    {
+        LoopWatch watch;
+        lock (Gate)
+        {
+            watch = Array.Find(_watches, w => ReferenceEquals(w.Loop, loop)) ?? new LoopWatch(loop);
+            watch.Restart();
+            if (Array.IndexOf(_watches, watch) < 0)
+            {
+                _watches = [.. _watches, watch];
+            }
+            if (_thread is null)
+            {
+                _thread = new Thread(RunWatchdog) { IsBackground = true, Name = "NoBlock watchdog" };
+                _thread.Start();
+            }
+        }
+        t_current = watch;
+        if (watch.RuntimeWaitEvents)
+        {
+            RuntimeWaitContext.Follow(loop.Activity.OsThreadId, watch);
+        }
+        if (watch.SyncWaitGuard)
+        {
+            SyncWaitGuard.EnsureListening();
+        }
+        Wake.Set(); // recompute the interval for this loop's threshold
+    }
+
+    /// <summary>Called by <see cref="EventLoop.Run"/> on the loop thread when it returns. The watchdog finishes the loop's last stall, then drops it.</summary>
+    public static void Detach(EventLoop loop)
+    {
+        var watch = t_current;
+        t_current = null;
+        if (watch is not null && ReferenceEquals(watch.Loop, loop))
+        {
+            RuntimeWaitContext.Unfollow(loop.Activity.OsThreadId);
+            watch.Detached = true;
+            Wake.Set();
+        }
+    }
+
+    /// <summary>Queues a guard finding for delivery on the watchdog thread. Called on a loop thread: never blocks.</summary>
+    internal static void Report(LoopWatch watch, GuardReport report)
+    {
+        if (Interlocked.Increment(ref _queuedFindings) > MaxQueuedFindings)
+        {
+            Interlocked.Decrement(ref _queuedFindings);
+            Interlocked.Increment(ref watch.DroppedFindings);
+            return;
+        }
+        Findings.Enqueue((watch, report));
+    }
+
+    private static void RunWatchdog()
+    {
+        while (true)
+        {
+            var watches = Volatile.Read(ref _watches);
+            Wake.WaitOne(Interval(watches));
+            long now = Stopwatch.GetTimestamp();
+            bool quiet = Debugger.IsAttached;
+            foreach (var w in watches)
+            {
+                try
+                {
+                    w.Check(now, quiet);
+                }
+                catch (Exception ex)
+                {
+                    // Nothing a loop or a sink does may stop the watchdog: say so once and carry on.
+                    w.NoteFailure("the watchdog's check", ex);
+                }
+            }
+            DeliverFindings();
+            RemoveDetached();
+        }
+    }
+
+    private static TimeSpan Interval(LoopWatch[] watches)
+    {
+        var interval = LoopMetrics.Lag.Enabled && watches.Length > 0 ? LagProbe.Interval : MaxInterval;
+        foreach (var w in watches)
+        {
+            if (w.Watching && w.Threshold / ChecksPerThreshold < interval)
+            {
+                interval = w.Threshold / ChecksPerThreshold;
+            }
+        }
+        return interval < MinInterval ? MinInterval : interval;
+    }
+
+    private static void DeliverFindings()
+    {
+        while (Findings.TryDequeue(out var item))
+        {
+            Interlocked.Decrement(ref _queuedFindings);
+            item.Watch.DeliverFinding(item.Report);
+        }
+    }
+
+    private static void RemoveDetached()
+    {
+        lock (Gate)
+        {
+            if (Array.Exists(_watches, w => w.Detached && w.Idle))
+            {
+                _watches = Array.FindAll(_watches, w => !(w.Detached && w.Idle));
+            }
+        }
+    }
+}
+
+/// <summary>The watchdog's view of one loop. All state but <see cref="Detached"/> and the counters is the watchdog thread's.</summary>
+internal sealed class LoopWatch
+{
+    private readonly LoopActivity _activity;
+    private readonly EventLoopOptions _options;
+    private readonly KeyValuePair<string, object?> _nameTag;
+    private readonly RateLimit _stallLimit;
+    private readonly RateLimit[] _guardLimits;
+
+    // The stall being followed (0: none).
+    private long _start;
+    private object? _handler;
+    private int _fd;
+    private IoEvents _events;
+    private long _nextMultiple;
+    private bool _reported;
+    private ThreadStateSample _baseline;
+    private bool _hasBaseline;
+
+    private int _sinkFailures;
+    private readonly LagProbe _lagProbe;
+
+    public LoopWatch(EventLoop loop)
+    {
+        Loop = loop;
+        _activity = loop.Activity;
+        _options = loop.Options;
+        _nameTag = new KeyValuePair<string, object?>(LoopMetrics.LoopNameTag, loop.Name);
+        _stallLimit = new RateLimit();
+        _guardLimits = [new RateLimit(), new RateLimit()];
+        _lagProbe = new LagProbe(loop);
+        Restart();
+    }
+
+    public EventLoop Loop { get; }
+
+    public volatile bool Detached;
+
+    public int DroppedFindings;
+
+    public TimeSpan Threshold { get; private set; }
+
+    /// <summary>Stall detection is on for this loop (guards may still be on when it is off).</summary>
+    public bool Watching { get; private set; }
+
+    public bool SyncWaitGuard { get; private set; }
+
+    public bool RuntimeWaitEvents { get; private set; }
+
+    /// <summary>Written by <see cref="RuntimeWaitContext"/>: the loop thread waits for a contended lock.</summary>
+    public volatile bool Contended;
+
+    /// <summary>Written by <see cref="RuntimeWaitContext"/>: the wait handle wait the loop thread is in, or null.</summary>
+    public volatile string? WaitHandleWait;
+
+    /// <summary>The managed wait the runtime's events say the loop thread is in (null: none known).</summary>
+    public string? CurrentWait => Contended ? "lock contention" : WaitHandleWait;
+
+    /// <summary>No stall is being followed.</summary>
+    public bool Idle => _start == 0;
+
+    public string Name => Loop.Name;
+
+    public LoopActivity Activity => _activity;
+
+    /// <summary>Reads the options again (each Run may see changed options).</summary>
+    public void Restart()
+    {
+        Threshold = _options.StallThreshold;
+        Watching = _options.Watchdog.Enabled && Threshold > TimeSpan.Zero && Threshold != Timeout.InfiniteTimeSpan;
+        SyncWaitGuard = _options.Guards.SyncWaits;
+        RuntimeWaitEvents = _options.Watchdog.RuntimeWaitEvents;
+        long window = ToTicks(_options.Watchdog.RateLimitWindow);
+        _stallLimit.Configure(_options.Watchdog.MaxReportsPerMinute, window);
+        foreach (var limit in _guardLimits)
+        {
+            limit.Configure(_options.Guards.MaxReportsPerMinute, window);
+        }
+        Detached = false;
+        _lagProbe?.Reset();
+    }
+
+    public void Check(long now, bool debuggerAttached)
+    {
+        if (!Detached)
+        {
+            _lagProbe.Tick(now);
+        }
+        int suppressed = _stallLimit.Roll(now);
+        if (suppressed > 0)
+        {
+            Deliver(new StallReport(Name, TimeSpan.Zero, "", -1, false, null)
+            {
+                Phase = StallPhase.Suppressed,
+                SuppressedCount = suppressed,
+                Threshold = Threshold,
+            });
+        }
+        for (int g = 0; g < _guardLimits.Length; g++)
+        {
+            suppressed = _guardLimits[g].Roll(now);
+            if (suppressed > 0)
+            {
+                DeliverGuard(new GuardReport((LoopGuard)g, Name, "", -1, 0, null, suppressed));
+            }
+        }
+        if (!Watching)
+        {
+            return;
+        }
+        if (!_activity.TryGetCurrentHandler(out long start, out object? handler, out int fd, out IoEvents events))
+        {
+            FinishStall(now);
+            return;
+        }
+        if (start != _start)
+        {
+            FinishStall(now);
+            _start = start;
+            _handler = handler;
+            _fd = fd;
+            _events = events;
+            _nextMultiple = 1;
+            _reported = false;
+            _hasBaseline = false;
+        }
+        long elapsed = now - start;
+        long threshold = ToTicks(Threshold);
+        int tid = _activity.OsThreadId;
+        if (!_hasBaseline && elapsed >= threshold / 4)
+        {
+            // Most handlers of a busy loop take microseconds: only one already a quarter threshold old is worth a
+            // look at /proc, and that look is the start of the window CPU and run-queue times are measured over.
+            _baseline = ThreadStateSample.Read(tid);
+            _hasBaseline = true;
+        }
+        long multiple = elapsed / Math.Max(1, threshold); // whole thresholds elapsed: 1, 2, 3 …
+        if (multiple < _nextMultiple || debuggerAttached && _options.Watchdog.QuietUnderDebugger)
+        {
+            return;
+        }
+        var sample = ThreadStateSample.Read(tid);
+        var baseline = _hasBaseline ? _baseline : sample;
+        var kind = Classify(baseline, sample, out long cpu, out long runQueue, out long window);
+        if (!_reported && _nextMultiple == 1)
+        {
+            LoopMetrics.Stalls.Add(1, _nameTag);
+        }
+        var report = new StallReport(Name, FromTicks(elapsed), HandlerNames.Describe(handler), fd, kind == StallKind.Blocked, kind == StallKind.Blocked ? sample.Syscall : null)
+        {
+            Events = events,
+            Kind = kind,
+            Phase = _reported ? StallPhase.StillStalled : StallPhase.Stalled,
+            ThreadState = sample.State,
+            ManagedWait = kind == StallKind.Blocked ? CurrentWait : null,
+            CpuTime = FromTicks(cpu),
+            RunQueueDelay = FromTicks(runQueue),
+            ObservedTime = FromTicks(window),
+            Threshold = Threshold,
+        };
+        if (_stallLimit.TryTake(now))
+        {
+            _activity.RequestEndTimestamp(); // before the sink runs: the handler may return meanwhile
+            _reported = true;
+            Deliver(report);
+        }
+        // Next report at the first power of two past the elapsed time (2×, 4×, 8× …), or never.
+        if (_options.Watchdog.Escalate)
+        {
+            while (_nextMultiple <= multiple && _nextMultiple < long.MaxValue / 2)
+            {
+                _nextMultiple *= 2;
+            }
+        }
+        else
+        {
+            _nextMultiple = long.MaxValue;
+        }
+    }
+
+    /// <summary>
+    /// Blocked when the thread sleeps (state S or D) and used little CPU; starved when it is runnable but waited
+    /// for a CPU longer than it ran; otherwise running.
+    /// </summary>
+    internal static StallKind Classify(ThreadStateSample before, ThreadStateSample after, out long cpuTicks, out long runQueueTicks, out long windowTicks)
+    {
+        windowTicks = after.Timestamp - before.Timestamp;
+        cpuTicks = NanosToTicks(Math.Max(0, after.CpuNanoseconds - before.CpuNanoseconds));
+        runQueueTicks = NanosToTicks(Math.Max(0, after.RunQueueNanoseconds - before.RunQueueNanoseconds));
+        bool sleeping = after.State is 'S' or 'D' or 'I';
+        // Over a window of a quarter threshold or more: a thread that slept at the sample but was on CPU more
+        // than half the window is a CPU-bound handler that yields now and then, not a blocked one.
+        bool mostlyOnCpu = windowTicks > 0 && cpuTicks * 2 > windowTicks;
+        if (sleeping && !mostlyOnCpu)
+        {
+            return StallKind.Blocked;
+        }
+        if (after.HasRunQueue && windowTicks > 0 && runQueueTicks > cpuTicks)
+        {
+            return StallKind.Starved;
+        }
+        return StallKind.Running;
+    }
+
+    private void FinishStall(long now)
+    {
+        if (_start == 0)
+        {
+            return;
+        }
+        if (_reported && _options.Watchdog.ReportEnd)
+        {
+            long end = _activity.TryGetEndTimestamp(_start, out long ended) ? ended : now;
+            Deliver(new StallReport(Name, FromTicks(end - _start), HandlerNames.Describe(_handler), _fd, false, null)
+            {
+                Events = _events,
+                Phase = StallPhase.Ended,
+                Threshold = Threshold,
+            });
+        }
+        _start = 0;
+        _handler = null;
+        _reported = false;
+    }
+
+    public void DeliverFinding(GuardReport report)
+    {
+        if (_guardLimits[(int)report.Guard].TryTake(Stopwatch.GetTimestamp()))
+        {
+            DeliverGuard(report);
+        }
+    }
+
+    private void Deliver(StallReport report)
+    {
+        bool delivered = false;
+        if (_options.OnStall is { } onStall)
+        {
+            delivered = true;
+            try
+            {
+                onStall(report);
+            }
+            catch (Exception ex)
+            {
+                NoteFailure("EventLoopOptions.OnStall", ex);
+            }
+        }
+        if (_options.Logger is { } logger)
+        {
+            delivered = true;
+            try
+            {
+                var level = report.Phase == StallPhase.Ended ? LogLevel.Information : LogLevel.Warning;
+                logger.Log(level, StallLogState.EventIdFor(report.Phase), new StallLogState(report), null, static (s, _) => s.ToString());
+            }
+            catch (Exception ex)
+            {
+                NoteFailure("EventLoopOptions.Logger", ex);
+            }
+        }
+        if (!delivered && _options.Watchdog.StandardErrorWhenNoSink)
+        {
+            WriteStandardError(report.ToString());
+        }
+    }
+
+    private void DeliverGuard(GuardReport report)
+    {
+        bool delivered = false;
+        if (_options.Guards.OnReport is { } onReport)
+        {
+            delivered = true;
+            try
+            {
+                onReport(report);
+            }
+            catch (Exception ex)
+            {
+                NoteFailure("LoopGuardOptions.OnReport", ex);
+            }
+        }
+        if (_options.Logger is { } logger)
+        {
+            delivered = true;
+            try
+            {
+                logger.Log(LogLevel.Warning, StallLogState.GuardEventId, new GuardLogState(report), null, static (s, _) => s.ToString());
+            }
+            catch (Exception ex)
+            {
+                NoteFailure("EventLoopOptions.Logger", ex);
+            }
+        }
+        if (!delivered && _options.Watchdog.StandardErrorWhenNoSink)
+        {
+            WriteStandardError(report.ToString());
+        }
+    }
+
+    /// <summary>A sink threw: say so on standard error (the first few times), and go on.</summary>
+    public void NoteFailure(string what, Exception ex)
+    {
+        // Three is enough to notice; more would be the flood the rate limit exists to prevent.
+        const int MaxFailureNotes = 3;
+        if (Interlocked.Increment(ref _sinkFailures) <= MaxFailureNotes)
+        {
+            WriteStandardError($"NoBlock: loop '{Name}': {what} threw {ex.GetType().Name}: {ex.Message} (the watchdog goes on)");
+        }
+    }
+
+    private static void WriteStandardError(string line)
+    {
+        try
+        {
+            Console.Error.WriteLine(line);
+        }
+        catch (Exception)
+        {
+            // stderr closed: nowhere left to say it
+        }
+    }
+
+    private static long ToTicks(TimeSpan t) => (long)(t.Ticks * ((double)Stopwatch.Frequency / TimeSpan.TicksPerSecond));
+
+    private static TimeSpan FromTicks(long stopwatchTicks) => TimeSpan.FromTicks((long)(stopwatchTicks * ((double)TimeSpan.TicksPerSecond / Stopwatch.Frequency)));
+
+    private static long NanosToTicks(long ns) => (long)(ns * (Stopwatch.Frequency / 1e9));
+
+    /// <summary>At most N a window (a minute by default), counting the rest; the count is reported once when the window ends.</summary>
+    private sealed class RateLimit
+    {
+        private long _windowStart;
+        private int _taken;
+        private int _suppressed;
+        private int _limit = 5;
+        private long _window = Stopwatch.Frequency * 60;
+
+        public void Configure(int limit, long windowTicks)
+        {
+            _limit = Math.Max(0, limit);
+            _window = Math.Max(1, windowTicks);
+        }
+
+        public bool TryTake(long now)
+        {
+            if (_windowStart == 0)
+            {
+                _windowStart = now;
+            }
+            if (_taken < _limit)
+            {
+                _taken++;
+                return true;
+            }
+            _suppressed++;
+            return false;
+        }
+
+        /// <summary>Closes the window once it is over; returns how many were suppressed in it (0 while it lasts).</summary>
+        public int Roll(long now)
+        {
+            if (_windowStart == 0 || now - _windowStart < _window)
+            {
+                return 0;
+            }
+            int suppressed = _suppressed;
+            _windowStart = 0;
+            _taken = 0;
+            _suppressed = 0;
+            return suppressed;
+        }
+    }
+}

@@ -1,0 +1,42 @@
+using System.Collections.Concurrent;
+using NoBlock.Tests.Runtime;
+
+namespace NoBlock.Tests.Diagnostics;
+
+/// <summary>Collects what the watchdog delivers (on its own thread) and waits for it, with generous timeouts.</summary>
+internal sealed class ReportCollector
+{
+    private readonly ConcurrentQueue<StallReport> _stalls = new();
+    private readonly ConcurrentQueue<GuardReport> _guards = new();
+
+    public StallReport[] Stalls => _stalls.ToArray();
+
+    public GuardReport[] Guards => _guards.ToArray();
+
+    public void OnStall(StallReport r) => _stalls.Enqueue(r);
+
+    public void OnGuard(GuardReport r) => _guards.Enqueue(r);
+
+    public StallReport WaitFor(StallPhase phase, string? handlerContains = null)
+    {
+        StallReport? found = null;
+        Waits.Until(() => (found = Stalls.FirstOrDefault(r => r.Phase == phase && (handlerContains is null || r.Handler.Contains(handlerContains)))) is not null,
+            $"a {phase} report");
+        return found!;
+    }
+
+    public GuardReport WaitForGuard(LoopGuard guard, Func<GuardReport, bool>? match = null)
+    {
+        GuardReport? found = null;
+        Waits.Until(() => (found = Guards.FirstOrDefault(r => r.Guard == guard && (match is null || match(r)))) is not null, $"a {guard} finding");
+        return found!;
+    }
+
+    public EventLoopOptions Options(string name, TimeSpan threshold) => new()
+    {
+        Name = name,
+        StallThreshold = threshold,
+        OnStall = OnStall,
+        Guards = { OnReport = OnGuard, EdgeTriggeredLeftovers = false, SyncWaits = false },
+    };
+}

@@ -1,0 +1,345 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using NoBlock.Tests.Runtime;
+using Xunit;
+
+namespace NoBlock.Tests.Diagnostics;
+
+/// <summary>
+/// The stall watchdog on real loops and real threads. No test asserts how fast a stall was seen (the machine is
+/// shared and noisy; detection latency is measured in bench/WatchdogCost): they wait generously for a report and
+/// check what it says.
+/// </summary>
+public sealed class StallWatchdogTests
+{
+    private static readonly TimeSpan Threshold = TimeSpan.FromMilliseconds(50);
+
+    [Fact]
+    public void A_sleeping_fd_handler_is_reported_blocked_in_a_syscall_with_its_fd_and_events()
+    {
+        var reports = new ReportCollector();
+        var (r, w) = Fds.Pipe();
+        try
+        {
+            using var lt = new LoopThread(reports.Options("sleepy", Threshold));
+            lt.Invoke(() => lt.Loop.Register(r, IoEvents.Readable, SleepingReader));
+            Fds.Write(w);
+
+            var report = reports.WaitFor(StallPhase.Stalled);
+            Assert.Equal("sleepy", report.LoopName);
+            Assert.Equal(StallKind.Blocked, report.Kind);
+            Assert.True(report.Blocked);
+            Assert.NotNull(report.Syscall);
+            Assert.Contains(report.ThreadState, "SD");
+            Assert.Equal(r, report.Fd);
+            Assert.Equal(IoEvents.Readable, report.Events & IoEvents.Readable);
+            Assert.Equal($"{nameof(StallWatchdogTests)}.{nameof(SleepingReader)}", report.Handler);
+            Assert.True(report.Elapsed >= Threshold);
+            Assert.StartsWith($"NoBlock: loop 'sleepy' stalled ", report.ToString());
+            Assert.Contains($"in StallWatchdogTests.SleepingReader (fd {r}, readable): blocked in {report.Syscall}", report.ToString());
+
+            var ended = reports.WaitFor(StallPhase.Ended);
+            Assert.True(ended.Elapsed >= TimeSpan.FromMilliseconds(SleepMs), $"ended after {ended.Elapsed}");
+            Assert.Equal(r, ended.Fd);
+            Assert.Contains("stall ended after", ended.ToString());
+        }
+        finally
+        {
+            Fds.Close(r);
+            Fds.Close(w);
+        }
+    }
+
+    private const int SleepMs = 300;
+
+    private static void SleepingReader(IoEvent e)
+    {
+        Thread.Sleep(SleepMs);
+        Fds.Drain(e.Fd);
+    }
+
+    [Fact]
+    public void A_spinning_handler_is_reported_running_not_blocked()
+    {
+        var reports = new ReportCollector();
+        using var lt = new LoopThread(reports.Options("spinner", Threshold));
+        lt.Loop.Post(() => Spin(TimeSpan.FromMilliseconds(300)));
+
+        var report = reports.WaitFor(StallPhase.Stalled);
+        Assert.False(report.Blocked);
+        Assert.Null(report.Syscall);
+        Assert.Equal('R', report.ThreadState);
+        // Starved is also "not the handler sleeping": on an overloaded machine the spinner may wait for a CPU.
+        Assert.True(report.Kind is StallKind.Running or StallKind.Starved, report.ToString());
+        Assert.Equal(-1, report.Fd);
+        Assert.Contains("(posted work or timer)", report.ToString());
+        Assert.Contains("StallWatchdogTests.A_spinning_handler_is_reported_running_not_blocked (lambda)", report.Handler);
+        reports.WaitFor(StallPhase.Ended);
+    }
+
+    internal static void Spin(TimeSpan duration)
+    {
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed < duration)
+        {
+        }
+    }
+
+    [Fact]
+    public void Ten_thousand_quick_handlers_make_no_report()
+    {
+        var reports = new ReportCollector();
+        // A threshold well above any quick handler yet far below a second: a report here would be a false alarm.
+        using var lt = new LoopThread(reports.Options("quick", TimeSpan.FromMilliseconds(250)));
+        int ran = 0;
+        for (int i = 0; i < 10_000; i++)
+        {
+            lt.Loop.Post(() => ran++);
+        }
+        Waits.Until(() => Volatile.Read(ref ran) == 10_000, "10,000 posted handlers");
+        lt.RunTurns();
+        Assert.Empty(reports.Stalls);
+    }
+
+    [Fact]
+    public void A_long_stall_escalates_at_doubling_multiples_and_ends_once()
+    {
+        var reports = new ReportCollector();
+        using var lt = new LoopThread(reports.Options("escalating", Threshold));
+        lt.Loop.Post(() => Thread.Sleep(500));
+
+        reports.WaitFor(StallPhase.Ended);
+        var all = reports.Stalls;
+        Assert.Equal(StallPhase.Stalled, all[0].Phase);
+        Assert.Equal(StallPhase.Ended, all[^1].Phase);
+        Assert.Single(all, r => r.Phase == StallPhase.Ended);
+        var ongoing = all.Where(r => r.Phase is StallPhase.Stalled or StallPhase.StillStalled).ToArray();
+        Assert.True(ongoing.Length >= 2, string.Join(Environment.NewLine, all.Select(r => r.ToString())));
+        for (int i = 0; i < ongoing.Length; i++)
+        {
+            // The i-th report comes at 2^i thresholds or later (a late watchdog may skip a multiple, never repeat one).
+            Assert.True(ongoing[i].Elapsed >= Threshold * (1 << i), $"report {i} at {ongoing[i].Elapsed}");
+            Assert.Equal(i == 0 ? StallPhase.Stalled : StallPhase.StillStalled, ongoing[i].Phase);
+        }
+        Assert.Contains("still stalled", ongoing[1].ToString());
+    }
+
+    [Fact]
+    public void Reports_beyond_the_limit_are_counted_and_summed_up_once_per_window()
+    {
+        var reports = new ReportCollector();
+        var options = reports.Options("limited", Threshold);
+        options.Watchdog.MaxReportsPerMinute = 2;
+        options.Watchdog.RateLimitWindow = TimeSpan.FromSeconds(3);
+        options.Watchdog.Escalate = false;
+        options.Watchdog.ReportEnd = false;
+        using var lt = new LoopThread(options);
+        int done = 0;
+        for (int i = 0; i < 5; i++)
+        {
+            lt.Loop.Post(() =>
+            {
+                Thread.Sleep(150);
+                done++;
+            });
+        }
+        Waits.Until(() => Volatile.Read(ref done) == 5, "five stalls");
+        var summary = reports.WaitFor(StallPhase.Suppressed);
+        var all = reports.Stalls;
+        Assert.Equal(2, all.Count(r => r.Phase == StallPhase.Stalled));
+        Assert.Equal(3, summary.SuppressedCount);
+        Assert.Equal("NoBlock: loop 'limited': suppressed 3 stall report(s) in the last minute (report limit per minute reached)", summary.ToString());
+    }
+
+    [Fact]
+    public void A_throwing_sink_does_not_stop_the_watchdog()
+    {
+        int calls = 0;
+        var options = new EventLoopOptions
+        {
+            Name = "throwing-sink",
+            StallThreshold = Threshold,
+            OnStall = _ =>
+            {
+                Interlocked.Increment(ref calls);
+                throw new InvalidOperationException("sink failure");
+            },
+        };
+        using (var lt = new LoopThread(options))
+        {
+            lt.Loop.Post(() => Thread.Sleep(300));
+            Waits.Until(() => Volatile.Read(ref calls) >= 2, "the sink to be called again after it threw");
+        }
+
+        // The watchdog thread is still alive for other loops.
+        var reports = new ReportCollector();
+        using var other = new LoopThread(reports.Options("after-the-throw", Threshold));
+        other.Loop.Post(() => Thread.Sleep(200));
+        reports.WaitFor(StallPhase.Stalled);
+    }
+
+    [Fact]
+    public void Stop_during_a_stall_lets_the_handler_finish_and_reports_the_end()
+    {
+        var reports = new ReportCollector();
+        var lt = new LoopThread(reports.Options("stopping", Threshold));
+        using var release = new ManualResetEventSlim();
+        lt.Loop.Post(() => release.Wait(Waits.Long));
+        reports.WaitFor(StallPhase.Stalled);
+
+        lt.Loop.Stop();
+        release.Set();
+        lt.Dispose(); // joins the loop thread: Run returned
+        Assert.Null(lt.RunError);
+        var ended = reports.WaitFor(StallPhase.Ended);
+        Assert.Equal("stopping", ended.LoopName);
+    }
+
+    [Fact]
+    public void A_loop_run_again_after_Stop_is_watched_again()
+    {
+        var reports = new ReportCollector();
+        using var loop = new EventLoop(reports.Options("rerun", Threshold));
+        for (int run = 1; run <= 2; run++)
+        {
+            var thread = new Thread(loop.Run) { IsBackground = true };
+            thread.Start();
+            loop.Post(() => Thread.Sleep(150));
+            int expected = run;
+            Waits.Until(() => reports.Stalls.Count(r => r.Phase == StallPhase.Ended) == expected, $"run {run}'s stall to end");
+            loop.Stop();
+            Assert.True(thread.Join(Waits.Long));
+        }
+    }
+
+    [Fact]
+    public void A_logger_gets_structured_fields()
+    {
+        var logger = new CapturingLogger();
+        var options = new EventLoopOptions { Name = "logged", StallThreshold = Threshold, Logger = logger };
+        using var lt = new LoopThread(options);
+        lt.Loop.Post(() => Thread.Sleep(200));
+
+        Waits.Until(() => logger.Entries.Any(e => e.Id.Name == "LoopStallEnded"), "the stall's end in the log");
+        var stalled = logger.Entries.First(e => e.Id.Name == "LoopStalled");
+        Assert.Equal(LogLevel.Warning, stalled.Level);
+        Assert.Equal("logged", stalled.Fields["LoopName"]);
+        Assert.Equal("Blocked", stalled.Fields["Kind"]);
+        Assert.Equal(-1, stalled.Fields["Fd"]);
+        Assert.NotNull(stalled.Fields["Syscall"]);
+        Assert.StartsWith("NoBlock: loop 'logged' stalled", stalled.Message);
+        Assert.Equal(stalled.Message, stalled.Fields["Message"]);
+    }
+
+    [Fact]
+    public void Watchdog_off_means_no_reports()
+    {
+        var reports = new ReportCollector();
+        var options = reports.Options("unwatched", Threshold);
+        options.Watchdog.Enabled = false;
+        using var lt = new LoopThread(options);
+        lt.Loop.Post(() => Thread.Sleep(200));
+        // A second, watched loop stalling after it proves the watchdog had time to look.
+        var witness = new ReportCollector();
+        using var watched = new LoopThread(witness.Options("witness", Threshold));
+        lt.RunTurns(1);
+        watched.Loop.Post(() => Thread.Sleep(200));
+        witness.WaitFor(StallPhase.Ended);
+        Assert.Empty(reports.Stalls);
+    }
+
+    [Fact]
+    public void Lock_contention_on_the_loop_thread_is_named_from_the_runtime_events()
+    {
+        var reports = new ReportCollector();
+        var options = reports.Options("contended", Threshold);
+        options.Watchdog.RuntimeWaitEvents = true;
+        options.Watchdog.MaxReportsPerMinute = 100;
+        var gate = new object();
+        using var holding = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var holder = new Thread(() =>
+        {
+            lock (gate)
+            {
+                holding.Set();
+                release.Wait(Waits.Long);
+            }
+        });
+        holder.Start();
+        holding.Wait();
+        using var lt = new LoopThread(options);
+        lt.Loop.Post(() =>
+        {
+            lock (gate)
+            {
+            }
+        });
+        // The events reach the listener asynchronously: the stall lasts (and escalates) until one report names it.
+        Waits.Until(() => reports.Stalls.Any(r => r.ManagedWait == "lock contention"), "a report naming lock contention");
+        release.Set();
+        holder.Join();
+        var named = reports.Stalls.First(r => r.ManagedWait is not null);
+        Assert.Equal(StallKind.Blocked, named.Kind);
+        Assert.Contains("(a managed wait: lock contention)", named.ToString());
+    }
+
+    [Fact]
+    public void A_wait_handle_wait_on_the_loop_thread_is_named_and_a_plain_sleep_is_not()
+    {
+        var reports = new ReportCollector();
+        var options = reports.Options("wait-handle", Threshold);
+        options.Watchdog.RuntimeWaitEvents = true;
+        options.Watchdog.MaxReportsPerMinute = 100;
+        using var never = new ManualResetEvent(false);
+        using var lt = new LoopThread(options);
+        lt.Loop.Post(() => never.WaitOne(1000));
+        Waits.Until(() => reports.Stalls.Any(r => r.ManagedWait == "a wait handle"), "a report naming the wait handle");
+        reports.WaitFor(StallPhase.Ended);
+
+        var sleeps = new ReportCollector();
+        var sleepOptions = sleeps.Options("plain-sleep", Threshold);
+        sleepOptions.Watchdog.RuntimeWaitEvents = true;
+        using var other = new LoopThread(sleepOptions);
+        other.Loop.Post(() => Thread.Sleep(300));
+        sleeps.WaitFor(StallPhase.Ended);
+        Assert.All(sleeps.Stalls, r => Assert.Null(r.ManagedWait)); // Thread.Sleep raises no runtime event
+    }
+
+    [Fact]
+    public void The_one_line_alert_reads_like_the_issue_example()
+    {
+        var report = new StallReport("main", TimeSpan.FromMilliseconds(250), "Server.OnReadable", 17, blocked: true, "futex")
+        {
+            Events = IoEvents.Readable,
+        };
+        Assert.Equal("NoBlock: loop 'main' stalled 250 ms in Server.OnReadable (fd 17, readable): blocked in futex (a managed wait)", report.ToString());
+        Assert.Equal(StallKind.Blocked, report.Kind);
+    }
+
+    private sealed class CapturingLogger : ILogger
+    {
+        private readonly System.Collections.Concurrent.ConcurrentQueue<Entry> _entries = new();
+
+        public Entry[] Entries => _entries.ToArray();
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            var fields = new Dictionary<string, object?>();
+            if (state is IEnumerable<KeyValuePair<string, object?>> kvs)
+            {
+                foreach (var kv in kvs)
+                {
+                    fields[kv.Key] = kv.Value;
+                }
+            }
+            _entries.Enqueue(new Entry(logLevel, eventId, formatter(state, exception), fields));
+        }
+
+        public sealed record Entry(LogLevel Level, EventId Id, string Message, Dictionary<string, object?> Fields);
+    }
+}
