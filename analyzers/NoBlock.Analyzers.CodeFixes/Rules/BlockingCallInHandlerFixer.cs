@@ -148,6 +148,8 @@ public sealed class BlockingCallInHandlerFixer : CodeFixProvider
                     return local.Modifiers.Any(SyntaxKind.AsyncKeyword);
                 case MethodDeclarationSyntax method:
                     return method.Modifiers.Any(SyntaxKind.AsyncKeyword);
+                case MemberDeclarationSyntax:
+                    return false;
             }
         }
 
@@ -313,29 +315,12 @@ public sealed class BlockingCallInHandlerFixer : CodeFixProvider
 
     /// <summary>
     /// <c>await</c> is legal and means the same here: the enclosing function is <c>async</c>, and the expression is not in
-    /// a <c>lock</c>, an <c>unsafe</c> block, a query clause, or a nested non-async lambda.
+    /// a <c>lock</c>, an <c>unsafe</c> block or a query clause of that function.
     /// </summary>
     private static bool CanAwaitHere(SyntaxNode node)
-    {
-        for (var current = node.Parent; current is not null; current = current.Parent)
-        {
-            switch (current)
-            {
-                case LockStatementSyntax:
-                case UnsafeStatementSyntax:
-                case QueryExpressionSyntax:
-                    return false;
-                case AnonymousFunctionExpressionSyntax lambda:
-                    return lambda.AsyncKeyword.IsKind(SyntaxKind.AsyncKeyword);
-                case LocalFunctionStatementSyntax local:
-                    return local.Modifiers.Any(SyntaxKind.AsyncKeyword);
-                case MethodDeclarationSyntax method:
-                    return method.Modifiers.Any(SyntaxKind.AsyncKeyword);
-                case MemberDeclarationSyntax:
-                    return false;
-            }
-        }
+        => IsInAsyncFunction(node)
+           && !node.Ancestors().TakeWhile(a => !IsFunctionBoundary(a)).Any(a => a is LockStatementSyntax or UnsafeStatementSyntax or QueryExpressionSyntax);
 
-        return false;
-    }
+    private static bool IsFunctionBoundary(SyntaxNode node) => node is AnonymousFunctionExpressionSyntax or LocalFunctionStatementSyntax or MemberDeclarationSyntax;
+
 }

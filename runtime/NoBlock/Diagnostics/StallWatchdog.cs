@@ -6,7 +6,7 @@ namespace NoBlock.Diagnostics;
 
 /// <summary>
 /// The process's one stall watchdog: a dedicated background thread (not the thread pool, which can starve too)
-/// that looks at every running loop every eighth of its threshold. A handler running past its loop's
+/// that looks at an idle loop every quarter threshold and at a busy one at its running handler's deadline. A handler running past its loop's
 /// <see cref="EventLoopOptions.StallThreshold"/> is reported with what the loop thread is doing (blocked in a
 /// syscall, running, or starved), again at 2×, 4×, … the threshold while it lasts, and once more when it ends —
 /// at most <see cref="StallWatchdogOptions.MaxReportsPerMinute"/> reports a minute per loop, then one
@@ -19,12 +19,14 @@ namespace NoBlock.Diagnostics;
 internal static class StallWatchdog
 {
     /// <summary>
-    /// Checks per threshold. The target is a report within 1.25× the threshold; a quarter-threshold interval would
-    /// meet it only if the watchdog thread were always scheduled on time. An eighth leaves the other eighth (12.5 ms
-    /// at the default threshold) for scheduling delay on a busy machine; 80 wake-ups a second, each a few volatile
-    /// reads per loop, cost nothing measurable (bench/WATCHDOG.md).
+    /// How often an idle loop (no handler running) is looked at, in thresholds. A handler that starts right after a
+    /// look is first seen at most this late; from then on the watchdog sleeps until that handler's own deadline
+    /// (start + threshold), so a stall is reported at the threshold plus the watchdog thread's wake-up delay, inside
+    /// the 1.25× target. A quarter: 40 wake-ups a second at the default threshold for an idle loop, fewer for a busy
+    /// one (bench/WATCHDOG.md: a fixed eighth-threshold tick cost measurable throughput when the watchdog shared a
+    /// core with the loop).
     /// </summary>
-    private const int ChecksPerThreshold = 8;
+    internal const int IdleChecksPerThreshold = 4;
 
     /// <summary>Shortest check interval: a tiny threshold must not turn the watchdog into a spinning thread.</summary>
     private static readonly TimeSpan MinInterval = TimeSpan.FromMilliseconds(1);
@@ -105,17 +107,22 @@ internal static class StallWatchdog
 
     private static void RunWatchdog()
     {
+        long maxWait = ToTicks(MaxInterval), minWait = ToTicks(MinInterval);
+        long nextWake = Stopwatch.GetTimestamp() + maxWait;
         while (true)
         {
+            long wait = Math.Clamp(nextWake - Stopwatch.GetTimestamp(), minWait, maxWait);
+            Wake.WaitOne(TimeSpan.FromTicks((long)(wait * ((double)TimeSpan.TicksPerSecond / Stopwatch.Frequency))));
             var watches = Volatile.Read(ref _watches);
-            Wake.WaitOne(Interval(watches));
             long now = Stopwatch.GetTimestamp();
             bool quiet = Debugger.IsAttached;
+            // Wake again at the earliest deadline any loop asks for (or to feed the lag probe, or the idle maximum).
+            nextWake = now + (LoopMetrics.Lag.Enabled && watches.Length > 0 ? ToTicks(LagProbe.Interval) : maxWait);
             foreach (var w in watches)
             {
                 try
                 {
-                    w.Check(now, quiet);
+                    nextWake = Math.Min(nextWake, w.Check(now, quiet));
                 }
                 catch (Exception ex)
                 {
@@ -128,18 +135,7 @@ internal static class StallWatchdog
         }
     }
 
-    private static TimeSpan Interval(LoopWatch[] watches)
-    {
-        var interval = LoopMetrics.Lag.Enabled && watches.Length > 0 ? LagProbe.Interval : MaxInterval;
-        foreach (var w in watches)
-        {
-            if (w.Watching && w.Threshold / ChecksPerThreshold < interval)
-            {
-                interval = w.Threshold / ChecksPerThreshold;
-            }
-        }
-        return interval < MinInterval ? MinInterval : interval;
-    }
+    internal static long ToTicks(TimeSpan t) => (long)(t.Ticks * ((double)Stopwatch.Frequency / TimeSpan.TicksPerSecond));
 
     private static void DeliverFindings()
     {
@@ -246,7 +242,8 @@ internal sealed class LoopWatch
         _lagProbe?.Reset();
     }
 
-    public void Check(long now, bool debuggerAttached)
+    /// <summary>Looks at the loop once; returns when it next needs a look (a Stopwatch timestamp).</summary>
+    public long Check(long now, bool debuggerAttached)
     {
         if (!Detached)
         {
@@ -272,12 +269,14 @@ internal sealed class LoopWatch
         }
         if (!Watching)
         {
-            return;
+            return long.MaxValue;
         }
+        long threshold = Math.Max(1, ToTicks(Threshold));
+        long idleLook = now + Math.Max(1, threshold / StallWatchdog.IdleChecksPerThreshold);
         if (!_activity.TryGetCurrentHandler(out long start, out object? handler, out int fd, out IoEvents events))
         {
             FinishStall(now);
-            return;
+            return idleLook;
         }
         if (start != _start)
         {
@@ -295,23 +294,29 @@ internal sealed class LoopWatch
         {
             _sockets.Refresh(now); // what piles up while the loop is stalled, for the end report
         }
-        long threshold = ToTicks(Threshold);
         int tid = _activity.OsThreadId;
-        if (!_hasBaseline && elapsed >= threshold / 4)
+        if (!_hasBaseline)
         {
-            // Most handlers of a busy loop take microseconds: only one already a quarter threshold old is worth a
-            // look at /proc, and that look is the start of the window CPU and run-queue times are measured over.
+            // The first look at a handler starts the window its CPU and run-queue times are measured over. On a busy
+            // loop the watchdog wakes only at handler deadlines (a few times a second), so this /proc read is rare.
             _baseline = ThreadStateSample.Read(tid);
             _hasBaseline = true;
         }
-        long multiple = elapsed / Math.Max(1, threshold); // whole thresholds elapsed: 1, 2, 3 …
-        if (multiple < _nextMultiple || debuggerAttached && _options.Watchdog.QuietUnderDebugger)
+        if (debuggerAttached && _options.Watchdog.QuietUnderDebugger)
         {
-            return;
+            return idleLook;
+        }
+        long multiple = elapsed / threshold; // whole thresholds elapsed: 1, 2, 3 …
+        if (multiple < _nextMultiple)
+        {
+            // Sleep until this handler's next deadline. A handler younger than the threshold has its deadline before
+            // any later handler's; one past it (its next deadline 2×, 4× … away, or none) is also looked at every
+            // idle interval, to see it end and a new handler start.
+            long next = Deadline(start, threshold);
+            return multiple >= 1 ? Math.Min(next, idleLook) : next;
         }
         var sample = ThreadStateSample.Read(tid);
-        var baseline = _hasBaseline ? _baseline : sample;
-        var kind = Classify(baseline, sample, out long cpu, out long runQueue, out long window);
+        var kind = Classify(_baseline, sample, out long cpu, out long runQueue, out long window);
         if (!_reported && _nextMultiple == 1)
         {
             LoopMetrics.Stalls.Add(1, _nameTag);
@@ -351,7 +356,12 @@ internal sealed class LoopWatch
         {
             _nextMultiple = long.MaxValue;
         }
+        return Math.Min(Deadline(start, threshold), idleLook); // past the threshold: see above
     }
+
+    /// <summary>start + threshold × the next multiple, or long.MaxValue when that is beyond reach.</summary>
+    private long Deadline(long start, long threshold) =>
+        _nextMultiple > (long.MaxValue - start) / threshold ? long.MaxValue : start + threshold * _nextMultiple;
 
     /// <summary>
     /// Blocked when the thread sleeps (state S or D) and used little CPU; starved when it is runnable but waited

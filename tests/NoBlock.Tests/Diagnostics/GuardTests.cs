@@ -90,6 +90,41 @@ public sealed unsafe class GuardTests
     }
 
     [Fact]
+    public void Guard_findings_beyond_the_limit_are_summed_up_when_the_window_ends()
+    {
+        var reports = new ReportCollector();
+        var options = EdgeGuardOn(reports, "et-limited");
+        options.Guards.MaxReportsPerMinute = 1;
+        options.Watchdog.RateLimitWindow = TimeSpan.FromSeconds(1);
+        var (a, b) = SocketPair();
+        try
+        {
+            using var lt = new LoopThread(options);
+            int reads = 0;
+            lt.Invoke(() => lt.Loop.Register(a, IoEvents.Readable | IoEvents.EdgeTriggered, e =>
+            {
+                ReadOnce(e);
+                reads++;
+            }));
+            for (int i = 0; i < 4; i++)
+            {
+                Fds.Write(b, 10); // each write is a new edge: one single read, one finding
+                int expected = i + 1;
+                Waits.Until(() => Volatile.Read(ref reads) >= expected, "a read");
+            }
+            var summary = reports.WaitForGuard(LoopGuard.EdgeTriggeredLeftover, g => g.SuppressedCount > 0);
+            Assert.Equal(3, summary.SuppressedCount);
+            Assert.Single(reports.Guards, g => g.SuppressedCount == 0);
+            Assert.Contains("suppressed 3 EdgeTriggeredLeftover finding(s)", summary.ToString());
+        }
+        finally
+        {
+            Fds.Close(a);
+            Fds.Close(b);
+        }
+    }
+
+    [Fact]
     public void An_edge_triggered_listener_that_accepts_once_is_told_connections_wait()
     {
         var reports = new ReportCollector();

@@ -86,6 +86,34 @@ public sealed class StallWatchdogTests
     }
 
     [Fact]
+    public void One_watchdog_reports_stalls_on_several_loops_at_once()
+    {
+        var reports = new ReportCollector();
+        using var a = new LoopThread(reports.Options("group-a", Threshold));
+        using var b = new LoopThread(reports.Options("group-b", TimeSpan.FromMilliseconds(80)));
+        using var quiet = new LoopThread(reports.Options("group-quiet", Threshold));
+        a.Loop.Post(() => Thread.Sleep(300));
+        b.Loop.Post(() => Spin(TimeSpan.FromMilliseconds(300)));
+        Waits.Until(() => reports.Stalls.Count(r => r.Phase == StallPhase.Ended) == 2, "both loops' stalls to end");
+        Assert.Contains(reports.Stalls, r => r.LoopName == "group-a" && r.Kind == StallKind.Blocked);
+        Assert.Contains(reports.Stalls, r => r.LoopName == "group-b" && !r.Blocked);
+        Assert.DoesNotContain(reports.Stalls, r => r.LoopName == "group-quiet");
+        Assert.Single(Process.GetCurrentProcess().Threads.Cast<ProcessThread>(), t => ThreadName(t.Id) == "NoBlock watchdo");
+    }
+
+    private static string? ThreadName(int tid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/self/task/{tid}/comm").Trim();
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    [Fact]
     public void Ten_thousand_quick_handlers_make_no_report()
     {
         var reports = new ReportCollector();
