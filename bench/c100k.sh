@@ -105,6 +105,12 @@ run() { # run NAME KIND WORKERS CONNS CLIENTS PORT
   local rss1 fds1 mem1
   rss1=$(rss_kb $pids); fds1=$(fds_of $pids); mem1=$(tcp_mem_pages)
   local slab1; slab1=$(slab_kb)
+  # EchoServer prints each loop's socket diagnostics on SIGUSR2, with how long asking took (19k sockets: two ioctls each).
+  if [ "$kind" != sockets ]; then
+    for p in $pids; do kill -USR2 "$p" 2>/dev/null || true; done
+    for _ in $(seq 100); do [ "$(grep -c '^sockets:' "$log" || true)" -ge "$want" ] && break; sleep 0.1; done
+    grep '^sockets:' "$log" | sed 's/^/   /' || true
+  fi
   local load; load=$(cut -d' ' -f1 /proc/loadavg)
   local conntrack; conntrack=$(cat /proc/sys/net/netfilter/nf_conntrack_count 2>/dev/null || echo "n/a")
   touch "$out/go"
@@ -119,9 +125,9 @@ run() { # run NAME KIND WORKERS CONNS CLIENTS PORT
   client_pids=()
   kill -TERM "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
   cat "$out"/client-"$name"-*.out | grep -h READY | sed 's/^/   client: /'
-  python3 - "$name" "$kind" "$conns" "$clients" "$rss0" "$rss1" "$rss2" "$fds0" "$fds1" "$fds2" "$mem0" "$mem1" "$conntrack" "$out" "${workers:-1}" "$slab0" "$slab1" "$load" <<'PY' | tee -a "$results"
-import glob, json, sys
-name, kind, conns, clients, rss0, rss1, rss2, fds0, fds1, fds2, mem0, mem1, conntrack, out, procs, slab0, slab1, load = sys.argv[1:]
+  python3 - "$name" "$kind" "$conns" "$clients" "$rss0" "$rss1" "$rss2" "$fds0" "$fds1" "$fds2" "$mem0" "$mem1" "$conntrack" "$out" "${workers:-1}" "$slab0" "$slab1" "$load" "$log" <<'PY' | tee -a "$results"
+import glob, json, re, sys
+name, kind, conns, clients, rss0, rss1, rss2, fds0, fds1, fds2, mem0, mem1, conntrack, out, procs, slab0, slab1, load, log = sys.argv[1:]
 conns, clients, rss0, rss1, rss2, fds0, fds1, fds2, mem0, mem1 = map(int, (conns, clients, rss0, rss1, rss2, fds0, fds1, fds2, mem0, mem1))
 cl = [json.loads(l) for f in sorted(glob.glob(f"{out}/client-{name}-*.out")) for l in open(f) if l.startswith("{")]
 held = sum(c["held"] for c in cl); sent = sum(c["sent"] for c in cl); answered = sum(c["answered"] for c in cl)
@@ -152,6 +158,7 @@ print(json.dumps({
     "bytes_per_conn_after_rounds": round((rss2 - rss0) * 1024 / held) if held else None,
     "kernel_tcp_mem_bytes_per_conn": round((mem1 - mem0) * 4096 / held) if held else None,
     "kernel_slab_bytes_per_conn_both_ends": round((int(slab1) - int(slab0)) * 1024 / held) if held else None,
+    "diagnostics_ms": [float(re.search(r"asked in ([0-9.]+) ms", l).group(1)) for l in open(log) if l.startswith("sockets:")],
     "conntrack_entries": conntrack, "load_average_1min": float(load),
     "client_ramp_s": max((c["ramp_s"] for c in cl), default=None),
     "client_errors": sorted({c["first_error"] for c in cl} - {"none"}),

@@ -29,7 +29,8 @@ internal static class Program
           --no-watchdog     run without the stall watchdog (on by default: a handler running past 100 ms is
                             reported on standard error, with what piled up in the kernel meanwhile when it ends)
 
-        Serves until Ctrl+C or SIGTERM, then prints a one-line summary.
+        Serves until Ctrl+C or SIGTERM, then prints a one-line summary. SIGUSR1 prints counters; SIGUSR2 prints each
+        loop's socket diagnostics (receive/send/accept queues: EventLoop.GetSocketDiagnostics).
         """;
 
     private static int Main(string[] args)
@@ -93,6 +94,21 @@ internal static class Program
             Console.Out.Flush();
         });
 
+        // SIGUSR2 prints what the kernel holds for each loop's sockets (EventLoop.GetSocketDiagnostics) and how long
+        // asking took; a separate signal so that SIGUSR1's allocation snapshots stay free of it.
+        using var sigusr2 = PosixSignalRegistration.Create((PosixSignal)SigUsr2, ctx =>
+        {
+            ctx.Cancel = true;
+            foreach (var loop in group.Loops)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                var d = loop.GetSocketDiagnostics();
+                var ms = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+                Console.WriteLine($"sockets: loop '{loop.Name}': {d} (asked in {ms:0.0} ms)");
+            }
+            Console.Out.Flush();
+        });
+
         long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
         var clock = Stopwatch.StartNew();
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
@@ -144,6 +160,9 @@ internal static class Program
 
     /// <summary>SIGUSR1 on Linux (PosixSignal takes raw signal numbers for signals it does not name).</summary>
     private const int SigUsr1 = 10;
+
+    /// <summary>SIGUSR2 on Linux.</summary>
+    private const int SigUsr2 = 12;
 
     [ThreadStatic]
     private static int t_loopIndex;
