@@ -180,6 +180,16 @@ public sealed class SocketDiagnosticsTests
         }
     }
 
+    [Fact]
+    public void Asking_a_disposed_loop_throws_ObjectDisposedException_naming_it()
+    {
+        var loop = new EventLoop(new EventLoopOptions { Name = "gone" });
+        Assert.Equal(0, loop.GetSocketDiagnostics().Connections); // a loop that never ran can be asked
+        loop.Dispose();
+        var ex = Assert.Throws<ObjectDisposedException>(() => loop.GetSocketDiagnostics());
+        Assert.Contains("'gone'", ex.Message);
+    }
+
     private static Socket Connect(IPEndPoint ep)
     {
         var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
