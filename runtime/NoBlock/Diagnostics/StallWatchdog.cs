@@ -6,8 +6,8 @@ namespace NoBlock.Diagnostics;
 
 /// <summary>
 /// The process's one stall watchdog: a dedicated background thread (not the thread pool, which can starve too)
-/// that looks at an idle loop every quarter threshold and at a busy one at its running handler's deadline. A handler running past its loop's
-/// <see cref="EventLoopOptions.StallThreshold"/> is reported with what the loop thread is doing (blocked in a
+/// that looks at an idle loop every quarter threshold and at a busy one at its running handler's deadline. A
+/// handler running past its loop's <see cref="EventLoopOptions.StallThreshold"/> is reported with what the loop thread is doing (blocked in a
 /// syscall, running, or starved), again at 2×, 4×, … the threshold while it lasts, and once more when it ends —
 /// at most <see cref="StallWatchdogOptions.MaxReportsPerMinute"/> reports a minute per loop, then one
 /// "suppressed N". It also delivers the runtime guards' findings, so no user sink ever runs on a loop thread.
@@ -316,7 +316,7 @@ internal sealed class LoopWatch
             return multiple >= 1 ? Math.Min(next, idleLook) : next;
         }
         var sample = ThreadStateSample.Read(tid);
-        var kind = Classify(_baseline, sample, out long cpu, out long runQueue, out long window);
+        var kind = Classify(_baseline, sample, threshold / 4, out long cpu, out long runQueue, out long window);
         if (!_reported && _nextMultiple == 1)
         {
             LoopMetrics.Stalls.Add(1, _nameTag);
@@ -367,20 +367,27 @@ internal sealed class LoopWatch
     /// Blocked when the thread sleeps (state S or D) and used little CPU; starved when it is runnable but waited
     /// for a CPU longer than it ran; otherwise running.
     /// </summary>
-    internal static StallKind Classify(ThreadStateSample before, ThreadStateSample after, out long cpuTicks, out long runQueueTicks, out long windowTicks)
+    /// <param name="before">The first look at the handler.</param>
+    /// <param name="after">The look now.</param>
+    /// <param name="minWindowTicks">Shorter windows say too little about CPU shares: the thread's state decides alone.</param>
+    /// <param name="cpuTicks">CPU time in the window (Stopwatch ticks).</param>
+    /// <param name="runQueueTicks">Run-queue wait in the window (Stopwatch ticks).</param>
+    /// <param name="windowTicks">The window's wall time (Stopwatch ticks).</param>
+    internal static StallKind Classify(ThreadStateSample before, ThreadStateSample after, long minWindowTicks, out long cpuTicks, out long runQueueTicks, out long windowTicks)
     {
         windowTicks = after.Timestamp - before.Timestamp;
         cpuTicks = NanosToTicks(Math.Max(0, after.CpuNanoseconds - before.CpuNanoseconds));
         runQueueTicks = NanosToTicks(Math.Max(0, after.RunQueueNanoseconds - before.RunQueueNanoseconds));
         bool sleeping = after.State is 'S' or 'D' or 'I';
-        // Over a window of a quarter threshold or more: a thread that slept at the sample but was on CPU more
-        // than half the window is a CPU-bound handler that yields now and then, not a blocked one.
-        bool mostlyOnCpu = windowTicks > 0 && cpuTicks * 2 > windowTicks;
+        bool longEnough = windowTicks > 0 && windowTicks >= minWindowTicks;
+        // Over the observed window (from the first look at the handler): a thread that slept at the sample but was on
+        // CPU more than half the window is a CPU-bound handler that yields now and then, not a blocked one.
+        bool mostlyOnCpu = longEnough && cpuTicks * 2 > windowTicks;
         if (sleeping && !mostlyOnCpu)
         {
             return StallKind.Blocked;
         }
-        if (after.HasRunQueue && windowTicks > 0 && runQueueTicks > cpuTicks)
+        if (after.HasRunQueue && longEnough && runQueueTicks > cpuTicks)
         {
             return StallKind.Starved;
         }

@@ -68,28 +68,39 @@ public sealed class ThreadStateTests
     private static ThreadStateSample At(long ms, char state, long cpuMs, long waitMs) =>
         new(ms * Stopwatch.Frequency / 1000, state, state == 'R' ? null : "futex", cpuMs * 1_000_000, waitMs * 1_000_000, hasRunQueue: true);
 
+    /// <summary>A quarter of the default 100 ms threshold, as the watchdog passes it.</summary>
+    private static readonly long MinWindow = 25 * Stopwatch.Frequency / 1000;
+
+    [Fact]
+    public void A_window_too_short_to_judge_leaves_the_state_to_decide()
+    {
+        // 2 ms observed, mostly on CPU and then asleep: too little to call it CPU-bound; the sleep decides.
+        Assert.Equal(StallKind.Blocked, LoopWatch.Classify(At(0, 'R', 0, 0), At(2, 'S', 2, 0), MinWindow, out _, out _, out _));
+        Assert.Equal(StallKind.Running, LoopWatch.Classify(At(0, 'R', 0, 0), At(2, 'R', 0, 2), MinWindow, out _, out _, out _));
+    }
+
     [Fact]
     public void Sleeping_with_little_cpu_is_blocked()
     {
-        Assert.Equal(StallKind.Blocked, LoopWatch.Classify(At(0, 'S', 0, 0), At(100, 'S', 1, 0), out _, out _, out _));
+        Assert.Equal(StallKind.Blocked, LoopWatch.Classify(At(0, 'S', 0, 0), At(100, 'S', 1, 0), MinWindow, out _, out _, out _));
     }
 
     [Fact]
     public void Running_on_cpu_is_running()
     {
-        Assert.Equal(StallKind.Running, LoopWatch.Classify(At(0, 'R', 0, 0), At(100, 'R', 95, 5), out long cpu, out _, out long window));
+        Assert.Equal(StallKind.Running, LoopWatch.Classify(At(0, 'R', 0, 0), At(100, 'R', 95, 5), MinWindow, out long cpu, out _, out long window));
         Assert.True(cpu * 2 > window);
     }
 
     [Fact]
     public void Runnable_but_waiting_for_a_cpu_is_starved()
     {
-        Assert.Equal(StallKind.Starved, LoopWatch.Classify(At(0, 'R', 0, 0), At(100, 'R', 20, 80), out _, out _, out _));
+        Assert.Equal(StallKind.Starved, LoopWatch.Classify(At(0, 'R', 0, 0), At(100, 'R', 20, 80), MinWindow, out _, out _, out _));
     }
 
     [Fact]
     public void Asleep_at_the_sample_but_mostly_on_cpu_is_running()
     {
-        Assert.Equal(StallKind.Running, LoopWatch.Classify(At(0, 'R', 0, 0), At(100, 'S', 90, 0), out _, out _, out _));
+        Assert.Equal(StallKind.Running, LoopWatch.Classify(At(0, 'R', 0, 0), At(100, 'S', 90, 0), MinWindow, out _, out _, out _));
     }
 }
