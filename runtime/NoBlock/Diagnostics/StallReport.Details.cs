@@ -121,7 +121,7 @@ public sealed partial class StallReport
             case StallPhase.Suppressed:
                 return $"NoBlock: loop '{LoopName}': suppressed {SuppressedCount} stall report(s) in the last minute (report limit per minute reached)";
             case StallPhase.Ended:
-                return $"NoBlock: loop '{LoopName}' stall ended after {ms} ms in {Handler} {DescribeSource(Fd, Events)}";
+                return $"NoBlock: loop '{LoopName}' stall ended after {ms} ms in {Handler} {DescribeSource(Fd, Events)}{DescribeSocketCost()}";
         }
         var sb = new StringBuilder(160);
         sb.Append("NoBlock: loop '").Append(LoopName).Append(Phase == StallPhase.StillStalled ? "' still stalled, " : "' stalled ")

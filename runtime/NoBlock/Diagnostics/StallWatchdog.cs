@@ -179,6 +179,7 @@ internal sealed class LoopWatch
 
     private int _sinkFailures;
     private readonly LagProbe _lagProbe;
+    private readonly Sockets.StallSocketWatch _sockets;
 
     public LoopWatch(EventLoop loop)
     {
@@ -189,6 +190,7 @@ internal sealed class LoopWatch
         _stallLimit = new RateLimit();
         _guardLimits = [new RateLimit(), new RateLimit()];
         _lagProbe = new LagProbe(loop);
+        _sockets = new Sockets.StallSocketWatch(loop);
         Restart();
     }
 
@@ -288,6 +290,10 @@ internal sealed class LoopWatch
             _hasBaseline = false;
         }
         long elapsed = now - start;
+        if (_reported)
+        {
+            _sockets.Refresh(now); // what piles up while the loop is stalled, for the end report
+        }
         int tid = _activity.OsThreadId;
         if (!_hasBaseline)
         {
@@ -330,8 +336,13 @@ internal sealed class LoopWatch
         if (_stallLimit.TryTake(now))
         {
             _activity.RequestEndTimestamp(); // before the sink runs: the handler may return meanwhile
+            bool first = !_reported;
             _reported = true;
             Deliver(report);
+            if (first)
+            {
+                _sockets.Begin(now); // after the alert, which must not wait for a look at every socket
+            }
         }
         // Next report at the first power of two past the elapsed time (2×, 4×, 8× …), or never.
         if (_options.Watchdog.Escalate)
@@ -389,6 +400,7 @@ internal sealed class LoopWatch
         {
             return;
         }
+        var cost = _reported ? _sockets.End() : default;
         if (_reported && _options.Watchdog.ReportEnd)
         {
             long end = _activity.TryGetEndTimestamp(_start, out long ended) ? ended : now;
@@ -396,6 +408,8 @@ internal sealed class LoopWatch
             {
                 Events = _events,
                 Phase = StallPhase.Ended,
+                Sockets = cost.Sockets,
+                NetworkCountersGrowth = cost.Growth,
                 Threshold = Threshold,
             });
         }

@@ -182,6 +182,33 @@ internal static unsafe class Sys
         return rc == 0;
     }
 
+    /// <summary>
+    /// Bytes of <c>struct tcp_info</c> read for <see cref="ListenQueue"/>. 104 covers every field up to
+    /// <c>tcpi_rcv_space</c> (kernels since 2.6); we only need the two u32 at offsets 24 and 28, and a shorter
+    /// buffer is fine: the kernel copies min(len, sizeof) bytes.
+    /// </summary>
+    private const int TcpInfoBytes = 104;
+
+    /// <summary>Offsets of <c>tcpi_unacked</c> and <c>tcpi_sacked</c> in <c>struct tcp_info</c> (linux/tcp.h: 8 bytes of u8 fields, then u32s).</summary>
+    private const int TcpInfoUnackedOffset = 24, TcpInfoSackedOffset = 28;
+
+    /// <summary>
+    /// A listening socket's accept queue (<c>getsockopt(TCP_INFO)</c>): on a socket in LISTEN state the kernel
+    /// reports the current accept-queue length in <c>tcpi_unacked</c> and the backlog in <c>tcpi_sacked</c> —
+    /// the Recv-Q and Send-Q that <c>ss -tln</c> shows for it.
+    /// </summary>
+    public static bool ListenQueue(int fd, out int queued, out int backlog, out Errno err)
+    {
+        byte* info = stackalloc byte[TcpInfoBytes];
+        new Span<byte>(info, TcpInfoBytes).Clear();
+        socklen_t len = TcpInfoBytes;
+        int rc = getsockopt(fd, IPPROTO_TCP, TCP_INFO, info, &len);
+        err = rc < 0 ? LastErrno() : default;
+        queued = rc == 0 ? (int)*(uint*)(info + TcpInfoUnackedOffset) : 0;
+        backlog = rc == 0 ? (int)*(uint*)(info + TcpInfoSackedOffset) : 0;
+        return rc == 0;
+    }
+
     [StructLayout(LayoutKind.Sequential)]
     private struct SockAddrStorage
     {

@@ -19,7 +19,7 @@ namespace NoBlock;
 /// <see cref="Register"/> and <see cref="Registration.Modify"/> are called on the loop thread (from a handler or
 /// posted work) or while the loop is not running.
 /// </remarks>
-public sealed unsafe class EventLoop : IDisposable
+public sealed unsafe partial class EventLoop : IDisposable
 {
     /// <summary>Posted by <see cref="Schedule"/> from other threads: running it does nothing, the turn it causes does.</summary>
     private static readonly Action RecomputeTimeout = static () => { };

@@ -9,7 +9,7 @@ namespace NoBlock.Tcp;
 /// <c>SOCK_NONBLOCK | SOCK_CLOEXEC</c>) in bounded batches and attaches each to a <see cref="TcpConnection"/>
 /// made by the factory, on the same loop.
 /// </summary>
-public sealed class TcpAcceptor : IDisposable, IRegistrationOwner
+public sealed class TcpAcceptor : IDisposable, IRegistrationOwner, Sockets.ITrackedSocket
 {
     /// <summary>
     /// How long accepting pauses when the process is out of fds (EMFILE/ENFILE). 100 ms: a level-triggered listener
@@ -37,6 +37,7 @@ public sealed class TcpAcceptor : IDisposable, IRegistrationOwner
         LocalEndPoint = localEndPoint;
         _interest = IoEvents.Readable | (options.EdgeTriggered ? IoEvents.EdgeTriggered : IoEvents.None);
         _registration = loop.RegisterCore(handle.Fd, _interest, handler: null, owner: this);
+        loop.Sockets.Add(this); // for EventLoop.GetSocketDiagnostics (its accept queue)
     }
 
     /// <summary>The address the socket is bound to (with the actual port when port 0 was asked for).</summary>
@@ -53,6 +54,14 @@ public sealed class TcpAcceptor : IDisposable, IRegistrationOwner
 
     /// <summary>Accept failures that were not EAGAIN (e.g. out of fds, aborted connections).</summary>
     public long AcceptErrors { get; private set; }
+
+    FdHandle? Sockets.ITrackedSocket.TrackedHandle => _handle;
+
+    bool Sockets.ITrackedSocket.IsListener => true;
+
+    IPEndPoint? Sockets.ITrackedSocket.ListenEndPoint => LocalEndPoint;
+
+    int Sockets.ITrackedSocket.TrackedIndex { get; set; } = -1;
 
     string IRegistrationOwner.HandlerName => $"{typeof(TcpAcceptor).FullName}.{nameof(AcceptBatch)}";
 
@@ -138,6 +147,7 @@ public sealed class TcpAcceptor : IDisposable, IRegistrationOwner
         _disposed = true;
         _pauseTimer?.Cancel();
         _registration.Dispose();
+        _loop.Sockets.Remove(this);
         _handle.Dispose();
     }
 
@@ -151,6 +161,7 @@ public sealed class TcpAcceptor : IDisposable, IRegistrationOwner
     void IRegistrationOwner.OnLoopDisposed()
     {
         _disposed = true;
+        _loop.Sockets.Remove(this);
         _handle.Dispose();
     }
 

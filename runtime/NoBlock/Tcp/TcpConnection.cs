@@ -14,7 +14,7 @@ namespace NoBlock.Tcp;
 /// lent to <see cref="OnData"/> as a span (valid only during the call). <see cref="Send"/> writes immediately;
 /// only what the kernel does not take is copied into a pooled buffer, returned to the pool when flushed.
 /// </remarks>
-public abstract unsafe class TcpConnection : IRegistrationOwner
+public abstract unsafe class TcpConnection : IRegistrationOwner, Sockets.ITrackedSocket
 {
     /// <summary>
     /// Size of the loop's shared receive buffer and so the largest <see cref="OnData"/> span. 64 KiB: a full
@@ -192,6 +192,14 @@ public abstract unsafe class TcpConnection : IRegistrationOwner
         }
     }
 
+    FdHandle? Sockets.ITrackedSocket.TrackedHandle => _handle;
+
+    bool Sockets.ITrackedSocket.IsListener => false;
+
+    IPEndPoint? Sockets.ITrackedSocket.ListenEndPoint => null;
+
+    int Sockets.ITrackedSocket.TrackedIndex { get; set; } = -1;
+
     // ---- attachment (by TcpAcceptor) ------------------------------------------------------------------------------
 
     internal void Attach(EventLoop loop, FdHandle handle, TcpServerOptions options)
@@ -204,6 +212,7 @@ public abstract unsafe class TcpConnection : IRegistrationOwner
         try
         {
             _registration = loop.RegisterCore(_fd, ComputeInterest(), handler: null, owner: this);
+            loop.Sockets.Add(this); // for EventLoop.GetSocketDiagnostics: once per connection, nothing per event
         }
         catch
         {
@@ -472,6 +481,7 @@ public abstract unsafe class TcpConnection : IRegistrationOwner
         _closeReason = reason;
         CloseError = error;
         _registration?.Dispose();
+        _loop?.Sockets.Remove(this);
         _handle?.Dispose();
         ReleasePending();
         OnClosed(reason);

@@ -1,0 +1,80 @@
+using System.Diagnostics;
+
+namespace NoBlock.Sockets;
+
+/// <summary>
+/// What a stall cost in the kernel, for the "stall ended" report: the watchdog (on its own thread) snapshots the
+/// loop's sockets when it first reports a stall and again now and then while the stall lasts, and reads the drop
+/// counters at the start and at the end. The last snapshot taken while the loop was still stalled is what piled
+/// up (queues only grow while nobody reads them; the loop drains them as soon as it runs again, which is why the
+/// snapshot cannot wait for the end). Loops with no TCP sockets of their own cost nothing here.
+/// </summary>
+internal sealed class StallSocketWatch
+{
+    /// <summary>
+    /// Shortest time between two snapshots during one stall. 50 ms: fresh enough that the last one before the end
+    /// is close to the peak, rare enough not to busy the watchdog thread (the checks run every eighth threshold).
+    /// </summary>
+    private static readonly long MinSnapshotIntervalTicks = Stopwatch.Frequency / 20;
+
+    /// <summary>
+    /// A snapshot may take a while on a loop with tens of thousands of connections (two ioctls each): wait at least
+    /// this many times as long as the last one took before the next, so the watchdog spends at most about a fifth
+    /// of its time on them and keeps watching the other loops.
+    /// </summary>
+    private const int SnapshotCostFactor = 4;
+
+    private readonly EventLoop _loop;
+    private SocketDiagnostics? _last;
+    private NetworkCounters? _countersAtStart;
+    private long _nextSnapshot;
+    private bool _active;
+
+    public StallSocketWatch(EventLoop loop) => _loop = loop;
+
+    /// <summary>The watchdog reports a stall: note the counters and take the first snapshot.</summary>
+    public void Begin(long now)
+    {
+        _active = _loop.Sockets.Count > 0;
+        _last = null;
+        _countersAtStart = null;
+        if (!_active)
+        {
+            return;
+        }
+        _countersAtStart = NetworkCounters.Read();
+        Snapshot(now);
+    }
+
+    /// <summary>The reported stall still lasts: refresh the snapshot when it is due.</summary>
+    public void Refresh(long now)
+    {
+        if (_active && now >= _nextSnapshot)
+        {
+            Snapshot(now);
+        }
+    }
+
+    /// <summary>The stall ended: the last snapshot taken during it and the counters' growth since it began (null, null: nothing to say).</summary>
+    public (SocketDiagnostics? Sockets, NetworkCounters? Growth) End()
+    {
+        if (!_active)
+        {
+            return (null, null);
+        }
+        _active = false;
+        var now = NetworkCounters.Read();
+        NetworkCounters? growth = now is { } end && _countersAtStart is { } start ? end - start : null;
+        var last = _last;
+        _last = null;
+        return (last, growth);
+    }
+
+    private void Snapshot(long now)
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        _last = SocketDiagnostics.Collect(_loop.Name, _loop.Sockets, includeCounters: false);
+        long cost = Stopwatch.GetTimestamp() - t0;
+        _nextSnapshot = now + Math.Max(MinSnapshotIntervalTicks, cost * SnapshotCostFactor);
+    }
+}

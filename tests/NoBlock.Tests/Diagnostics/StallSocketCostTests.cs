@@ -1,0 +1,164 @@
+using System.Net;
+using System.Net.Sockets;
+using NoBlock.Tcp;
+using NoBlock.Tests.Runtime;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace NoBlock.Tests.Diagnostics;
+
+/// <summary>
+/// The "stall ended" report says what piled up in the kernel while the loop was stalled: a loop stalled on purpose
+/// (a posted action blocked on an event the test releases) while clients on 127.0.0.1 connect and send. Conditions
+/// are waited for; nothing asserts how long anything took.
+/// </summary>
+public sealed class StallSocketCostTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan Threshold = TimeSpan.FromMilliseconds(50);
+
+    private const int Backlog = 16, EarlyClients = 2, LateClients = 4, BytesPerClient = 1500;
+
+    [Fact]
+    public void The_stall_ended_report_shows_the_receive_and_accept_queues_that_filled_during_the_stall()
+    {
+        var reports = new ReportCollector();
+        var options = reports.Options("queues", Threshold);
+        options.Watchdog.MaxReportsPerMinute = 1000; // every escalation report is wanted here (they pace the test)
+        using var lt = new LoopThread(options);
+        var acceptor = lt.Invoke(() => TcpAcceptor.Listen(lt.Loop, new IPEndPoint(IPAddress.Loopback, 0), () => new Runtime.EchoConnection(),
+            new TcpServerOptions { Backlog = Backlog }));
+        var clients = new List<Socket>();
+        using var inside = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        try
+        {
+            for (int i = 0; i < EarlyClients; i++)
+            {
+                clients.Add(Connect(acceptor.LocalEndPoint));
+            }
+            Waits.Until(() => lt.Loop.GetSocketDiagnostics().Connections == EarlyClients, "the early clients accepted");
+
+            lt.Loop.Post(() =>
+            {
+                inside.Set();
+                release.Wait(Waits.Long); // a deliberately stalled loop, released by the test
+            });
+            Assert.True(inside.Wait(Waits.Long));
+            reports.WaitFor(StallPhase.Stalled);
+
+            foreach (var c in clients)
+            {
+                Assert.Equal(BytesPerClient, c.Send(new byte[BytesPerClient]));
+            }
+            for (int i = 0; i < LateClients; i++)
+            {
+                clients.Add(Connect(acceptor.LocalEndPoint));
+            }
+            Waits.Until(() =>
+            {
+                var d = lt.Loop.GetSocketDiagnostics();
+                return d.ReceiveQueueBytes == EarlyClients * BytesPerClient && d.AcceptQueued == LateClients;
+            }, "the queues to fill while the loop is stalled");
+
+            // Escalation reports come at 2×, 4×, 8× … the threshold, each gap longer than the watchdog's snapshot
+            // interval: two more of them mean a snapshot was taken after the queues filled.
+            int seen = reports.Stalls.Count(r => r.Phase == StallPhase.StillStalled);
+            Waits.Until(() => reports.Stalls.Count(r => r.Phase == StallPhase.StillStalled) >= seen + 2, "two more escalation reports");
+            release.Set();
+
+            var ended = reports.WaitFor(StallPhase.Ended);
+            output.WriteLine(ended.ToString());
+            Assert.NotNull(ended.Sockets);
+            Assert.Equal(EarlyClients * BytesPerClient, ended.Sockets!.ReceiveQueueBytes);
+            Assert.Equal(EarlyClients, ended.Sockets.ReceiveQueuesNonEmpty);
+            Assert.Equal(LateClients, ended.Sockets.AcceptQueued);
+            Assert.Equal(Backlog, ended.Sockets.AcceptBacklog);
+            Assert.NotNull(ended.NetworkCountersGrowth);
+            var line = ended.ToString();
+            Assert.Contains("stall ended after", line);
+            Assert.Contains($"; 2 KB queued in {EarlyClients} receive queues (worst 1 KB on fd ", line);
+            Assert.Contains($"accept queue {LateClients}/{Backlog}", line);
+
+            // And the loop, running again, drains both.
+            Waits.Until(() =>
+            {
+                var d = lt.Loop.GetSocketDiagnostics();
+                return d.ReceiveQueueBytes == 0 && d.AcceptQueued == 0 && d.Connections == EarlyClients + LateClients;
+            }, "the queues to drain after the stall");
+        }
+        finally
+        {
+            release.Set();
+            foreach (var c in clients)
+            {
+                c.Dispose();
+            }
+            lt.Invoke(acceptor.Dispose);
+        }
+    }
+
+    [Fact]
+    public void The_stall_ended_report_counts_the_listen_drops_of_a_full_accept_queue()
+    {
+        var reports = new ReportCollector();
+        var options = reports.Options("drops", Threshold);
+        options.Watchdog.MaxReportsPerMinute = 1000;
+        using var lt = new LoopThread(options);
+        // Backlog 1: the kernel queues backlog + 1 connections; the handshakes after that are dropped.
+        var acceptor = lt.Invoke(() => TcpAcceptor.Listen(lt.Loop, new IPEndPoint(IPAddress.Loopback, 0), () => new Runtime.EchoConnection(),
+            new TcpServerOptions { Backlog = 1 }));
+        var clients = new List<Socket>();
+        using var inside = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        try
+        {
+            lt.Loop.Post(() =>
+            {
+                inside.Set();
+                release.Wait(Waits.Long); // a deliberately stalled loop
+            });
+            Assert.True(inside.Wait(Waits.Long));
+            reports.WaitFor(StallPhase.Stalled); // the counters' baseline is read at the first report
+            var before = NetworkCounters.Read()!.Value;
+            for (int i = 0; i < 6; i++)
+            {
+                var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { Blocking = false };
+                clients.Add(s);
+                try
+                {
+                    s.Connect(acceptor.LocalEndPoint);
+                }
+                catch (SocketException e) when (e.SocketErrorCode is SocketError.WouldBlock or SocketError.InProgress)
+                {
+                    // the handshake goes on without us
+                }
+            }
+            Waits.Until(() => lt.Loop.GetSocketDiagnostics().AcceptQueued >= 2, "the accept queue to fill");
+            Waits.Until(() => (NetworkCounters.Read()!.Value - before).ListenDrops > 0, "the kernel to drop a handshake", TimeSpan.FromSeconds(15));
+            int seen = reports.Stalls.Count(r => r.Phase == StallPhase.StillStalled);
+            Waits.Until(() => reports.Stalls.Count(r => r.Phase == StallPhase.StillStalled) >= seen + 2, "two more escalation reports (a snapshot after the queue filled)");
+            release.Set();
+            var ended = reports.WaitFor(StallPhase.Ended);
+            output.WriteLine(ended.ToString());
+            Assert.True(ended.NetworkCountersGrowth!.Value.ListenDrops > 0, ended.ToString());
+            Assert.Contains("ListenDrops +", ended.ToString());
+            Assert.Contains("accept queue 2/1", ended.ToString());
+        }
+        finally
+        {
+            release.Set();
+            foreach (var c in clients)
+            {
+                c.Dispose();
+            }
+            lt.Invoke(acceptor.Dispose);
+        }
+    }
+
+    private static Socket Connect(IPEndPoint ep)
+    {
+        var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        s.Connect(ep);
+        return s;
+    }
+}
