@@ -43,7 +43,11 @@ internal sealed class RuntimeWaitContext : EventListener
         {
             lock (Gate)
             {
-                _instance ??= new RuntimeWaitContext();
+                if (_instance is null)
+                {
+                    ListenerStartup.InitializeTaskEventSource();
+                    _instance = new RuntimeWaitContext();
+                }
             }
         }
     }

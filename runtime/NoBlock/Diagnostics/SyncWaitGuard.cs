@@ -44,7 +44,11 @@ internal sealed class SyncWaitGuard : EventListener
         }
         lock (Gate)
         {
-            _instance ??= new SyncWaitGuard();
+            if (_instance is null)
+                {
+                    ListenerStartup.InitializeTaskEventSource();
+                    _instance = new SyncWaitGuard();
+                }
         }
     }
 
