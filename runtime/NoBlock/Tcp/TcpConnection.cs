@@ -132,25 +132,11 @@ public abstract unsafe class TcpConnection : IRegistrationOwner, Sockets.ITracke
         {
             fixed (byte* p = data)
             {
-                while (written < data.Length)
-                {
-                    long n = Sys.Send(_fd, p + written, data.Length - written, out var err);
-                    if (n >= 0)
-                    {
-                        written += (int)n;
-                        continue;
-                    }
-                    if (err.IsInterrupted)
-                    {
-                        continue;
-                    }
-                    if (err.IsWouldBlock)
-                    {
-                        break;
-                    }
-                    CloseOnError(err, "send");
-                    return false;
-                }
+                written = SendUntilWouldBlock(p, data.Length);
+            }
+            if (written < 0)
+            {
+                return false;
             }
             if (written == data.Length)
             {
@@ -325,30 +311,47 @@ public abstract unsafe class TcpConnection : IRegistrationOwner, Sockets.ITracke
         CloseCore(CloseReason.PeerClosed, null);
     }
 
+    /// <summary>
+    /// Writes until everything is written or the kernel's send buffer is full (EAGAIN); returns the bytes written, or
+    /// -1 after an error, when the connection has been closed with the reason.
+    /// </summary>
+    private int SendUntilWouldBlock(byte* data, int length)
+    {
+        int written = 0;
+        while (written < length)
+        {
+            long n = Sys.Send(_fd, data + written, length - written, out var err);
+            if (n >= 0)
+            {
+                written += (int)n;
+                continue;
+            }
+            if (err.IsInterrupted)
+            {
+                continue;
+            }
+            if (err.IsWouldBlock)
+            {
+                break;
+            }
+            CloseOnError(err, "send");
+            return -1;
+        }
+        return written;
+    }
+
     private void Flush()
     {
+        int sent;
         fixed (byte* p = _pending)
         {
-            while (_pendingEnd > _pendingStart)
-            {
-                long n = Sys.Send(_fd, p + _pendingStart, _pendingEnd - _pendingStart, out var err);
-                if (n >= 0)
-                {
-                    _pendingStart += (int)n;
-                    continue;
-                }
-                if (err.IsInterrupted)
-                {
-                    continue;
-                }
-                if (err.IsWouldBlock)
-                {
-                    break;
-                }
-                CloseOnError(err, "send");
-                return;
-            }
+            sent = SendUntilWouldBlock(p + _pendingStart, _pendingEnd - _pendingStart);
         }
+        if (sent < 0)
+        {
+            return;
+        }
+        _pendingStart += sent;
         if (_pendingEnd == _pendingStart)
         {
             ReleasePending();
