@@ -92,6 +92,9 @@ internal sealed class BlockingApi
 
     public BlockingKind Kind { get; }
 
+    /// <summary>An epoll wait (<c>epoll_wait</c>, <c>epoll_pwait</c>): the call a dispatch loop is built around.</summary>
+    public bool IsEpollWait => Type == BlockingCatalogue.Libc && Member is "epoll_wait" or "epoll_pwait";
+
     /// <summary>For libc waits: the index of the timeout argument (-1 when none).</summary>
     public int TimeoutArgument { get; }
 }

@@ -134,6 +134,9 @@ internal sealed class BlockingApis
         return null;
     }
 
+    /// <summary>True when the method is an epoll wait, whatever binding declares it.</summary>
+    public bool IsEpollWait(IMethodSymbol method) => Find(method).Row is { IsEpollWait: true };
+
     /// <summary>How a member is named in messages: <c>Thread.Sleep</c>, <c>Task&lt;T&gt;.Result</c>.</summary>
     public static string ApiName(IMethodSymbol method)
     {

@@ -244,16 +244,13 @@ internal sealed class CallGraph
         var isIterator = false;
         foreach (var reference in method.DeclaringSyntaxReferences)
         {
-            if (!_compilation.ContainsSyntaxTree(reference.SyntaxTree))
+            if (OtherDocuments.ModelFor(_compilation, reference.SyntaxTree) is not { } model)
             {
                 continue; // a project reference's source: not ours to bind
             }
 
             var syntax = reference.GetSyntax(CancellationToken.None);
             isIterator |= MayBeIterator(method) && IsIterator(syntax);
-#pragma warning disable RS1030 // NB0002 must follow calls into bodies in other documents, live in the IDE (not only at compilation end); the analyzer driver shares its cached semantic models with Compilation.GetSemanticModel.
-            var model = _compilation.GetSemanticModel(reference.SyntaxTree);
-#pragma warning restore RS1030
             var body = model.GetOperation(syntax, CancellationToken.None);
             if (body is not null)
             {

@@ -48,11 +48,7 @@ internal sealed class EpollLoops
         return _graph.IsEpollWrapper(definition, cancellationToken) || _graph.IsEpollIterator(definition, cancellationToken);
     }
 
-    public bool IsDirectEpollWait(IMethodSymbol method)
-    {
-        var match = _apis.Find(method);
-        return match.IsHit && match.Row!.Type == BlockingCatalogue.Libc && match.Row.Member is "epoll_wait" or "epoll_pwait";
-    }
+    public bool IsDirectEpollWait(IMethodSymbol method) => _apis.IsEpollWait(method);
 
     /// <summary>
     /// The dispatch loop a wait belongs to, or null when it sits in no loop of its function (a wrapper or a poll-once
@@ -124,9 +120,7 @@ internal sealed class EpollLoops
                     continue;
                 }
 
-#pragma warning disable RS1030 // only for the rare poll-once candidates; the driver shares its cached models
-                model ??= _compilation.GetSemanticModel(reference.SyntaxTree);
-#pragma warning restore RS1030
+                model ??= OtherDocuments.ModelFor(_compilation, reference.SyntaxTree)!; // only for the rare poll-once candidates
                 if (model.GetSymbolInfo(invocation, cancellationToken).Symbol is IMethodSymbol target
                     && SymbolEqualityComparer.Default.Equals(target.OriginalDefinition, method.OriginalDefinition))
                 {
@@ -177,6 +171,4 @@ internal sealed class EpollLoops
 
         return current;
     }
-
-    public static HashSet<IOperation> Excluded(IEnumerable<IOperation> operations) => new(operations);
 }

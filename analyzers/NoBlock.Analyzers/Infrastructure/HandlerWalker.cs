@@ -140,9 +140,9 @@ internal sealed class HandlerWalker
         var match = _apis.Find(method);
         if (match.IsHit)
         {
-            if (match.Row!.Type == BlockingCatalogue.Libc && match.Row.Member is "epoll_wait" or "epoll_pwait" && operation is IInvocationOperation wait)
+            if (match.Row!.IsEpollWait && operation is IInvocationOperation wait)
             {
-                sink.OnEpollWait(wait, RetryLoops.IsInsideNonRetryLoop(operation, IsDirectEpollWait));
+                sink.OnEpollWait(wait, IsInsideLoop(operation, loop => !RetryLoops.IsRetryLoop(loop, _apis.IsEpollWait)));
             }
 
             if (BlockingConditions.Blocks(match.Row, operation, method))
@@ -161,14 +161,11 @@ internal sealed class HandlerWalker
         }
     }
 
-    private bool IsDirectEpollWait(IMethodSymbol method)
-    {
-        var match = _apis.Find(method);
-        return match.IsHit && match.Row!.Type == BlockingCatalogue.Libc && match.Row.Member is "epoll_wait" or "epoll_pwait";
-    }
-
-    /// <summary>True when the operation sits inside a loop statement of its own function (not crossing lambdas).</summary>
-    public static bool IsInsideLoop(IOperation operation)
+    /// <summary>
+    /// True when the operation sits inside a loop statement of its own function (not crossing lambdas), counting only
+    /// the loops <paramref name="counts"/> accepts (all, by default). A foreach's collection is evaluated once, before it.
+    /// </summary>
+    public static bool IsInsideLoop(IOperation operation, Func<ILoopOperation, bool>? counts = null)
     {
         IOperation child = operation;
         for (var parent = operation.Parent; parent is not null; child = parent, parent = parent.Parent)
@@ -177,7 +174,7 @@ internal sealed class HandlerWalker
             {
                 case IForEachLoopOperation forEach when child == forEach.Collection:
                     continue; // evaluated once, before the loop
-                case ILoopOperation:
+                case ILoopOperation loop when counts is null || counts(loop):
                     return true;
                 case IAnonymousFunctionOperation:
                 case ILocalFunctionOperation:

@@ -63,18 +63,6 @@ internal static class Offloading
         return target is not null && !IsHandedElsewhere(target);
     }
 
-    /// <summary>The method a lambda or method group is passed to, if any.</summary>
-    public static IArgumentOperation? EnclosingArgument(IOperation function)
-    {
-        var current = function.Parent;
-        while (current is IDelegateCreationOperation or IConversionOperation or IParenthesizedOperation)
-        {
-            current = current.Parent;
-        }
-
-        return current as IArgumentOperation;
-    }
-
     private static bool IsHandedElsewhere(IMethodSymbol method)
     {
         var name = method.MethodKind == MethodKind.Constructor ? ".ctor" : method.Name;

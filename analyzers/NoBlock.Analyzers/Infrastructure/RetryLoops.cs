@@ -47,25 +47,4 @@ internal static class RetryLoops
             _ => false,
         };
     }
-
-    /// <summary>True when the operation sits inside a loop of its own function that is not an EINTR retry loop.</summary>
-    public static bool IsInsideNonRetryLoop(IOperation operation, System.Func<IMethodSymbol, bool> isEpollWait)
-    {
-        IOperation child = operation;
-        for (var parent = operation.Parent; parent is not null; child = parent, parent = parent.Parent)
-        {
-            switch (parent)
-            {
-                case IForEachLoopOperation forEach when child == forEach.Collection:
-                    continue;
-                case ILoopOperation loop when !IsRetryLoop(loop, isEpollWait):
-                    return true;
-                case IAnonymousFunctionOperation:
-                case ILocalFunctionOperation:
-                    return false;
-            }
-        }
-
-        return false;
-    }
 }

@@ -140,10 +140,7 @@ public sealed class EdgeTriggeredDrainAnalyzer : DiagnosticAnalyzer
             return null;
         }
 
-#pragma warning disable RS1030 // The drain rules follow the event's fd into helper classes live in the IDE, not only at compilation end; the driver shares its cached semantic models with Compilation.GetSemanticModel (same choice as NB0002's call graph).
-        var model = compilation.GetSemanticModel(reference.SyntaxTree);
-#pragma warning restore RS1030
-        return model.GetOperation(reference.GetSyntax(cancellationToken), cancellationToken);
+        return OtherDocuments.ModelFor(compilation, reference.SyntaxTree)?.GetOperation(reference.GetSyntax(cancellationToken), cancellationToken);
     }
 
     private static Diagnostic Create(DrainFinding finding)
