@@ -92,6 +92,40 @@ internal static unsafe class IoUringSys
         return rc == 0;
     }
 
+    /// <summary>accept_flags of the backend's multishot accept: like the epoll path's accept4.</summary>
+    public static uint AcceptFlags => (uint)(SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+    /// <summary>msg_flags of the backend's sends: a closed peer is EPIPE, never a SIGPIPE.</summary>
+    public static uint SendFlags => (uint)MSG_NOSIGNAL;
+
+    /// <summary>
+    /// An eventfd <em>without</em> O_NONBLOCK, for the backend's waker: a pending IORING_OP_READ on it waits for a
+    /// write on every kernel (on an O_NONBLOCK file whose driver cannot wait without blocking, some kernels answer
+    /// -EAGAIN instead). Writes never block: the loop's read resets the counter long before it could overflow.
+    /// </summary>
+    public static int BlockingEventFd(out Errno err)
+    {
+        int fd = eventfd(0, EFD_CLOEXEC);
+        err = fd < 0 ? LastErrno() : default;
+        return fd;
+    }
+
+    public enum FdKind { NotOpen, RegularFile, Directory, Other }
+
+    /// <summary>What an fd is (<c>fstat</c>): the checks epoll_ctl ADD makes itself (EBADF, EPERM for files), made for a poll request.</summary>
+    public static FdKind FileKind(int fd, out Errno err)
+    {
+        stat st;
+        if (fstat(fd, &st) < 0)
+        {
+            err = LastErrno();
+            return err.IsBadFd ? FdKind.NotOpen : FdKind.Other;
+        }
+        err = default;
+        uint format = (uint)st.st_mode & (uint)S_IFMT;
+        return format == (uint)S_IFREG ? FdKind.RegularFile : format == (uint)S_IFDIR ? FdKind.Directory : FdKind.Other;
+    }
+
     public static nuint PageSize => (nuint)Environment.SystemPageSize;
 
     /// <summary>The value of <c>kernel.io_uring_disabled</c>, or -1 when the kernel has no such switch (before 6.6) or it cannot be read.</summary>

@@ -78,6 +78,18 @@ internal static unsafe class Rings
         }
     }
 
+    /// <summary>
+    /// True when nobody holds the read end of the pipe whose write end is <paramref name="writeFd"/> any more
+    /// (<c>poll</c> reports POLLERR), without writing into it.
+    /// </summary>
+    public static bool PipeHasNoReaders(int writeFd)
+    {
+        Tmds.Linux.pollfd p = default;
+        p.fd = writeFd;
+        p.events = (short)Tmds.Linux.LibC.POLLOUT;
+        return Tmds.Linux.LibC.poll(&p, 1, 0) == 1 && (p.revents & Tmds.Linux.LibC.POLLERR) != 0;
+    }
+
     public static (bool Ok, Errno Error) Write(int fd, byte[] data)
     {
         fixed (byte* p = data)
