@@ -9,7 +9,7 @@ by = defaultdict(list)
 for r in runs:
     by[(r["case"], r["conns"], r["server"])].append(r)
 
-order = ["c-epoll", "c-uring", "noblock-epoll", "noblock-uring", "sockets"]
+order = ["c-epoll", "c-uring", "c-uring-coop", "noblock-epoll", "noblock-uring", "sockets"]
 names = {"pp": "64-byte ping-pong", "st": "streaming, 16 KB messages, 8 in flight per connection"}
 
 
@@ -48,7 +48,7 @@ for case in ["pp", "st"]:
 print("### Per-round CPU-per-request ratios (median over rounds, min-max)\n")
 print("| case | conns | ratio | median | min | max |")
 print("|---|---:|---|---:|---:|---:|")
-pairs = [("c-uring", "c-epoll"), ("noblock-uring", "c-epoll"), ("noblock-uring", "c-uring"), ("noblock-uring", "noblock-epoll"), ("noblock-epoll", "c-epoll")]
+pairs = [("c-uring", "c-epoll"), ("c-uring-coop", "c-uring"), ("noblock-uring", "c-epoll"), ("noblock-uring", "c-uring"), ("noblock-uring", "noblock-epoll"), ("noblock-epoll", "c-epoll")]
 for case in ["pp", "st"]:
     for conns in sorted({c for k, c, _ in by if k == case}):
         for a, b in pairs:

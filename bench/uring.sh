@@ -45,7 +45,7 @@ server_pid=""
 cleanup() { if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then kill -TERM "$server_pid"; wait "$server_pid" 2>/dev/null || true; fi; }
 trap cleanup EXIT
 
-port_of() { case "$1" in c-epoll) echo 7401;; c-uring) echo 7402;; noblock-epoll) echo 7403;; noblock-uring) echo 7404;; sockets) echo 7405;; esac; }
+port_of() { case "$1" in c-epoll) echo 7401;; c-uring) echo 7402;; noblock-epoll) echo 7403;; noblock-uring) echo 7404;; sockets) echo 7405;; c-uring-coop) echo 7406;; esac; }
 
 start_server() { # start_server NAME LOG
   local name=$1 log=$2 port
@@ -54,6 +54,7 @@ start_server() { # start_server NAME LOG
   case "$name" in
     c-epoll)       taskset -c "$SERVER_CPU" "$out/echo_epoll" "$port" >"$log" 2>&1 & ;;
     c-uring)       taskset -c "$SERVER_CPU" "$out/echo_uring" "$port" >"$log" 2>&1 & ;;
+    c-uring-coop)  taskset -c "$SERVER_CPU" "$out/echo_uring" "$port" -c >"$log" 2>&1 & ;;  # optional: NoBlock's ring flags
     noblock-epoll) taskset -c "$SERVER_CPU" dotnet "$echoserver" --port "$port" --loops 1 --no-watchdog --backend epoll >"$log" 2>&1 & ;;
     noblock-uring) taskset -c "$SERVER_CPU" dotnet "$echoserver" --port "$port" --loops 1 --no-watchdog --backend io_uring --require-backend >"$log" 2>&1 & ;;
     sockets)       taskset -c "$SERVER_CPU" dotnet "$socketsecho" "$port" >"$log" 2>&1 & ;;
