@@ -288,7 +288,15 @@ internal static class IoUringCqeFlags
     public const uint More = 1u << 1;        // IORING_CQE_F_MORE: the (multishot) request stays armed
     public const uint SockNonEmpty = 1u << 2; // IORING_CQE_F_SOCK_NONEMPTY: more data is waiting after this recv
     public const uint Notif = 1u << 3;       // IORING_CQE_F_NOTIF: a zero-copy send's notification
+    public const uint BufMore = 1u << 4;     // IORING_CQE_F_BUF_MORE (6.12): an incremental buffer stays the kernel's
     public const int BufferShift = 16;       // IORING_CQE_BUFFER_SHIFT
+}
+
+/// <summary>IOU_PBUF_RING_* (<c>io_uring_buf_reg.flags</c>).</summary>
+internal static class IoUringPbufRingFlags
+{
+    public const ushort Mmap = 1 << 0;        // IOU_PBUF_RING_MMAP (6.4): the kernel allocates the ring
+    public const ushort Incremental = 1 << 1; // IOU_PBUF_RING_INC (6.12): receives consume buffers a part at a time
 }
 
 /// <summary>IORING_POLL_* (POLL_ADD/POLL_REMOVE's <c>sqe-&gt;len</c>).</summary>

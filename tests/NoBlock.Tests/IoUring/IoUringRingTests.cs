@@ -525,4 +525,42 @@ public sealed unsafe class IoUringRingTests
             Fds.Close(efd);
         }
     }
+
+    [Fact]
+    public void An_incremental_buffer_ring_packs_small_receives_of_several_sockets_into_one_buffer()
+    {
+        using var ring = Rings.Create();
+        using var buffers = IoUringBufferRing.Create(ring, 4, 2, 16, incremental: true, out var err) ?? throw new Xunit.Sdk.XunitException($"PBUF_RING with IOU_PBUF_RING_INC (6.12): {err}");
+        var (c1, s1) = Rings.TcpPair();
+        var (c2, s2) = Rings.TcpPair();
+        try
+        {
+            IoUringPrep.RecvMultishot(Rings.Sqe(ring), s1, 4, 1);
+            IoUringPrep.RecvMultishot(Rings.Sqe(ring), s2, 4, 2);
+            Rings.ExpectNone(ring);
+            var text = new System.Text.StringBuilder();
+            var bids = new List<(ushort Bid, bool Recycle)>();
+            foreach (var (fd, msg) in new[] { (c1, "abc"), (c2, "defgh"), (c1, "ijklmnop"), (c2, "qrs") }) // 19 bytes: one buffer and a bit
+            {
+                Rings.Send(fd, System.Text.Encoding.ASCII.GetBytes(msg));
+                var cqe = Assert.Single(Rings.Wait(ring, 1));
+                Assert.True(cqe.HasBuffer && cqe.HasMore, Rings.Describe([cqe]));
+                byte* data = buffers.Take(cqe.BufferId, cqe.Res, cqe.Flags, out bool recycle);
+                text.Append(System.Text.Encoding.ASCII.GetString(data, cqe.Res));
+                bids.Add((cqe.BufferId, recycle));
+            }
+            Assert.Equal("abcdefghijklmnopqrs", text.ToString());
+            // The first three receives (16 bytes) filled buffer 0 a part at a time; the fourth went to the next one.
+            Assert.Equal(3, bids.Count(b => b.Bid == bids[0].Bid));
+            Assert.Equal(new[] { false, false, true }, bids.Where(b => b.Bid == bids[0].Bid).Select(b => b.Recycle));
+            Assert.NotEqual(bids[0].Bid, bids[3].Bid);
+        }
+        finally
+        {
+            Fds.Close(c1);
+            Fds.Close(s1);
+            Fds.Close(c2);
+            Fds.Close(s2);
+        }
+    }
 }
