@@ -347,6 +347,7 @@ internal sealed unsafe class IoUringBackend : IDisposable
     public bool Wait(int timeoutMs, out ReadOnlySpan<ReadinessEvent> ready, out ReadOnlySpan<CompletionEvent> completions, out Errno err)
     {
         RearmFired();
+        ArmWaker(); // normally armed already; re-armed here if the SQ was full when its read completed
         // Completions already waiting (the previous take stopped at the batch size): do not sleep.
         long nanos = _ring.Ready > 0 ? 0 : timeoutMs < 0 ? -1 : timeoutMs * 1_000_000L;
         int rc = _ring.SubmitAndWait(nanos == 0 ? 0u : 1u, nanos, out err);
@@ -445,19 +446,25 @@ internal sealed unsafe class IoUringBackend : IDisposable
         {
             return;
         }
-        foreach (int source in _rearm)
+        int kept = 0;
+        for (int i = 0; i < _rearm.Count; i++)
         {
+            int source = _rearm[i];
             ref var s = ref _sources[source];
-            if (s.Kind == SourceKind.Readiness && s.RearmQueued)
+            if (s.Kind != SourceKind.Readiness || !s.RearmQueued)
+            {
+                continue;
+            }
+            if (s.PollArmed || ArmPoll(source))
             {
                 s.RearmQueued = false;
-                if (!s.PollArmed)
-                {
-                    ArmPoll(source);
-                }
+            }
+            else
+            {
+                _rearm[kept++] = source; // no SQE to be had (the submission failed): try again next turn
             }
         }
-        _rearm.Clear();
+        _rearm.RemoveRange(kept, _rearm.Count - kept);
     }
 
     /// <summary>A completion for a source that is gone: give back what it carries (an accepted fd, a receive buffer).</summary>
@@ -484,9 +491,28 @@ internal sealed unsafe class IoUringBackend : IDisposable
     /// <summary>Makes the current or next <see cref="Wait"/> return: one eventfd write (thread-safe; nothing once disposed).</summary>
     public void Wake()
     {
-        if (!Volatile.Read(ref _disposed))
+        if (Volatile.Read(ref _disposed))
         {
+            return;
+        }
+        // A reference on the handle for the length of the write: a Dispose racing us cannot close the eventfd (and
+        // let its number be reused by another open) between the check above and the write.
+        bool added = false;
+        try
+        {
+            _waker.DangerousAddRef(ref added);
             Sys.EventFdSignal(_wakerFd);
+        }
+        catch (ObjectDisposedException)
+        {
+            // disposed meanwhile: nothing to wake
+        }
+        finally
+        {
+            if (added)
+            {
+                _waker.DangerousRelease();
+            }
         }
     }
 
