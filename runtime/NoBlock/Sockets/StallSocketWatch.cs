@@ -56,18 +56,18 @@ internal sealed class StallSocketWatch
     }
 
     /// <summary>The stall ended: the last snapshot taken during it and the counters' growth since it began (null, null: nothing to say).</summary>
-    public (SocketDiagnostics? Sockets, NetworkCounters? Growth) End()
+    public (SocketDiagnostics? Sockets, NetworkCounters? Growth, long? UdpDrops) End()
     {
         if (!_active)
         {
-            return (null, null);
+            return (null, null, null);
         }
         _active = false;
         var now = NetworkCounters.Read();
         NetworkCounters? growth = now is { } end && _countersAtStart is { } start ? end - start : null;
         var last = _last;
         _last = null;
-        return (last, growth);
+        return (last, growth, null);
     }
 
     private void Snapshot(long now)
