@@ -150,7 +150,9 @@ public sealed unsafe partial class EventLoop : IDisposable
     {
         ArgumentNullException.ThrowIfNull(handler);
         ValidateUserFd(fd);
-        return RegisterCore(fd, interest, handler, owner: null);
+        var reg = RegisterCore(fd, interest, handler, owner: null);
+        TrackIfUdp(reg);
+        return reg;
     }
 
     /// <summary>
@@ -742,6 +744,7 @@ public sealed unsafe partial class EventLoop : IDisposable
             return;
         }
         reg.IsDisposed = true;
+        Untrack(reg);
         // ENOENT/EBADF: the fd was closed first (the kernel dropped it already). Nothing to undo.
         Sys.EpollCtl(_epfd, Sys.CtlOp.Delete, reg.Fd, 0, 0, out _);
         if (reg.Slot >= 0 && ReferenceEquals(_slots[reg.Slot], reg))

@@ -6,8 +6,32 @@ public sealed partial class EventLoop
 {
     private readonly SocketTable _sockets = new();
 
-    /// <summary>The loop's own TCP connections and listeners, which the TCP layer adds and removes (diagnostics only).</summary>
+    /// <summary>
+    /// The loop's own sockets for diagnostics only: TCP connections and listeners, which the TCP layer adds and
+    /// removes, and UDP sockets registered with <see cref="Register"/>.
+    /// </summary>
     internal SocketTable Sockets => _sockets;
+
+    /// <summary>Called when <see cref="Register"/> registered a user fd: a UDP socket is tracked (by inode) for its drops.</summary>
+    private void TrackIfUdp(Registration reg)
+    {
+        if (Interop.SysDiagnostics.TryGetUdpSocket(reg.Fd, out ulong inode, out bool ipv6))
+        {
+            var udp = new RegisteredUdpSocket(reg.Fd, inode, ipv6);
+            reg.TrackedSocket = udp;
+            _sockets.Add(udp);
+        }
+    }
+
+    /// <summary>Called when a registration is removed.</summary>
+    private void Untrack(Registration reg)
+    {
+        if (reg.TrackedSocket is { } tracked)
+        {
+            reg.TrackedSocket = null;
+            _sockets.Remove(tracked);
+        }
+    }
 
     /// <summary>
     /// What the kernel holds right now for this loop's own sockets (the TCP connections and listeners of
