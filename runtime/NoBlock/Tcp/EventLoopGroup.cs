@@ -130,7 +130,7 @@ public sealed class EventLoopGroup : IDisposable
         }
         catch (Exception ex)
         {
-            loop.Options.Logger?.LogCritical(ex, "EventLoop {Loop} stopped on an exception", loop.Name);
+            loop.Options.Logger?.LoopRunFailed(ex, loop.Name);
             lock (_faults)
             {
                 _faults.Add(ex);
