@@ -146,14 +146,14 @@ public sealed class EventLoopGroup : IDisposable
             }
         });
         // A loop that stops before it runs the posted work would leave this waiting forever: look again now and then.
-        while (!listening.Task.Wait(StoppedLoopCheck))
+        while (!((IAsyncResult)listening.Task).AsyncWaitHandle.WaitOne(StoppedLoopCheck))
         {
             if (!loop.IsRunning && !listening.Task.IsCompleted)
             {
                 throw new InvalidOperationException($"EventLoop '{loop.Name}' stopped before it could open its listener on {endPoint}.");
             }
         }
-        return listening.Task.GetAwaiter().GetResult();
+        return listening.Task.GetAwaiter().GetResult(); // what Listen threw (e.g. address in use), not an AggregateException
     }
 
     /// <summary>Starts one thread per loop, each running <see cref="EventLoop.Run"/>.</summary>
@@ -181,14 +181,20 @@ public sealed class EventLoopGroup : IDisposable
         }
         catch (Exception ex)
         {
-            loop.Options.Logger?.LogCritical(ex, "EventLoop {Loop} stopped on an exception", loop.Name);
             lock (_faults)
             {
                 _faults.Add(ex);
             }
+            var faulted = LoopFaulted;
+            if (faulted is null)
+            {
+                // Nobody handles it: say so here. A LoopFaulted handler (NoBlock.Hosting's) reports it with what it does next.
+                loop.Options.Logger?.LogCritical(ex, "EventLoop {Loop} stopped on an exception", loop.Name);
+                return;
+            }
             try
             {
-                LoopFaulted?.Invoke(loop, ex);
+                faulted(loop, ex);
             }
             catch (Exception handlerError)
             {

@@ -484,6 +484,12 @@ public sealed class TcpTests
             client.Send(new byte[] { 9 });
             Assert.Equal(9, ReceiveExactly(client, 1)[0]);
         }
+        // A bind error comes out as itself, as it does before Start.
+        using var taken = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp); // no SO_REUSEPORT: nobody may share it
+        taken.Bind(AnyLoopbackPort);
+        taken.Listen();
+        var inUse = Assert.Throws<SocketException>(() => group.Listen((IPEndPoint)taken.LocalEndPoint!, () => new EchoConnection()));
+        Assert.Equal(SocketError.AddressAlreadyInUse, inUse.SocketErrorCode);
         var fromLoop = new TaskCompletionSource<Exception?>();
         group.Loops[0].Post(() =>
         {
