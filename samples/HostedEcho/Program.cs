@@ -24,25 +24,9 @@ internal static class Program
 
     private static int Main(string[] args)
     {
-        var port = new Option<int?>("--port") { HelpName = "N", Description = "TCP port to listen on (Echo:Port, default 5000; 0 picks a free port)" };
-        port.InRange(0, 65535, "0 picks a free port");
-        var address = new Option<IPAddress?>("--address")
-        {
-            HelpName = "IP",
-            Description = "address to bind (Echo:Address, default 127.0.0.1)",
-            CustomParser = result =>
-            {
-                var text = result.Tokens.Single().Value;
-                if (IPAddress.TryParse(text, out var parsed))
-                {
-                    return parsed;
-                }
-                result.AddError($"--address '{text}' is not an IP address such as 127.0.0.1 or ::1.");
-                return null;
-            },
-        };
-        var loops = new Option<int?>("--loops") { HelpName = "N", Description = "event loops, one thread and one SO_REUSEPORT listener each (NoBlock:Loops:echo:LoopCount; default one per core)" };
-        loops.InRange(1, 1024);
+        var port = CommandLines.Number("--port", 0, 65535, "TCP port to listen on (Echo:Port, default 5000; 0 picks a free port)");
+        var address = CommandLines.Address("--address", "address to bind (Echo:Address, default 127.0.0.1)");
+        var loops = CommandLines.Number("--loops", 1, 1024, "event loops, one thread and one SO_REUSEPORT listener each (NoBlock:Loops:echo:LoopCount; default one per core)");
         var edgeTriggered = new Option<bool>("--edge-triggered") { Description = "register sockets with EPOLLET instead of level-triggered (Echo:EdgeTriggered)" };
         var faultOn = new Option<string?>("--fault-on")
         {

@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.Globalization;
+using System.Net;
 
 namespace NoBlock.Samples;
 
@@ -28,13 +30,47 @@ internal static class CommandLines
         return parsed.Invoke();
     }
 
-    /// <summary>A validator for an integer option: a clear error naming the option and the range.</summary>
-    public static void InRange(this Option<int?> option, int min, int max, string? hint = null) =>
-        option.Validators.Add(result =>
+    /// <summary>
+    /// A whole-number option with a range: "--name N" or "--name=N", thousands separators allowed ("20,000" reads as it is
+    /// written in a table); a value that is not a number or is out of range is an error that names the option.
+    /// </summary>
+    public static Option<int?> Number(string name, int min, int max, string description, string? rangeHint = null) => new(name)
+    {
+        HelpName = "N",
+        Description = description,
+        Arity = ArgumentArity.ExactlyOne,
+        CustomParser = result =>
         {
-            if (result.GetValueOrDefault<int?>() is int value && (value < min || value > max))
+            var text = result.Tokens.Single().Value;
+            if (!int.TryParse(text, NumberStyles.AllowThousands | NumberStyles.AllowLeadingWhite | NumberStyles.AllowTrailingWhite, CultureInfo.InvariantCulture, out int value))
             {
-                result.AddError($"{option.Name} {value} is out of range: {min} to {max}{(hint is null ? "" : $" ({hint})")}.");
+                result.AddError($"{name} '{text}' is not a whole number");
+                return null;
             }
-        });
+            if (value < min || value > max)
+            {
+                result.AddError($"{name} {value.ToString("N0", CultureInfo.InvariantCulture)} is out of range: {min.ToString("N0", CultureInfo.InvariantCulture)}..{max.ToString("N0", CultureInfo.InvariantCulture)}{(rangeHint is null ? "" : $" ({rangeHint})")}");
+                return null;
+            }
+            return value;
+        },
+    };
+
+    /// <summary>An IP address option ("--address 127.0.0.1").</summary>
+    public static Option<IPAddress?> Address(string name, string description) => new(name)
+    {
+        HelpName = "IP",
+        Description = description,
+        Arity = ArgumentArity.ExactlyOne,
+        CustomParser = result =>
+        {
+            var text = result.Tokens.Single().Value;
+            if (IPAddress.TryParse(text, out var parsed))
+            {
+                return parsed;
+            }
+            result.AddError($"{name} '{text}' is not an IP address such as 127.0.0.1 or ::1");
+            return null;
+        },
+    };
 }
