@@ -88,7 +88,8 @@ internal static class LoopSection
         }
         if (!IsValue(type))
         {
-            problems.Add($"{child.Path} cannot be set from configuration ({type.Name}); set {owner.Name}.{property.Name} in the configure callback of AddEventLoop/AddEventLoopGroup.");
+            string what = typeof(Delegate).IsAssignableFrom(type) ? "a callback" : $"a {type.Name}";
+            problems.Add($"{child.Path} cannot be set from configuration (it is {what}); set {owner.Name}.{property.Name} in the configure callback of AddEventLoop/AddEventLoopGroup.");
             return;
         }
         if (child.GetChildren().Any())
