@@ -146,6 +146,28 @@ public sealed class HostedLoopTests
         Assert.DoesNotContain(host.Logs().GetSnapshot(), r => r.Category == "NoBlock.EventLoop");
     }
 
+    [Fact]
+    public async Task Start_and_stop_hold_over_many_cycles()
+    {
+        // Races between the loop thread's first turn, the host's start, a post and the stop: bounded in count and time.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        int cycles = 0;
+        for (; cycles < 300 && DateTime.UtcNow < deadline; cycles++)
+        {
+            using var host = TestHost.Build(b => b.Services.AddEventLoop("main"));
+            await host.StartAsync().Within("host start");
+            var loop = host.Services.GetRequiredKeyedService<EventLoop>("main");
+            Assert.True(loop.IsRunning);
+            if (cycles % 2 == 0)
+            {
+                Assert.Equal(cycles, await loop.OnLoop(() => cycles).Within("posted work"));
+            }
+            await host.StopAsync().Within("host stop");
+            Assert.False(loop.IsRunning);
+        }
+        Assert.True(cycles >= 20, $"only {cycles} cycles ran");
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData("  ")]
