@@ -31,7 +31,7 @@ public sealed class FaultTests : IDisposable
         var critical = Assert.Single(host.Logs().GetSnapshot(), r => r.Id.Id == 2003);
         Assert.Equal(LogLevel.Critical, critical.Level);
         Assert.Equal("handler bug", critical.Exception?.Message);
-        Assert.Contains("EventLoop main stopped on an unhandled exception", critical.Message);
+        Assert.Contains("Loop main stopped on an unhandled exception", critical.Message);
         Assert.Throws<ObjectDisposedException>(() => loop.Post(() => { }));
     }
 

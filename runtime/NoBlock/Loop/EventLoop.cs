@@ -155,7 +155,9 @@ public sealed unsafe partial class EventLoop : IDisposable
     {
         ArgumentNullException.ThrowIfNull(handler);
         ValidateUserFd(fd);
-        return RegisterCore(fd, interest, handler, owner: null);
+        var reg = RegisterCore(fd, interest, handler, owner: null);
+        TrackIfUdp(reg);
+        return reg;
     }
 
     /// <summary>
@@ -350,7 +352,7 @@ public sealed unsafe partial class EventLoop : IDisposable
             }
             catch (Exception ex)
             {
-                _logger?.LogWarning(ex, "EventLoop {Loop}: releasing fd {Fd} on dispose failed", Name, reg.Fd);
+                _logger?.DisposeReleaseFailed(ex, Name, reg.Fd);
             }
         }
         RegistrationCount = 0;
@@ -607,6 +609,7 @@ public sealed unsafe partial class EventLoop : IDisposable
 
     private void OnHandlerFault(object handler, int fd, Exception ex, Registration? reg)
     {
+        var name = HandlerNames.Describe(handler);
         // Apply the policy first, so that whoever is told about the fault sees its outcome (registration closed).
         if (_options.HandlerExceptionPolicy == HandlerExceptionPolicy.StopLoop)
         {
@@ -623,7 +626,7 @@ public sealed unsafe partial class EventLoop : IDisposable
                 }
                 catch (Exception closeError)
                 {
-                    _logger?.LogError(closeError, "EventLoop {Loop}: closing fd {Fd} after a handler fault failed", Name, fd);
+                    _logger?.HandlerFaultCloseFailed(closeError, Name, fd, name);
                 }
             }
             else
@@ -631,15 +634,15 @@ public sealed unsafe partial class EventLoop : IDisposable
                 RemoveRegistration(reg);
             }
         }
-        var fault = new HandlerFault(Name, LoopActivity.Describe(handler), fd, ex);
-        _logger?.LogError(ex, "EventLoop {Loop}: handler {Handler} on fd {Fd} threw", Name, fault.Handler, fd);
+        var fault = new HandlerFault(Name, name, fd, ex);
+        _logger?.HandlerFaulted(ex, Name, name, fd, _options.HandlerExceptionPolicy);
         try
         {
             _options.OnHandlerException?.Invoke(fault);
         }
         catch (Exception callbackError)
         {
-            _logger?.LogError(callbackError, "EventLoop {Loop}: OnHandlerException threw", Name);
+            _logger?.HandlerFaultCallbackFailed(callbackError, Name, name, fd);
         }
     }
 
@@ -746,6 +749,7 @@ public sealed unsafe partial class EventLoop : IDisposable
             return;
         }
         reg.IsDisposed = true;
+        Untrack(reg);
         // ENOENT/EBADF: the fd was closed first (the kernel dropped it already). Nothing to undo.
         Sys.EpollCtl(_epfd, Sys.CtlOp.Delete, reg.Fd, 0, 0, out _);
         if (reg.Slot >= 0 && ReferenceEquals(_slots[reg.Slot], reg))
@@ -824,7 +828,9 @@ public sealed unsafe partial class EventLoop : IDisposable
     internal double TakeUtilizationSample()
     {
         long wall = Stopwatch.GetTimestamp();
-        long poll = Volatile.Read(ref _pollTicks);
+        // The wait in progress counts too: an idle loop asleep in one long epoll_wait has added nothing to _pollTicks yet.
+        long pollStart = _activity.PollStartTimestamp;
+        long poll = Volatile.Read(ref _pollTicks) + (pollStart != 0 ? Math.Max(0, wall - pollStart) : 0);
         long dWall = wall - _utilizationMarkWall, dPoll = poll - _utilizationMarkPoll;
         _utilizationMarkWall = wall;
         _utilizationMarkPoll = poll;

@@ -189,7 +189,7 @@ public sealed class EventLoopGroup : IDisposable
             if (faulted is null)
             {
                 // Nobody handles it: say so here. A LoopFaulted handler (NoBlock.Hosting's) reports it with what it does next.
-                loop.Options.Logger?.LogCritical(ex, "EventLoop {Loop} stopped on an exception", loop.Name);
+                loop.Options.Logger?.LoopRunFailed(ex, loop.Name);
                 return;
             }
             try
@@ -198,7 +198,7 @@ public sealed class EventLoopGroup : IDisposable
             }
             catch (Exception handlerError)
             {
-                loop.Options.Logger?.LogError(handlerError, "EventLoopGroup.LoopFaulted handler threw for loop {Loop}", loop.Name);
+                loop.Options.Logger?.LoopFaultedHandlerFailed(handlerError, loop.Name);
             }
         }
     }

@@ -46,7 +46,7 @@ public sealed partial class HostedEchoTests(ITestOutputHelper output)
             Assert.Equal("fine", SampleProcess.Echo(client, "fine"));
             client.Send("boom"u8.ToArray());
             Assert.Equal(1, run.WaitForExit());
-            Assert.Contains(run.Lines, l => l.Contains("crit: NoBlock.Hosting[2003] EventLoop echo-0 stopped on an unhandled exception; stopping the application (exit code 1)"));
+            Assert.Contains(run.Lines, l => l.Contains("crit: NoBlock.Hosting[2003] Loop echo-0 stopped on an unhandled exception; stopping the application (exit code 1)"));
             Assert.Contains(run.Lines, l => l.Contains("Application is shutting down"));
             Assert.DoesNotContain(run.Lines, l => l.Contains("Unhandled exception"));
         }

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace NoBlock.Diagnostics;
+namespace NoBlock.Metrics;
 
 /// <summary>
 /// Node's event-loop delay monitor for an <see cref="EventLoop"/>, driven by the watchdog thread: every
