@@ -118,7 +118,7 @@ internal static class StallWatchdog
             long now = Stopwatch.GetTimestamp();
             bool quiet = Debugger.IsAttached;
             // Wake again at the earliest deadline any loop asks for (or to feed the lag probe, or the idle maximum).
-            nextWake = now + (LoopMetrics.Lag.Enabled && watches.Length > 0 ? ToTicks(LagProbe.Interval) : maxWait);
+            nextWake = now + (AnyLagListener(watches) ? ToTicks(LagProbe.Interval) : maxWait);
             foreach (var w in watches)
             {
                 try
@@ -134,6 +134,19 @@ internal static class StallWatchdog
             DeliverFindings();
             RemoveDetached();
         }
+    }
+
+    /// <summary>Someone listens to the lag histogram of a watched loop's meter (loops may record on different meters).</summary>
+    private static bool AnyLagListener(LoopWatch[] watches)
+    {
+        foreach (var w in watches)
+        {
+            if (w.Loop.Metrics.Lag.Enabled)
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     internal static long ToTicks(TimeSpan t) => (long)(t.Ticks * ((double)Stopwatch.Frequency / TimeSpan.TicksPerSecond));
@@ -338,7 +351,7 @@ internal sealed class LoopWatch
         var kind = window.Kind;
         if (!_reported && _nextMultiple == 1)
         {
-            LoopMetrics.Stalls.Add(1, _nameTag);
+            Loop.Metrics.Stalls.Add(1, _nameTag);
         }
         var report = new StallReport(Name, FromTicks(elapsed), HandlerNames.Describe(handler), fd, kind == StallKind.Blocked, null)
         {

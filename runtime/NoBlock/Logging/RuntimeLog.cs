@@ -81,6 +81,10 @@ internal static partial class RuntimeLog
         Message = "Loop {LoopName} stopped on an exception")]
     public static partial void LoopRunFailed(this ILogger logger, Exception exception, string loopName);
 
+    [LoggerMessage(EventId = 25, EventName = "LoopFaultedHandlerFailed", Level = LogLevel.Error,
+        Message = "Loop {LoopName}: an EventLoopGroup.LoopFaulted handler threw while told that the loop stopped on an exception")]
+    public static partial void LoopFaultedHandlerFailed(this ILogger logger, Exception exception, string loopName);
+
     // ---- TCP listeners (30–39) -----------------------------------------------------------------------------------
 
     [LoggerMessage(EventId = 30, EventName = "AcceptFailed", Level = LogLevel.Error,

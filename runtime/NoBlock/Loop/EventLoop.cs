@@ -39,6 +39,7 @@ public sealed unsafe partial class EventLoop : IDisposable
     private readonly LoopActivity _activity = new();
     private readonly LoopSynchronizationContext _syncContext;
     private readonly ILogger? _logger;
+    private readonly LoopMetrics _metrics;     // the instruments of the meter this loop records on (EventLoopOptions.MeterFactory)
     private readonly KeyValuePair<string, object?> _nameTag;
 
     private Registration?[] _slots = new Registration?[64];
@@ -74,6 +75,7 @@ public sealed unsafe partial class EventLoop : IDisposable
             throw new ArgumentOutOfRangeException(nameof(options), _options.MaxPostedPerTurn, "EventLoopOptions.MaxPostedPerTurn must be positive.");
         }
         _logger = _options.Logger;
+        _metrics = LoopMetrics.For(_options);
         _nameTag = new KeyValuePair<string, object?>(LoopMetrics.LoopNameTag, _options.Name);
 
         int epfd = Sys.EpollCreate(out var err);
@@ -103,7 +105,7 @@ public sealed unsafe partial class EventLoop : IDisposable
         _events = (EpollEvent*)NativeMemory.Alloc((nuint)_maxEvents, (nuint)sizeof(EpollEvent));
         _syncContext = new LoopSynchronizationContext(this);
         _utilizationMarkWall = Stopwatch.GetTimestamp();
-        LoopMetrics.Track(this);
+        _metrics.Track(this);
     }
 
     /// <summary>The loop's name (<see cref="EventLoopOptions.Name"/>).</summary>
@@ -123,6 +125,9 @@ public sealed unsafe partial class EventLoop : IDisposable
 
     /// <summary>Tests only: runs on the loop thread after the poll timeout is computed, before the loop announces its sleep.</summary>
     internal Action? TestHookBeforeSleep { get; set; }
+
+    /// <summary>The instruments this loop records on (the watchdog's stall counter and lag probe use them too).</summary>
+    internal LoopMetrics Metrics => _metrics;
 
     /// <summary>What the loop thread is doing now: the hooks the stall watchdog reads.</summary>
     internal LoopActivity Activity => _activity;
@@ -331,7 +336,7 @@ public sealed unsafe partial class EventLoop : IDisposable
         {
             return;
         }
-        LoopMetrics.Untrack(this);
+        _metrics.Untrack(this);
         for (int i = 0; i < _slotHighWater; i++)
         {
             var reg = _slots[i];
@@ -395,9 +400,9 @@ public sealed unsafe partial class EventLoop : IDisposable
             {
                 continue; // cancelled from another thread after it was added
             }
-            if (LoopMetrics.Lag.Enabled)
+            if (_metrics.Lag.Enabled)
             {
-                LoopMetrics.Lag.Record(LoopMetrics.Seconds(_now - timer.DueTimestamp), _nameTag);
+                _metrics.Lag.Record(LoopMetrics.Seconds(_now - timer.DueTimestamp), _nameTag);
             }
             InvokeAction(timer.Action);
         }
@@ -483,9 +488,9 @@ public sealed unsafe partial class EventLoop : IDisposable
 
     private void Dispatch(int count)
     {
-        if (count > 0 && LoopMetrics.Events.Enabled)
+        if (count > 0 && _metrics.Events.Enabled)
         {
-            LoopMetrics.Events.Add(count, _nameTag);
+            _metrics.Events.Add(count, _nameTag);
         }
         for (int i = 0; i < count; i++)
         {
@@ -596,9 +601,9 @@ public sealed unsafe partial class EventLoop : IDisposable
 
     private void RecordDuration(long start)
     {
-        if (LoopMetrics.HandlerDuration.Enabled)
+        if (_metrics.HandlerDuration.Enabled)
         {
-            LoopMetrics.HandlerDuration.Record(LoopMetrics.Seconds(Stopwatch.GetTimestamp() - start), _nameTag);
+            _metrics.HandlerDuration.Record(LoopMetrics.Seconds(Stopwatch.GetTimestamp() - start), _nameTag);
         }
     }
 

@@ -30,6 +30,8 @@ public sealed unsafe class LogEventTests
 
         var stalled = reports.WaitFor(StallPhase.Stalled);
         Waits.Until(() => logger.Collector.GetSnapshot().Any(r => r.Id.Name == "HandlerFaulted"), "the fault in the log");
+        // The loop logs the fault, then calls OnHandlerException: wait for that too before reading it.
+        Waits.Until(() => Volatile.Read(ref fault) is not null, "OnHandlerException");
         var logged = logger.Collector.GetSnapshot().Single(r => r.Id.Name == "HandlerFaulted");
         Assert.Equal(20, logged.Id.Id);
         Assert.Equal(LogLevel.Error, logged.Level);
