@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Runtime.InteropServices;
 using NoBlock;
+using NoBlock.Samples;
 using NoBlock.Tcp;
 
 namespace EchoServer;
@@ -10,50 +11,17 @@ namespace EchoServer;
 /// A TCP echo server on NoBlock's EventLoop: one loop per thread, one SO_REUSEPORT listener per loop; with
 /// <c>--workers N</c>, N such processes under a supervisor, nginx-style.
 /// <c>dotnet run -c Release --project samples/EchoServer -- --port 5000 [--edge-triggered] [--loops N] [--workers N] [--no-watchdog]</c>
+/// (<c>--help</c> lists the options: <see cref="CommandLine"/>).
 /// </summary>
 internal static class Program
 {
-    private const string Usage = """
-        usage: EchoServer [--port N] [--address IP] [--loops N] [--workers N] [--edge-triggered] [--no-watchdog] [--help]
+    private static int Main(string[] args) => CommandLines.Run(CommandLine.Create(Run), args);
 
-          --port N          TCP port to listen on (default 5000; 0 picks a free port, not with --workers)
-          --address IP      address to bind (default 127.0.0.1)
-          --loops N         event loops, one thread each, one SO_REUSEPORT listener each (default: one per core;
-                            one per worker process with --workers)
-          --workers N       nginx-style: a supervisor starts N worker processes of this program, each with its own
-                            loop(s) and SO_REUSEPORT listener(s) on the same port (the kernel spreads connections
-                            over them); a worker that dies is restarted (at most 5 times a minute per worker);
-                            Ctrl+C or SIGTERM to the supervisor stops them all. Processes, not threads, because one
-                            process may hold only RLIMIT_NOFILE fds: N workers hold N times as many connections.
-          --edge-triggered  register sockets with EPOLLET instead of level-triggered
-          --no-watchdog     run without the stall watchdog (on by default: a handler running past 100 ms is
-                            reported on standard error, with what piled up in the kernel meanwhile when it ends)
-
-        Serves until Ctrl+C or SIGTERM, then prints a one-line summary. SIGUSR1 prints counters; SIGUSR2 prints each
-        loop's socket diagnostics (receive/send/accept queues: EventLoop.GetSocketDiagnostics).
-        """;
-
-    private static int Main(string[] args)
+    private static int Run(Options options, IReadOnlyList<string> workerArgs)
     {
-        if (!TryParse(args, out var options, out var error))
-        {
-            Console.Error.WriteLine($"EchoServer: {error}");
-            Console.Error.WriteLine(Usage);
-            return 2;
-        }
-        if (options.Help)
-        {
-            Console.WriteLine(Usage);
-            return 0;
-        }
         if (options.Workers > 0)
         {
-            if (options.Port == 0)
-            {
-                Console.Error.WriteLine("EchoServer: --workers needs a fixed --port (the workers must share one port)");
-                return 2;
-            }
-            return Supervisor.Run(options.Workers, WithoutWorkers(args));
+            return Supervisor.Run(options.Workers, workerArgs);
         }
         if (options.WorkerIndex >= 0)
         {
@@ -131,22 +99,6 @@ internal static class Program
         return 0;
     }
 
-    /// <summary>The worker's arguments: the supervisor's own, without <c>--workers N</c>.</summary>
-    private static List<string> WithoutWorkers(string[] args)
-    {
-        var result = new List<string>(args.Length);
-        for (int i = 0; i < args.Length; i++)
-        {
-            if (args[i] == "--workers")
-            {
-                i++;
-                continue;
-            }
-            result.Add(args[i]);
-        }
-        return result;
-    }
-
     private static IPEndPoint Listen(EventLoopGroup group, Options options, LoopStats[] stats)
     {
         var serverOptions = new TcpServerOptions { EdgeTriggered = options.EdgeTriggered, Backlog = 4096 };
@@ -185,87 +137,5 @@ internal static class Program
             t_loopIndexKnown = true;
         }
         return t_loopIndex;
-    }
-
-    private sealed class Options
-    {
-        public int Port = 5000;
-        public IPAddress Address = IPAddress.Loopback;
-        public int Loops;
-        public bool EdgeTriggered;
-        public bool NoWatchdog;
-        public int Workers;
-        public int WorkerIndex = -1;
-        public bool Help;
-    }
-
-    private static bool TryParse(string[] args, out Options options, out string error)
-    {
-        options = new Options();
-        error = "";
-        for (int i = 0; i < args.Length; i++)
-        {
-            string arg = args[i];
-            string? Value()
-            {
-                if (i + 1 >= args.Length)
-                {
-                    return null;
-                }
-                return args[++i];
-            }
-            switch (arg)
-            {
-                case "--port":
-                    if (!int.TryParse(Value(), out options.Port) || options.Port is < 0 or > 65535)
-                    {
-                        error = "--port needs a number from 0 to 65535";
-                        return false;
-                    }
-                    break;
-                case "--address":
-                    if (!IPAddress.TryParse(Value() ?? "", out var address))
-                    {
-                        error = "--address needs an IP address such as 127.0.0.1";
-                        return false;
-                    }
-                    options.Address = address;
-                    break;
-                case "--loops":
-                    if (!int.TryParse(Value(), out options.Loops) || options.Loops is < 1 or > 1024)
-                    {
-                        error = "--loops needs a number from 1 to 1024";
-                        return false;
-                    }
-                    break;
-                case "--workers":
-                    if (!int.TryParse(Value(), out options.Workers) || options.Workers is < 1 or > 256)
-                    {
-                        error = "--workers needs a number from 1 to 256";
-                        return false;
-                    }
-                    break;
-                case "--worker-index": // set by the supervisor for its workers
-                    if (!int.TryParse(Value(), out options.WorkerIndex) || options.WorkerIndex < 0)
-                    {
-                        error = "--worker-index is set by the supervisor (--workers)";
-                        return false;
-                    }
-                    break;
-                case "--edge-triggered":
-                    options.EdgeTriggered = true;
-                    break;
-                case "--no-watchdog":
-                    options.NoWatchdog = true;
-                    break;
-                case "--help" or "-h":
-                    options.Help = true;
-                    break;
-                default:
-                    error = $"unknown argument '{arg}'";
-                    return false;
-            }
-        }
-        return true;
     }
 }

@@ -1,12 +1,13 @@
 using System.ComponentModel;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using NoBlock.Samples;
 using NoBlock.Samples.Multiplexing;
 
 // Exit codes, as the usage text documents them.
 const int Measured = 0;
 const int Failed = 1;
-const int BadArguments = 2;
+const int BadArguments = CommandLines.BadArguments;
 const int Interrupted = 130; // 128 + SIGINT, what a shell reports for a process stopped by Ctrl+C
 
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
@@ -15,8 +16,7 @@ Options? options = Options.Parse(args, out string? error);
 if (options is null)
 {
     Console.Error.WriteLine($"error: {error}");
-    Console.Error.WriteLine();
-    Console.Error.WriteLine(Options.Usage(null));
+    Console.Error.WriteLine("Try 'Multiplexing --help'.");
     return BadArguments;
 }
 
@@ -33,15 +33,12 @@ catch (Win32Exception e)
 
 if (options.Help)
 {
-    Console.WriteLine(Options.Usage(budget.LargestCount));
-    return Measured;
+    return Options.Command(budget.LargestCount).Parse(args).Invoke(); // System.CommandLine's help, with this process's fd budget
 }
 if (options.MaxFds > budget.LargestCount)
 {
     Console.Error.WriteLine($"error: --max-fds {options.MaxFds:N0}: this process may register at most {budget.LargestCount:N0} fds " +
         $"(RLIMIT_NOFILE {budget.Limit:N0} - {budget.OpenAtStart} fds already open - {FdBudget.RuntimeHeadroom} headroom; an unprivileged process cannot raise the hard limit)");
-    Console.Error.WriteLine();
-    Console.Error.WriteLine(Options.Usage(budget.LargestCount));
     return BadArguments;
 }
 

@@ -4,7 +4,7 @@ using NoBlock.Samples.Multiplexing.Mechanisms;
 namespace NoBlock.Samples.Multiplexing;
 
 /// <summary>
-/// Measures the rows: for each registered-fd count, opens the fds, times select, poll and epoll_wait over
+/// Measures the rows: for each registered-fd count, opens the fds, times select, poll, epoll_wait and io_uring over
 /// them, and closes them again before the next count (so each row starts from the lowest fd numbers, which is
 /// what lets select watch the small rows at all).
 /// </summary>
@@ -76,6 +76,12 @@ internal sealed class ScalingRun(TimingLimits limits, Progress progress, Cancell
         using (var epoll = new EpollWait(fds, (done, total) => progress.Update(registering, done, total), cancellation))
         {
             cells[epoll.Name] = Measure(epoll, fds);
+        }
+
+        string arming = $"{count:N0} fds: IORING_OP_POLL_ADD";
+        using (var uring = new IoUringPollWait(fds, (done, total) => progress.Update(arming, done, total), cancellation))
+        {
+            cells[uring.Name] = Measure(uring, fds);
         }
         return new TableRow(count, fds.ReadyCount, kind, cells);
     }

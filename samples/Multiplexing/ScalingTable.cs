@@ -28,7 +28,7 @@ internal sealed record RunContext(FdBudget Budget, TimingLimits Limits, int Sele
 /// <summary>Prints the scaling table: measured rows, the 50,000-fd extrapolation, the seed's row, the fits.</summary>
 internal static class ScalingTable
 {
-    public static readonly string[] Mechanisms = ["select", "poll", "epoll_wait"];
+    public static readonly string[] Mechanisms = ["select", "poll", "epoll_wait", "io_uring"];
 
     private const int CountWidth = 14;
     private const int ReadyWidth = 7;
@@ -68,7 +68,7 @@ internal static class ScalingTable
         output.WriteLine(Line(
             SeedFigures.RegisteredFds.ToString("N0", Invariant),
             SeedFigures.ReadyFds.ToString("N0", Invariant) + "   ",
-            Mechanisms.Select(m => FormatSeed(SeedFigures.For(m))),
+            Mechanisms.Select(m => SeedFigures.Has(m) ? FormatSeed(SeedFigures.For(m)) : "(not in the seed)"),
             ""));
         output.WriteLine();
 
@@ -144,7 +144,9 @@ internal static class ScalingTable
                 $"  {m,-11} {fit.Slope * 1000:0.000} ns per registered fd, {fit.Intercept:+0.00;-0.00} µs fixed; fitted on {fit.Points} rows, {fit.MinX:N0}..{fit.MaxX:N0} fds{(leftOut.Length > 0 ? $" (left out, disturbed: {leftOut})" : "")}"));
             output.WriteLine(m == "select"
                 ? $"  {"",-11} at {SeedFigures.RegisteredFds:N0} fds: {FormatMicroseconds(at50k)} µs if an fd_set could hold them (it holds {Sys.FdSetSize}); the seed says ~{SeedFigures.For(m):N0} µs"
-                : $"  {"",-11} at {SeedFigures.RegisteredFds:N0} fds: {FormatMicroseconds(at50k)} µs; the seed says ~{SeedFigures.For(m):N0} µs");
+                : SeedFigures.Has(m)
+                    ? $"  {"",-11} at {SeedFigures.RegisteredFds:N0} fds: {FormatMicroseconds(at50k)} µs; the seed says ~{SeedFigures.For(m):N0} µs"
+                    : $"  {"",-11} at {SeedFigures.RegisteredFds:N0} fds: {FormatMicroseconds(at50k)} µs (the seed predates io_uring)");
         }
     }
 

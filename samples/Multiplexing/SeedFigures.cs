@@ -12,6 +12,9 @@ internal static class SeedFigures
     public const double PollMicroseconds = 10_000;   // ~10 ms
     public const double EpollMicroseconds = 10;      // ~0.01 ms
 
+    /// <summary>True for the mechanisms the seed times (it predates io_uring).</summary>
+    public static bool Has(string mechanism) => mechanism is "select" or "poll" or "epoll_wait";
+
     public static double For(string mechanism) => mechanism switch
     {
         "select" => SelectMicroseconds,

@@ -24,7 +24,18 @@ internal static class Program
 
     private static readonly Stopwatch Clock = Stopwatch.StartNew();
 
-    private static int Main()
+    private static int Main(string[] args)
+    {
+        var command = new System.CommandLine.RootCommand(
+            "An EventLoop server on 127.0.0.1 driven by a built-in client for about ten seconds. Partway through, the client sends " +
+            "the three requests whose handlers make the classic mistakes (one sleeps, one spins, one edge-triggered handler reads " +
+            "once) and NoBlock's watchdog and guards say so as it happens. Exit codes: 0 every expected alert arrived; 1 one did " +
+            "not; 2 bad arguments.");
+        command.SetAction(_ => Run());
+        return NoBlock.Samples.CommandLines.Run(command, args);
+    }
+
+    private static int Run()
     {
         using var metrics = new MetricsRecorder();
         var alerts = new Alerts();

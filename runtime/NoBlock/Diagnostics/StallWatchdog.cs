@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
+using NoBlock.Metrics;
 
 namespace NoBlock.Diagnostics;
 
@@ -99,7 +100,7 @@ internal static class StallWatchdog
         if (Interlocked.Increment(ref _queuedFindings) > MaxQueuedFindings)
         {
             Interlocked.Decrement(ref _queuedFindings);
-            Interlocked.Increment(ref watch.DroppedFindings);
+            watch.NoteDroppedFinding(report.Guard); // summed up with the suppressed ones when the window ends
             return;
         }
         Findings.Enqueue((watch, report));
@@ -117,7 +118,7 @@ internal static class StallWatchdog
             long now = Stopwatch.GetTimestamp();
             bool quiet = Debugger.IsAttached;
             // Wake again at the earliest deadline any loop asks for (or to feed the lag probe, or the idle maximum).
-            nextWake = now + (LoopMetrics.Lag.Enabled && watches.Length > 0 ? ToTicks(LagProbe.Interval) : maxWait);
+            nextWake = now + (AnyLagListener(watches) ? ToTicks(LagProbe.Interval) : maxWait);
             foreach (var w in watches)
             {
                 try
@@ -133,6 +134,19 @@ internal static class StallWatchdog
             DeliverFindings();
             RemoveDetached();
         }
+    }
+
+    /// <summary>Someone listens to the lag histogram of a watched loop's meter (loops may record on different meters).</summary>
+    private static bool AnyLagListener(LoopWatch[] watches)
+    {
+        foreach (var w in watches)
+        {
+            if (w.Loop.Metrics.Lag.Enabled)
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     internal static long ToTicks(TimeSpan t) => (long)(t.Ticks * ((double)Stopwatch.Frequency / TimeSpan.TicksPerSecond));
@@ -166,6 +180,7 @@ internal sealed class LoopWatch
     private readonly KeyValuePair<string, object?> _nameTag;
     private readonly RateLimit _stallLimit;
     private readonly RateLimit[] _guardLimits;
+    private readonly int[] _droppedFindings;
 
     // The stall being followed (0: none).
     private long _start;
@@ -173,9 +188,10 @@ internal sealed class LoopWatch
     private int _fd;
     private IoEvents _events;
     private long _nextMultiple;
-    private bool _reported;
-    private ThreadStateSample _baseline;
+    private bool _reported;         // the stall's first report got through the rate limit
+    private ThreadStateSample _baseline; // the previous look: the next verdict's window starts here
     private bool _hasBaseline;
+    private StallReport? _last;     // the stall's last verdict, for its end report
 
     private int _sinkFailures;
     private readonly LagProbe _lagProbe;
@@ -189,6 +205,7 @@ internal sealed class LoopWatch
         _nameTag = new KeyValuePair<string, object?>(LoopMetrics.LoopNameTag, loop.Name);
         _stallLimit = new RateLimit();
         _guardLimits = [new RateLimit(), new RateLimit()];
+        _droppedFindings = new int[_guardLimits.Length];
         _lagProbe = new LagProbe(loop);
         _sockets = new Sockets.StallSocketWatch(loop);
         Restart();
@@ -197,8 +214,6 @@ internal sealed class LoopWatch
     public EventLoop Loop { get; }
 
     public volatile bool Detached;
-
-    public int DroppedFindings;
 
     public TimeSpan Threshold { get; private set; }
 
@@ -261,6 +276,11 @@ internal sealed class LoopWatch
         }
         for (int g = 0; g < _guardLimits.Length; g++)
         {
+            int dropped = Interlocked.Exchange(ref _droppedFindings[g], 0);
+            if (dropped > 0)
+            {
+                _guardLimits[g].Suppress(now, dropped);
+            }
             suppressed = _guardLimits[g].Roll(now);
             if (suppressed > 0)
             {
@@ -288,6 +308,7 @@ internal sealed class LoopWatch
             _nextMultiple = 1;
             _reported = false;
             _hasBaseline = false;
+            _last = null;
         }
         long elapsed = now - start;
         if (_reported)
@@ -297,8 +318,8 @@ internal sealed class LoopWatch
         int tid = _activity.OsThreadId;
         if (!_hasBaseline)
         {
-            // The first look at a handler starts the window its CPU and run-queue times are measured over. On a busy
-            // loop the watchdog wakes only at handler deadlines (a few times a second), so this /proc read is rare.
+            // The first look at a handler starts the window its CPU, run-queue and sleep times are measured over. On
+            // a busy loop the watchdog wakes only at handler deadlines (a few times a second), so this /proc read is rare.
             _baseline = ThreadStateSample.Read(tid);
             _hasBaseline = true;
         }
@@ -315,24 +336,39 @@ internal sealed class LoopWatch
             long next = Deadline(start, threshold);
             return multiple >= 1 ? Math.Min(next, idleLook) : next;
         }
+        // A verdict needs a window: a watchdog that first saw this handler late (it was starved itself) looks again
+        // once the window is long enough, rather than judge from a few microseconds (that judged a sleeping handler
+        // "running on CPU (0% CPU)").
+        long minWindow = Math.Max(1, threshold / MinWindowDivisor);
+        long windowEnd = _baseline.Timestamp + minWindow;
+        if (now < windowEnd)
+        {
+            return windowEnd;
+        }
         var sample = ThreadStateSample.Read(tid);
-        var kind = Classify(_baseline, sample, threshold / 4, out long cpu, out long runQueue, out long window);
+        var window = ThreadWindow.Between(_baseline, sample);
+        _baseline = sample; // the next report's figures cover the time since this look
+        var kind = window.Kind;
         if (!_reported && _nextMultiple == 1)
         {
-            LoopMetrics.Stalls.Add(1, _nameTag);
+            Loop.Metrics.Stalls.Add(1, _nameTag);
         }
-        var report = new StallReport(Name, FromTicks(elapsed), HandlerNames.Describe(handler), fd, kind == StallKind.Blocked, kind == StallKind.Blocked ? sample.Syscall : null)
+        var report = new StallReport(Name, FromTicks(elapsed), HandlerNames.Describe(handler), fd, kind == StallKind.Blocked, null)
         {
+            // A thread judged blocked may be runnable again at the look (its wait just ended): keep the syscall it sat in.
+            Syscall = kind != StallKind.Blocked ? null : sample.Syscall ?? (_last is { Kind: StallKind.Blocked } previous ? previous.Syscall : null),
             Events = events,
             Kind = kind,
             Phase = _reported ? StallPhase.StillStalled : StallPhase.Stalled,
             ThreadState = sample.State,
             ManagedWait = kind == StallKind.Blocked ? CurrentWait : null,
-            CpuTime = FromTicks(cpu),
-            RunQueueDelay = FromTicks(runQueue),
-            ObservedTime = FromTicks(window),
+            CpuTime = window.OnCpu,
+            RunQueueDelay = window.WaitingForCpu,
+            SleepTime = window.Asleep,
+            ObservedTime = window.Observed,
             Threshold = Threshold,
         };
+        _last = report;
         if (_stallLimit.TryTake(now))
         {
             _activity.RequestEndTimestamp(); // before the sink runs: the handler may return meanwhile
@@ -364,35 +400,12 @@ internal sealed class LoopWatch
         _nextMultiple > (long.MaxValue - start) / threshold ? long.MaxValue : start + threshold * _nextMultiple;
 
     /// <summary>
-    /// Blocked when the thread sleeps (state S or D) and used little CPU; starved when it is runnable but waited
-    /// for a CPU longer than it ran; otherwise running.
+    /// The shortest window a verdict is made over, in thresholds (a half): long enough for the scheduler to have
+    /// shared the CPU out a few times (its slices are a few milliseconds), short enough that a late first look delays
+    /// the report by at most half a threshold. The watchdog's first look normally comes within a quarter threshold
+    /// of the handler's start, so the window at the first report is normally three quarters of a threshold or more.
     /// </summary>
-    /// <param name="before">The first look at the handler.</param>
-    /// <param name="after">The look now.</param>
-    /// <param name="minWindowTicks">Shorter windows say too little about CPU shares: the thread's state decides alone.</param>
-    /// <param name="cpuTicks">CPU time in the window (Stopwatch ticks).</param>
-    /// <param name="runQueueTicks">Run-queue wait in the window (Stopwatch ticks).</param>
-    /// <param name="windowTicks">The window's wall time (Stopwatch ticks).</param>
-    internal static StallKind Classify(ThreadStateSample before, ThreadStateSample after, long minWindowTicks, out long cpuTicks, out long runQueueTicks, out long windowTicks)
-    {
-        windowTicks = after.Timestamp - before.Timestamp;
-        cpuTicks = NanosToTicks(Math.Max(0, after.CpuNanoseconds - before.CpuNanoseconds));
-        runQueueTicks = NanosToTicks(Math.Max(0, after.RunQueueNanoseconds - before.RunQueueNanoseconds));
-        bool sleeping = after.State is 'S' or 'D' or 'I';
-        bool longEnough = windowTicks > 0 && windowTicks >= minWindowTicks;
-        // Over the observed window (from the first look at the handler): a thread that slept at the sample but was on
-        // CPU more than half the window is a CPU-bound handler that yields now and then, not a blocked one.
-        bool mostlyOnCpu = longEnough && cpuTicks * 2 > windowTicks;
-        if (sleeping && !mostlyOnCpu)
-        {
-            return StallKind.Blocked;
-        }
-        if (after.HasRunQueue && longEnough && runQueueTicks > cpuTicks)
-        {
-            return StallKind.Starved;
-        }
-        return StallKind.Running;
-    }
+    internal const int MinWindowDivisor = 2;
 
     private void FinishStall(long now)
     {
@@ -401,21 +414,29 @@ internal sealed class LoopWatch
             return;
         }
         var cost = _reported ? _sockets.End() : default;
-        if (_reported && _options.Watchdog.ReportEnd)
+        // The end report counts against the same limit as the others (the docs promise at most N reports a window).
+        if (_reported && _options.Watchdog.ReportEnd && _stallLimit.TryTake(now))
         {
             long end = _activity.TryGetEndTimestamp(_start, out long ended) ? ended : now;
-            Deliver(new StallReport(Name, FromTicks(end - _start), HandlerNames.Describe(_handler), _fd, false, null)
+            var last = _last!;
+            Deliver(new StallReport(Name, FromTicks(end - _start), last.Handler, _fd, last.Blocked, null)
             {
+                Syscall = last.Syscall,
                 Events = _events,
+                Kind = last.Kind, // the verdict of the stall's last look (the thread has moved on by now)
+                ManagedWait = last.ManagedWait,
+                ThreadState = last.ThreadState,
                 Phase = StallPhase.Ended,
                 Sockets = cost.Sockets,
                 NetworkCountersGrowth = cost.Growth,
+                UdpDropsGrowth = cost.UdpDrops,
                 Threshold = Threshold,
             });
         }
         _start = 0;
         _handler = null;
         _reported = false;
+        _last = null;
     }
 
     public void DeliverFinding(GuardReport report)
@@ -446,8 +467,7 @@ internal sealed class LoopWatch
             delivered = true;
             try
             {
-                var level = report.Phase == StallPhase.Ended ? LogLevel.Information : LogLevel.Warning;
-                logger.Log(level, StallLogState.EventIdFor(report.Phase), new StallLogState(report), null, static (s, _) => s.ToString());
+                Log(logger, report);
             }
             catch (Exception ex)
             {
@@ -480,7 +500,7 @@ internal sealed class LoopWatch
             delivered = true;
             try
             {
-                logger.Log(LogLevel.Warning, StallLogState.GuardEventId, new GuardLogState(report), null, static (s, _) => s.ToString());
+                Log(logger, report);
             }
             catch (Exception ex)
             {
@@ -492,6 +512,63 @@ internal sealed class LoopWatch
             WriteStandardError(report.ToString());
         }
     }
+
+    /// <summary>One stall report as its log event (docs/watchdog.md, "Log events").</summary>
+    private void Log(ILogger logger, StallReport r)
+    {
+        long elapsed = Ms(r.Elapsed);
+        string events = EventsOrNone(r.Events), syscall = r.Syscall ?? RuntimeLog.None;
+        switch (r.Phase)
+        {
+            case StallPhase.Suppressed:
+                logger.StallReportsSuppressed(r.LoopName, r.SuppressedCount, _options.Watchdog.RateLimitWindow.TotalSeconds, _options.Watchdog.MaxReportsPerMinute);
+                break;
+            case StallPhase.Ended:
+                var cost = r.DescribeSocketCost();
+                logger.LoopStallEnded(r.LoopName, elapsed, r.Handler, r.Fd, events, r.Kind, syscall, cost.Length == 0 ? RuntimeLog.None : cost);
+                break;
+            case StallPhase.StillStalled:
+                logger.LoopStillStalled(r.LoopName, elapsed, r.Handler, r.Fd, events, r.Kind, syscall, r.ManagedWait ?? RuntimeLog.None,
+                    Ms(r.ObservedTime), Ms(r.CpuTime), Ms(r.RunQueueDelay), Ms(r.SleepTime), r.ThreadState.ToString(), Ms(r.Threshold));
+                break;
+            default:
+                logger.LoopStalled(r.LoopName, elapsed, r.Handler, r.Fd, events, r.Kind, syscall, r.ManagedWait ?? RuntimeLog.None,
+                    Ms(r.ObservedTime), Ms(r.CpuTime), Ms(r.RunQueueDelay), Ms(r.SleepTime), r.ThreadState.ToString(), Ms(r.Threshold));
+                break;
+        }
+    }
+
+    /// <summary>One guard finding as its log event.</summary>
+    private void Log(ILogger logger, GuardReport r)
+    {
+        if (r.SuppressedCount > 0)
+        {
+            logger.GuardFindingsSuppressed(r.LoopName, r.SuppressedCount, r.Guard, _options.Watchdog.RateLimitWindow.TotalSeconds, _options.Guards.MaxReportsPerMinute);
+        }
+        else if (r.Guard == LoopGuard.SyncWait)
+        {
+            logger.SyncWaitOnLoopThread(r.LoopName, r.Handler, r.Fd, "NB0001", r.StackTrace ?? RuntimeLog.None);
+        }
+        else if (r.UnreadBytes >= 0)
+        {
+            logger.EdgeTriggeredBytesLeft(r.LoopName, r.Handler, r.UnreadBytes, r.Fd, "NB0003");
+        }
+        else
+        {
+            logger.EdgeTriggeredConnectionsLeft(r.LoopName, r.Handler, r.Fd, "NB0004");
+        }
+    }
+
+    private static long Ms(TimeSpan t) => (long)Math.Round(t.TotalMilliseconds);
+
+    private static string EventsOrNone(IoEvents events)
+    {
+        var words = StallReport.DescribeEvents(events);
+        return words.Length == 0 ? RuntimeLog.None : words;
+    }
+
+    /// <summary>The guard's finding could not be queued (the queue was full): counted with the suppressed ones.</summary>
+    public void NoteDroppedFinding(LoopGuard guard) => Interlocked.Increment(ref _droppedFindings[(int)guard]);
 
     /// <summary>A sink threw: say so on standard error (the first few times), and go on.</summary>
     public void NoteFailure(string what, Exception ex)
@@ -519,8 +596,6 @@ internal sealed class LoopWatch
     private static long ToTicks(TimeSpan t) => (long)(t.Ticks * ((double)Stopwatch.Frequency / TimeSpan.TicksPerSecond));
 
     private static TimeSpan FromTicks(long stopwatchTicks) => TimeSpan.FromTicks((long)(stopwatchTicks * ((double)TimeSpan.TicksPerSecond / Stopwatch.Frequency)));
-
-    private static long NanosToTicks(long ns) => (long)(ns * (Stopwatch.Frequency / 1e9));
 
     /// <summary>At most N a window (a minute by default), counting the rest; the count is reported once when the window ends.</summary>
     private sealed class RateLimit
@@ -550,6 +625,16 @@ internal sealed class LoopWatch
             }
             _suppressed++;
             return false;
+        }
+
+        /// <summary>Counts <paramref name="count"/> reports that never reached <see cref="TryTake"/> (dropped on the way) as suppressed.</summary>
+        public void Suppress(long now, int count)
+        {
+            if (_windowStart == 0)
+            {
+                _windowStart = now;
+            }
+            _suppressed += count;
         }
 
         /// <summary>Closes the window once it is over; returns how many were suppressed in it (0 while it lasts).</summary>

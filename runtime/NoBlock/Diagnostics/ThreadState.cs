@@ -17,7 +17,7 @@ internal readonly struct ThreadStateSample
     /// </summary>
     private const long NanosecondsPerClockTick = 10_000_000;
 
-    public ThreadStateSample(long timestamp, char state, string? syscall, long cpuNanoseconds, long runQueueNanoseconds, bool hasRunQueue)
+    public ThreadStateSample(long timestamp, char state, string? syscall, long cpuNanoseconds, long runQueueNanoseconds, bool hasRunQueue, long voluntarySwitches = -1)
     {
         Timestamp = timestamp;
         State = state;
@@ -25,6 +25,7 @@ internal readonly struct ThreadStateSample
         CpuNanoseconds = cpuNanoseconds;
         RunQueueNanoseconds = runQueueNanoseconds;
         HasRunQueue = hasRunQueue;
+        VoluntarySwitches = voluntarySwitches;
     }
 
     /// <summary>When the sample was taken (Stopwatch timestamp).</summary>
@@ -44,6 +45,13 @@ internal readonly struct ThreadStateSample
 
     /// <summary>False when the kernel has no schedstat (CONFIG_SCHED_INFO off): starvation cannot be told apart.</summary>
     public bool HasRunQueue { get; }
+
+    /// <summary>
+    /// How many times the thread gave up the CPU by itself (<c>voluntary_ctxt_switches</c> in <c>status</c>): each
+    /// sleep in a syscall is one. -1 when unknown. Two samples with the same count and a runnable thread at the first
+    /// say it never slept in between.
+    /// </summary>
+    public long VoluntarySwitches { get; }
 
     public bool IsValid => State != '?';
 
@@ -82,7 +90,9 @@ internal readonly struct ThreadStateSample
                 syscall = ParseSyscall(sys);
             }
         }
-        return new ThreadStateSample(now, state, syscall, cpu, runQueue, hasRunQueue);
+        var status = TryReadAll(dir + "status");
+        long voluntary = status is null ? -1 : ParseVoluntarySwitches(status);
+        return new ThreadStateSample(now, state, syscall, cpu, runQueue, hasRunQueue, voluntary);
     }
 
     /// <summary>Parses <c>pid (comm) S … utime stime …</c>; comm may hold spaces and parentheses, so fields count from the last ')'.</summary>
@@ -107,6 +117,20 @@ internal readonly struct ThreadStateSample
         {
             utimePlusStimeTicks = utime + stime;
         }
+    }
+
+    /// <summary>The <c>voluntary_ctxt_switches:</c> line of <c>status</c>; -1 when missing.</summary>
+    internal static long ParseVoluntarySwitches(string status)
+    {
+        const string Key = "voluntary_ctxt_switches:";
+        int at = status.IndexOf("\n" + Key, StringComparison.Ordinal);
+        if (at < 0)
+        {
+            return -1;
+        }
+        var rest = status.AsSpan(at + 1 + Key.Length);
+        int end = rest.IndexOf('\n');
+        return long.TryParse(end < 0 ? rest : rest.Slice(0, end), NumberStyles.AllowLeadingWhite | NumberStyles.AllowTrailingWhite, CultureInfo.InvariantCulture, out long n) ? n : -1;
     }
 
     internal static bool TryParseSchedstat(string text, out long onCpu, out long waiting)

@@ -13,7 +13,8 @@ internal readonly struct Errno
     // Linux generic errno values (asm-generic/errno-base.h, errno.h): identical on x64, arm64 and arm.
     private const int EPERM = 1, ENOENT = 2, EINTR = 4, EBADF = 9, EAGAIN = 11, ENOMEM = 12, EEXIST = 17,
         ENFILE = 23, EMFILE = 24, EPIPE = 32, ENOBUFS = 105, ECONNABORTED = 103, ECONNRESET = 104, ENOTCONN = 107,
-        ETIMEDOUT = 110, EHOSTUNREACH = 113, EPROTO = 71, ENOTSOCK = 88;
+        ETIMEDOUT = 110, EHOSTUNREACH = 113, EPROTO = 71, ENOTSOCK = 88,
+        EINVAL = 22, ENOSYS = 38, ETIME = 62, ECANCELED = 125, EALREADY = 114, EBUSY = 16, EOPNOTSUPP = 95;
 
     public Errno(int value) => Value = value;
 
@@ -26,6 +27,30 @@ internal readonly struct Errno
     public bool IsNotFound => Value == ENOENT;
     public bool IsOutOfFds => Value is EMFILE or ENFILE or ENOBUFS or ENOMEM;
     public bool IsNotSocket => Value == ENOTSOCK;
+
+    // ---- io_uring: completions carry -errno in cqe->res (FromCompletion); setup and enter set errno ----------------
+
+    /// <summary>The errno of a completion whose <c>res</c> is negative.</summary>
+    public static Errno FromCompletion(int res) => new(-res);
+
+    public bool IsNotImplemented => Value == ENOSYS;
+    public bool IsPermissionDenied => Value == EPERM;
+    public bool IsInvalidArgument => Value is EINVAL or EOPNOTSUPP;
+
+    /// <summary>io_uring_enter's wait, or a timeout request, expired (ETIME).</summary>
+    public bool IsTimerExpired => Value == ETIME;
+
+    /// <summary>The request was cancelled (ECANCELED), by ASYNC_CANCEL, POLL_REMOVE or ring teardown.</summary>
+    public bool IsCanceled => Value == ECANCELED;
+
+    /// <summary>A cancel found its target already running or done (EALREADY/ENOENT): its own completion follows or came.</summary>
+    public bool IsCancelTooLate => Value is EALREADY or ENOENT;
+
+    /// <summary>A buffer-select op found its provided-buffer ring empty (ENOBUFS): the multishot request ended.</summary>
+    public bool IsNoBuffers => Value == ENOBUFS;
+
+    /// <summary>io_uring_enter: the completion queue is full and overflowing (EBUSY); reap completions, then enter again.</summary>
+    public bool IsBusy => Value is EBUSY or EAGAIN;
 
     /// <summary>The peer reset the connection or it broke: close it, it is not the loop's fault.</summary>
     public bool IsConnectionGone => Value is ECONNRESET or EPIPE or ENOTCONN or ETIMEDOUT or EHOSTUNREACH;

@@ -39,6 +39,7 @@ public sealed unsafe partial class EventLoop : IDisposable
     private readonly LoopActivity _activity = new();
     private readonly LoopSynchronizationContext _syncContext;
     private readonly ILogger? _logger;
+    private readonly LoopMetrics _metrics;     // the instruments of the meter this loop records on (EventLoopOptions.MeterFactory)
     private readonly KeyValuePair<string, object?> _nameTag;
 
     private Registration?[] _slots = new Registration?[64];
@@ -74,6 +75,7 @@ public sealed unsafe partial class EventLoop : IDisposable
             throw new ArgumentOutOfRangeException(nameof(options), _options.MaxPostedPerTurn, "EventLoopOptions.MaxPostedPerTurn must be positive.");
         }
         _logger = _options.Logger;
+        _metrics = LoopMetrics.For(_options);
         _nameTag = new KeyValuePair<string, object?>(LoopMetrics.LoopNameTag, _options.Name);
 
         int epfd = Sys.EpollCreate(out var err);
@@ -103,7 +105,7 @@ public sealed unsafe partial class EventLoop : IDisposable
         _events = (EpollEvent*)NativeMemory.Alloc((nuint)_maxEvents, (nuint)sizeof(EpollEvent));
         _syncContext = new LoopSynchronizationContext(this);
         _utilizationMarkWall = Stopwatch.GetTimestamp();
-        LoopMetrics.Track(this);
+        _metrics.Track(this);
     }
 
     /// <summary>The loop's name (<see cref="EventLoopOptions.Name"/>).</summary>
@@ -123,6 +125,9 @@ public sealed unsafe partial class EventLoop : IDisposable
 
     /// <summary>Tests only: runs on the loop thread after the poll timeout is computed, before the loop announces its sleep.</summary>
     internal Action? TestHookBeforeSleep { get; set; }
+
+    /// <summary>The instruments this loop records on (the watchdog's stall counter and lag probe use them too).</summary>
+    internal LoopMetrics Metrics => _metrics;
 
     /// <summary>What the loop thread is doing now: the hooks the stall watchdog reads.</summary>
     internal LoopActivity Activity => _activity;
@@ -150,7 +155,9 @@ public sealed unsafe partial class EventLoop : IDisposable
     {
         ArgumentNullException.ThrowIfNull(handler);
         ValidateUserFd(fd);
-        return RegisterCore(fd, interest, handler, owner: null);
+        var reg = RegisterCore(fd, interest, handler, owner: null);
+        TrackIfUdp(reg);
+        return reg;
     }
 
     /// <summary>
@@ -329,7 +336,7 @@ public sealed unsafe partial class EventLoop : IDisposable
         {
             return;
         }
-        LoopMetrics.Untrack(this);
+        _metrics.Untrack(this);
         for (int i = 0; i < _slotHighWater; i++)
         {
             var reg = _slots[i];
@@ -345,7 +352,7 @@ public sealed unsafe partial class EventLoop : IDisposable
             }
             catch (Exception ex)
             {
-                _logger?.LogWarning(ex, "EventLoop {Loop}: releasing fd {Fd} on dispose failed", Name, reg.Fd);
+                _logger?.DisposeReleaseFailed(ex, Name, reg.Fd);
             }
         }
         RegistrationCount = 0;
@@ -393,9 +400,9 @@ public sealed unsafe partial class EventLoop : IDisposable
             {
                 continue; // cancelled from another thread after it was added
             }
-            if (LoopMetrics.Lag.Enabled)
+            if (_metrics.Lag.Enabled)
             {
-                LoopMetrics.Lag.Record(LoopMetrics.Seconds(_now - timer.DueTimestamp), _nameTag);
+                _metrics.Lag.Record(LoopMetrics.Seconds(_now - timer.DueTimestamp), _nameTag);
             }
             InvokeAction(timer.Action);
         }
@@ -481,9 +488,9 @@ public sealed unsafe partial class EventLoop : IDisposable
 
     private void Dispatch(int count)
     {
-        if (count > 0 && LoopMetrics.Events.Enabled)
+        if (count > 0 && _metrics.Events.Enabled)
         {
-            LoopMetrics.Events.Add(count, _nameTag);
+            _metrics.Events.Add(count, _nameTag);
         }
         for (int i = 0; i < count; i++)
         {
@@ -594,14 +601,15 @@ public sealed unsafe partial class EventLoop : IDisposable
 
     private void RecordDuration(long start)
     {
-        if (LoopMetrics.HandlerDuration.Enabled)
+        if (_metrics.HandlerDuration.Enabled)
         {
-            LoopMetrics.HandlerDuration.Record(LoopMetrics.Seconds(Stopwatch.GetTimestamp() - start), _nameTag);
+            _metrics.HandlerDuration.Record(LoopMetrics.Seconds(Stopwatch.GetTimestamp() - start), _nameTag);
         }
     }
 
     private void OnHandlerFault(object handler, int fd, Exception ex, Registration? reg)
     {
+        var name = HandlerNames.Describe(handler);
         // Apply the policy first, so that whoever is told about the fault sees its outcome (registration closed).
         if (_options.HandlerExceptionPolicy == HandlerExceptionPolicy.StopLoop)
         {
@@ -618,7 +626,7 @@ public sealed unsafe partial class EventLoop : IDisposable
                 }
                 catch (Exception closeError)
                 {
-                    _logger?.LogError(closeError, "EventLoop {Loop}: closing fd {Fd} after a handler fault failed", Name, fd);
+                    _logger?.HandlerFaultCloseFailed(closeError, Name, fd, name);
                 }
             }
             else
@@ -626,15 +634,15 @@ public sealed unsafe partial class EventLoop : IDisposable
                 RemoveRegistration(reg);
             }
         }
-        var fault = new HandlerFault(Name, LoopActivity.Describe(handler), fd, ex);
-        _logger?.LogError(ex, "EventLoop {Loop}: handler {Handler} on fd {Fd} threw", Name, fault.Handler, fd);
+        var fault = new HandlerFault(Name, name, fd, ex);
+        _logger?.HandlerFaulted(ex, Name, name, fd, _options.HandlerExceptionPolicy);
         try
         {
             _options.OnHandlerException?.Invoke(fault);
         }
         catch (Exception callbackError)
         {
-            _logger?.LogError(callbackError, "EventLoop {Loop}: OnHandlerException threw", Name);
+            _logger?.HandlerFaultCallbackFailed(callbackError, Name, name, fd);
         }
     }
 
@@ -741,6 +749,7 @@ public sealed unsafe partial class EventLoop : IDisposable
             return;
         }
         reg.IsDisposed = true;
+        Untrack(reg);
         // ENOENT/EBADF: the fd was closed first (the kernel dropped it already). Nothing to undo.
         Sys.EpollCtl(_epfd, Sys.CtlOp.Delete, reg.Fd, 0, 0, out _);
         if (reg.Slot >= 0 && ReferenceEquals(_slots[reg.Slot], reg))
@@ -819,7 +828,9 @@ public sealed unsafe partial class EventLoop : IDisposable
     internal double TakeUtilizationSample()
     {
         long wall = Stopwatch.GetTimestamp();
-        long poll = Volatile.Read(ref _pollTicks);
+        // The wait in progress counts too: an idle loop asleep in one long epoll_wait has added nothing to _pollTicks yet.
+        long pollStart = _activity.PollStartTimestamp;
+        long poll = Volatile.Read(ref _pollTicks) + (pollStart != 0 ? Math.Max(0, wall - pollStart) : 0);
         long dWall = wall - _utilizationMarkWall, dPoll = poll - _utilizationMarkPoll;
         _utilizationMarkWall = wall;
         _utilizationMarkPoll = poll;

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging;
 
 namespace NoBlock;
@@ -23,6 +24,15 @@ public sealed class EventLoopOptions
     /// <summary>Where the loop logs handler failures and other trouble. Null: nothing is logged.</summary>
     public ILogger? Logger { get; set; }
 
+    /// <summary>
+    /// Where the loop's instruments (meter <c>NoBlock</c>: <c>noblock.loop.stalls</c>, <c>.handler.duration</c>,
+    /// <c>.lag</c>, <c>.utilization</c>, <c>.events</c>) are created. Null (the default): on one process-wide meter
+    /// named <c>NoBlock</c>. A factory (a host's <see cref="IMeterFactory"/>, which NoBlock.Hosting passes): on the
+    /// meter <c>NoBlock</c> that factory makes, owned and disposed by it, so metrics are scoped to that host and a test
+    /// can observe them with <c>MetricCollector</c>. Meter and instrument names are the same either way.
+    /// </summary>
+    public IMeterFactory? MeterFactory { get; set; }
+
     /// <summary>What happens when a handler throws. Default: <see cref="HandlerExceptionPolicy.CloseRegistration"/>.</summary>
     public HandlerExceptionPolicy HandlerExceptionPolicy { get; set; } = HandlerExceptionPolicy.CloseRegistration;
 
@@ -41,4 +51,15 @@ public sealed class EventLoopOptions
     /// turn, so a thread that posts in a tight loop cannot starve I/O.
     /// </summary>
     public int MaxPostedPerTurn { get; set; } = 1024;
+
+    /// <summary>
+    /// A copy of every setting under another name: what <see cref="Tcp.EventLoopGroup"/> gives each of its loops.
+    /// The nested <see cref="Watchdog"/> and <see cref="Guards"/> settings and the callbacks are shared, not copied.
+    /// </summary>
+    internal EventLoopOptions WithName(string name)
+    {
+        var copy = (EventLoopOptions)MemberwiseClone();
+        copy.Name = name;
+        return copy;
+    }
 }

@@ -130,13 +130,4 @@ internal sealed class LoopActivity
         events = IoEvents.None;
         return false;
     }
-
-    /// <summary>"Declaring type.Method" for a handler object as stored here.</summary>
-    public static string Describe(object? handler) => handler switch
-    {
-        null => "(none)",
-        Delegate d => $"{d.Method.DeclaringType?.FullName ?? "?"}.{d.Method.Name}",
-        IRegistrationOwner owner => owner.HandlerName,
-        _ => handler.GetType().FullName ?? "?",
-    };
 }

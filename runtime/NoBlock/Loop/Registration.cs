@@ -36,6 +36,9 @@ public sealed class Registration : IDisposable
     internal int Slot { get; set; } = -1;
     internal uint Generation { get; set; }
 
+    /// <summary>A registered UDP socket's entry in the loop's socket table (diagnostics), or null.</summary>
+    internal Sockets.ITrackedSocket? TrackedSocket { get; set; }
+
     /// <summary>
     /// Replaces the interest (<c>EPOLL_CTL_MOD</c>); also re-arms a <see cref="IoEvents.OneShot"/> registration.
     /// Call it on the loop thread (from a handler or posted work), or while the loop is not running.

@@ -75,6 +75,19 @@ public sealed class SocketDiagnostics
     public int AcceptBacklog => Listeners.Sum(l => l.Backlog);
 
     /// <summary>
+    /// The UDP sockets registered with this loop (<see cref="EventLoop.Register"/> with an IPv4 or IPv6 UDP socket):
+    /// each one's receive queue and the datagrams the kernel dropped on it, from <c>/proc/net/udp</c> and
+    /// <c>/proc/net/udp6</c>, by inode. Empty when the loop has none.
+    /// </summary>
+    public IReadOnlyList<UdpSocketQueue> UdpSockets { get; internal set; } = [];
+
+    /// <summary>Bytes waiting in the receive queues of <see cref="UdpSockets"/>.</summary>
+    public long UdpReceiveQueueBytes => UdpSockets.Sum(u => (long)u.ReceiveQueueBytes);
+
+    /// <summary>Datagrams dropped on <see cref="UdpSockets"/> since each was opened (per-socket counters: this loop's own, unlike <see cref="Counters"/>).</summary>
+    public long UdpDrops => UdpSockets.Sum(u => u.Drops);
+
+    /// <summary>
     /// The network namespace's drop counters when the snapshot was taken (since boot, every process: compare two
     /// snapshots); null when <c>/proc/net</c> cannot be read.
     /// </summary>
@@ -95,7 +108,12 @@ public sealed class SocketDiagnostics
     internal void AppendQueues(StringBuilder sb)
     {
         int start = sb.Length;
-        if (ReceiveQueueBytes > 0)
+        bool tcp = Connections > 0 || Listeners.Count > 0 || UdpSockets.Count == 0;
+        if (!tcp)
+        {
+            // a loop with UDP sockets only: nothing to say about TCP queues
+        }
+        else if (ReceiveQueueBytes > 0)
         {
             sb.Append(FormatBytes(ReceiveQueueBytes)).Append(" queued in ").Append(ReceiveQueuesNonEmpty.ToString(CultureInfo.InvariantCulture))
               .Append(ReceiveQueuesNonEmpty == 1 ? " receive queue" : " receive queues");
@@ -114,7 +132,7 @@ public sealed class SocketDiagnostics
         }
         if (SendQueueBytes > 0)
         {
-            sb.Append(", ").Append(FormatBytes(SendQueueBytes)).Append(" unacknowledged in ").Append(SendQueuesNonEmpty.ToString(CultureInfo.InvariantCulture))
+            sb.Append(sb.Length == start ? "" : ", ").Append(FormatBytes(SendQueueBytes)).Append(" unacknowledged in ").Append(SendQueuesNonEmpty.ToString(CultureInfo.InvariantCulture))
               .Append(SendQueuesNonEmpty == 1 ? " send queue" : " send queues");
         }
         foreach (var l in Listeners)
@@ -123,6 +141,15 @@ public sealed class SocketDiagnostics
             if (Listeners.Count > 1)
             {
                 sb.Append(" (fd ").Append(l.Fd.ToString(CultureInfo.InvariantCulture)).Append(')');
+            }
+        }
+        if (UdpSockets.Count > 0)
+        {
+            sb.Append(sb.Length == start ? "UDP: " : ", UDP: ").Append(FormatBytes(UdpReceiveQueueBytes)).Append(" queued in ").Append(UdpSockets.Count.ToString(CultureInfo.InvariantCulture))
+              .Append(UdpSockets.Count == 1 ? " socket" : " sockets");
+            if (UdpDrops > 0)
+            {
+                sb.Append(", ").Append(UdpDrops.ToString(CultureInfo.InvariantCulture)).Append(" datagrams dropped since opened");
             }
         }
         if (sb.Length == start)
@@ -145,11 +172,17 @@ public sealed class SocketDiagnostics
         var d = new SocketDiagnostics(loopName) { Timestamp = DateTimeOffset.UtcNow };
         var sockets = table.Rent(out int count);
         List<ListenerQueue>? listeners = null;
+        List<RegisteredUdpSocket>? udp = null;
         try
         {
             for (int i = 0; i < count; i++)
             {
                 var s = sockets[i];
+                if (s is RegisteredUdpSocket u)
+                {
+                    (udp ??= new List<RegisteredUdpSocket>()).Add(u);
+                    continue;
+                }
                 var handle = s.TrackedHandle;
                 if (handle is null)
                 {
@@ -218,10 +251,52 @@ public sealed class SocketDiagnostics
             listeners.Sort(static (a, b) => a.Fd.CompareTo(b.Fd));
             d.Listeners = listeners;
         }
+        if (udp is not null)
+        {
+            d.UdpSockets = ReadUdp(udp);
+        }
         if (includeCounters)
         {
             d.Counters = NetworkCounters.Read();
         }
         return d;
+    }
+
+    /// <summary>The loop's UDP sockets only (their lines in /proc/net/udp*), for the drops a stall cost. Any thread.</summary>
+    internal static IReadOnlyList<UdpSocketQueue> CollectUdp(SocketTable table)
+    {
+        var sockets = table.Rent(out int count);
+        List<RegisteredUdpSocket>? udp = null;
+        try
+        {
+            for (int i = 0; i < count; i++)
+            {
+                if (sockets[i] is RegisteredUdpSocket u)
+                {
+                    (udp ??= new List<RegisteredUdpSocket>()).Add(u);
+                }
+            }
+        }
+        finally
+        {
+            Array.Clear(sockets, 0, count);
+            ArrayPool<ITrackedSocket>.Shared.Return(sockets);
+        }
+        return udp is null ? [] : ReadUdp(udp);
+    }
+
+    private static IReadOnlyList<UdpSocketQueue> ReadUdp(List<RegisteredUdpSocket> udp)
+    {
+        var wanted = new HashSet<ulong>(udp.Select(u => u.Inode));
+        var lines = ProcNetUdp.Read(wanted, ipv4: udp.Exists(u => !u.IsIpv6), ipv6: udp.Exists(u => u.IsIpv6));
+        var result = new List<UdpSocketQueue>(udp.Count);
+        foreach (var u in udp.OrderBy(u => u.Fd))
+        {
+            if (lines.TryGetValue(u.Inode, out var line))
+            {
+                result.Add(new UdpSocketQueue(u.Fd, u.Inode, line.Local, line.ReceiveQueue, line.Drops));
+            }
+        }
+        return result;
     }
 }

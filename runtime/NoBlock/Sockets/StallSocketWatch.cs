@@ -1,3 +1,4 @@
+using System.Linq;
 using System.Diagnostics;
 
 namespace NoBlock.Sockets;
@@ -27,6 +28,7 @@ internal sealed class StallSocketWatch
     private readonly EventLoop _loop;
     private SocketDiagnostics? _last;
     private NetworkCounters? _countersAtStart;
+    private IReadOnlyList<UdpSocketQueue> _udpAtStart = [];
     private long _nextSnapshot;
     private bool _active;
 
@@ -44,6 +46,7 @@ internal sealed class StallSocketWatch
         }
         _countersAtStart = NetworkCounters.Read();
         Snapshot(now);
+        _udpAtStart = _last?.UdpSockets ?? [];
     }
 
     /// <summary>The reported stall still lasts: refresh the snapshot when it is due.</summary>
@@ -56,18 +59,27 @@ internal sealed class StallSocketWatch
     }
 
     /// <summary>The stall ended: the last snapshot taken during it and the counters' growth since it began (null, null: nothing to say).</summary>
-    public (SocketDiagnostics? Sockets, NetworkCounters? Growth) End()
+    public (SocketDiagnostics? Sockets, NetworkCounters? Growth, long? UdpDrops) End()
     {
         if (!_active)
         {
-            return (null, null);
+            return (null, null, null);
         }
         _active = false;
         var now = NetworkCounters.Read();
         NetworkCounters? growth = now is { } end && _countersAtStart is { } start ? end - start : null;
         var last = _last;
         _last = null;
-        return (last, growth);
+        // Per-socket drop counters only grow: read them again now (the loop draining its queues does not undo a drop),
+        // and compare socket by socket (by inode) with the first report's.
+        long? udpDrops = null;
+        if (_udpAtStart.Count > 0)
+        {
+            var before = _udpAtStart.ToDictionary(u => u.Inode, u => u.Drops);
+            udpDrops = SocketDiagnostics.CollectUdp(_loop.Sockets).Sum(u => before.TryGetValue(u.Inode, out long d) ? Math.Max(0, u.Drops - d) : 0);
+            _udpAtStart = [];
+        }
+        return (last, growth, udpDrops);
     }
 
     private void Snapshot(long now)

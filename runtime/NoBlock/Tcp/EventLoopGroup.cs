@@ -10,6 +10,13 @@ namespace NoBlock.Tcp;
 /// </summary>
 public sealed class EventLoopGroup : IDisposable
 {
+    /// <summary>
+    /// How often <see cref="Listen"/> on a running group looks whether a loop stopped before registering its listener.
+    /// 100 ms: a listener is normally registered within one loop turn, long before; the check only ends a wait that
+    /// would otherwise never end.
+    /// </summary>
+    private static readonly TimeSpan StoppedLoopCheck = TimeSpan.FromMilliseconds(100);
+
     private readonly EventLoop[] _loops;
     private readonly Thread[] _threads;
     private readonly List<TcpAcceptor> _acceptors = new();
@@ -37,17 +44,8 @@ public sealed class EventLoopGroup : IDisposable
         {
             for (int i = 0; i < loopCount; i++)
             {
-                _loops[i] = new EventLoop(new EventLoopOptions
-                {
-                    Name = $"{options.Name}-{i}",
-                    StallThreshold = options.StallThreshold,
-                    OnStall = options.OnStall,
-                    Logger = options.Logger,
-                    HandlerExceptionPolicy = options.HandlerExceptionPolicy,
-                    OnHandlerException = options.OnHandlerException,
-                    MaxEventsPerPoll = options.MaxEventsPerPoll,
-                    MaxPostedPerTurn = options.MaxPostedPerTurn,
-                });
+                // Every setting (watchdog, guards, meter factory, logger, policy, …) under the loop's own name.
+                _loops[i] = new EventLoop(options.WithName($"{options.Name}-{i}"));
             }
         }
         catch
@@ -64,7 +62,16 @@ public sealed class EventLoopGroup : IDisposable
     public IReadOnlyList<EventLoop> Loops => _loops;
 
     /// <summary>The listeners opened by <see cref="Listen"/>, one per loop per call.</summary>
-    public IReadOnlyList<TcpAcceptor> Acceptors => _acceptors;
+    public IReadOnlyList<TcpAcceptor> Acceptors
+    {
+        get
+        {
+            lock (_acceptors)
+            {
+                return _acceptors.ToArray();
+            }
+        }
+    }
 
     /// <summary>Exceptions that ended a loop's <see cref="EventLoop.Run"/> (only with <see cref="HandlerExceptionPolicy.StopLoop"/>).</summary>
     public IReadOnlyList<Exception> Faults
@@ -79,30 +86,74 @@ public sealed class EventLoopGroup : IDisposable
     }
 
     /// <summary>
+    /// Raised on a loop's thread when its <see cref="EventLoop.Run"/> ended with an exception (a handler fault under
+    /// <see cref="HandlerExceptionPolicy.StopLoop"/>, or a failure of the loop itself), after the exception was added
+    /// to <see cref="Faults"/>. The other loops keep running: stopping them (or the application) is the handler's
+    /// call; NoBlock.Hosting stops the application. Must not throw.
+    /// </summary>
+    public event Action<EventLoop, Exception>? LoopFaulted;
+
+    /// <summary>
     /// Opens one listener per loop on <paramref name="endPoint"/> with <c>SO_REUSEPORT</c>. With port 0, the first
-    /// listener picks a free port and the others bind to the same one. Call before <see cref="Start"/>.
+    /// listener picks a free port and the others bind to the same one. Before <see cref="Start"/> the listeners are
+    /// registered directly; once the loops run, each is registered on its own loop's thread (posted) and this call
+    /// waits until all are listening — so a hosted service can listen on a group its host already started.
     /// </summary>
     /// <param name="endPoint">Address and port.</param>
     /// <param name="factory">Makes a connection object per accepted socket (called on the accepting loop).</param>
     /// <param name="options">Listener settings; <see cref="TcpServerOptions.ReusePort"/> is forced on.</param>
     /// <returns>The bound address (with the actual port).</returns>
+    /// <exception cref="InvalidOperationException">Called on one of the group's loop threads (it would wait for itself), or a loop stopped before it could listen.</exception>
     public IPEndPoint Listen(IPEndPoint endPoint, Func<TcpConnection> factory, TcpServerOptions? options = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (_started)
+        ArgumentNullException.ThrowIfNull(endPoint);
+        ArgumentNullException.ThrowIfNull(factory);
+        if (Array.Exists(_loops, l => l.IsOnLoopThread))
         {
-            throw new InvalidOperationException("Call Listen before Start: listeners are registered while the loops are not running yet.");
+            throw new InvalidOperationException(
+                "EventLoopGroup.Listen was called on one of the group's loop threads; it waits for every loop to register its listener. " +
+                "Call it from another thread (a hosted service's StartAsync, Main), or use TcpAcceptor.Listen for this loop alone.");
         }
         options ??= new TcpServerOptions();
         options.ReusePort = true;
         var bound = endPoint;
         foreach (var loop in _loops)
         {
-            var acceptor = TcpAcceptor.Listen(loop, bound, factory, options);
-            _acceptors.Add(acceptor);
+            var acceptor = loop.IsRunning ? ListenOnLoop(loop, bound, factory, options) : TcpAcceptor.Listen(loop, bound, factory, options);
+            lock (_acceptors)
+            {
+                _acceptors.Add(acceptor);
+            }
             bound = acceptor.LocalEndPoint;
         }
         return bound;
+    }
+
+    /// <summary>Registers a listener on a running loop: posted to its thread, which alone may register fds while it runs.</summary>
+    private static TcpAcceptor ListenOnLoop(EventLoop loop, IPEndPoint endPoint, Func<TcpConnection> factory, TcpServerOptions options)
+    {
+        var listening = new TaskCompletionSource<TcpAcceptor>(TaskCreationOptions.RunContinuationsAsynchronously);
+        loop.Post(() =>
+        {
+            try
+            {
+                listening.TrySetResult(TcpAcceptor.Listen(loop, endPoint, factory, options));
+            }
+            catch (Exception ex)
+            {
+                listening.TrySetException(ex);
+            }
+        });
+        // A loop that stops before it runs the posted work would leave this waiting forever: look again now and then.
+        while (!((IAsyncResult)listening.Task).AsyncWaitHandle.WaitOne(StoppedLoopCheck))
+        {
+            if (!loop.IsRunning && !listening.Task.IsCompleted)
+            {
+                throw new InvalidOperationException($"EventLoop '{loop.Name}' stopped before it could open its listener on {endPoint}.");
+            }
+        }
+        return listening.Task.GetAwaiter().GetResult(); // what Listen threw (e.g. address in use), not an AggregateException
     }
 
     /// <summary>Starts one thread per loop, each running <see cref="EventLoop.Run"/>.</summary>
@@ -130,10 +181,24 @@ public sealed class EventLoopGroup : IDisposable
         }
         catch (Exception ex)
         {
-            loop.Options.Logger?.LogCritical(ex, "EventLoop {Loop} stopped on an exception", loop.Name);
             lock (_faults)
             {
                 _faults.Add(ex);
+            }
+            var faulted = LoopFaulted;
+            if (faulted is null)
+            {
+                // Nobody handles it: say so here. A LoopFaulted handler (NoBlock.Hosting's) reports it with what it does next.
+                loop.Options.Logger?.LoopRunFailed(ex, loop.Name);
+                return;
+            }
+            try
+            {
+                faulted(loop, ex);
+            }
+            catch (Exception handlerError)
+            {
+                loop.Options.Logger?.LoopFaultedHandlerFailed(handlerError, loop.Name);
             }
         }
     }

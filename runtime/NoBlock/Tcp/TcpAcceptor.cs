@@ -63,7 +63,7 @@ public sealed class TcpAcceptor : IDisposable, IRegistrationOwner, Sockets.ITrac
 
     int Sockets.ITrackedSocket.TrackedIndex { get; set; } = -1;
 
-    string IRegistrationOwner.HandlerName => $"{typeof(TcpAcceptor).FullName}.{nameof(AcceptBatch)}";
+    string IRegistrationOwner.HandlerName => HandlerNames.Describe(typeof(TcpAcceptor), nameof(AcceptBatch));
 
     /// <summary>
     /// Creates a socket, binds and listens on <paramref name="endPoint"/>, and registers it with
@@ -191,7 +191,7 @@ public sealed class TcpAcceptor : IDisposable, IRegistrationOwner, Sockets.ITrac
                     PauseAccepting(err);
                     return;
                 }
-                _loop.Options.Logger?.LogError("TcpAcceptor on {EndPoint}: accept4 failed: {Error}", LocalEndPoint, err.ToString());
+                _loop.Options.Logger?.AcceptFailed(_loop.Name, LocalEndPoint.ToString(), Fd, "accept4", err.ToString());
                 return;
             }
             AcceptedCount++;
@@ -223,8 +223,7 @@ public sealed class TcpAcceptor : IDisposable, IRegistrationOwner, Sockets.ITrac
 
     private void PauseAccepting(Errno err)
     {
-        _loop.Options.Logger?.LogWarning("TcpAcceptor on {EndPoint}: out of file descriptors ({Error}); pausing accepts for {Pause} ms",
-            LocalEndPoint, err.ToString(), OutOfFdsPause.TotalMilliseconds);
+        _loop.Options.Logger?.AcceptPaused(_loop.Name, LocalEndPoint.ToString(), Fd, err.ToString(), (long)OutOfFdsPause.TotalMilliseconds);
         _registration.Modify(IoEvents.None);
         _pauseTimer = _loop.Schedule(OutOfFdsPause, () =>
         {

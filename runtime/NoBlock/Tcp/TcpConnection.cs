@@ -86,7 +86,7 @@ public abstract unsafe class TcpConnection : IRegistrationOwner, Sockets.ITracke
         set => SetOpt(Sys.SockOpt.SendBuffer, value);
     }
 
-    string IRegistrationOwner.HandlerName => $"{GetType().FullName}.{nameof(OnData)}";
+    string IRegistrationOwner.HandlerName => HandlerNames.Describe(GetType(), nameof(OnData));
 
     /// <summary>Called on the loop once the connection is registered. Default: nothing.</summary>
     [EventLoopHandler]

@@ -185,6 +185,11 @@ public sealed class BlockingCallInHandlerAnalyzerTests
             .WithArguments("Thread.Sleep", "'Server.OnReadable'", "await Task.Delay(...) or loop.Schedule(...)"));
 
     [Fact]
+    public Task The_runtimes_socket_snapshot_is_blocking_in_a_handler_and_its_async_twin_is_not() => Verify.VerifyAsync(Handler(
+        "var d = {|NB0001:loop.GetSocketDiagnostics()|}; var e = await loop.GetSocketDiagnosticsAsync();",
+        members: "EventLoop loop = new EventLoop();"));
+
+    [Fact]
     public Task Code_outside_handlers_is_silent() => Verify.VerifyAsync("""
         using System.IO;
         using System.Threading;

@@ -5,7 +5,7 @@ using Xunit;
 
 namespace NoBlock.Samples.Tests.Multiplexing;
 
-/// <summary>The three mechanisms on real socketpairs: they report exactly the ready fds, call after call.</summary>
+/// <summary>The four mechanisms on real socketpairs: they report exactly the ready fds, call after call.</summary>
 public sealed class WaitMechanismTests
 {
     // A few calls are enough to show readiness persists; nothing here looks at durations.
@@ -14,7 +14,7 @@ public sealed class WaitMechanismTests
     public static TheoryData<string, int> MechanismsAndCounts()
     {
         var data = new TheoryData<string, int>();
-        foreach (string mechanism in new[] { "select", "poll", "epoll_wait" })
+        foreach (string mechanism in new[] { "select", "poll", "epoll_wait", "io_uring" })
         {
             foreach (int count in new[] { 1, 10, 101, 500 })
             {
@@ -43,6 +43,7 @@ public sealed class WaitMechanismTests
     [InlineData("select")]
     [InlineData("poll")]
     [InlineData("epoll_wait")]
+    [InlineData("io_uring")]
     public void The_timer_checks_counts_and_returns_one_figure_per_cell(string mechanism)
     {
         using RegisteredFds fds = RegisteredFds.Open(300, progress: null, CancellationToken.None);
@@ -100,6 +101,7 @@ public sealed class WaitMechanismTests
         "select" => new SelectWait(fds),
         "poll" => new PollWait(fds),
         "epoll_wait" => new EpollWait(fds, progress: null, CancellationToken.None),
+        "io_uring" => new IoUringPollWait(fds, progress: null, CancellationToken.None),
         _ => throw new ArgumentOutOfRangeException(nameof(mechanism)),
     };
 

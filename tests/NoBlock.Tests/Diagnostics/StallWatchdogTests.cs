@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using NoBlock.Tests.Runtime;
 using Xunit;
 
@@ -241,22 +242,85 @@ public sealed class StallWatchdogTests
     }
 
     [Fact]
-    public void A_logger_gets_structured_fields()
+    public void A_logger_gets_one_event_per_phase_with_the_same_named_fields()
     {
-        var logger = new CapturingLogger();
+        var logger = new FakeLogger();
         var options = new EventLoopOptions { Name = "logged", StallThreshold = Threshold, Logger = logger };
         using var lt = new LoopThread(options);
-        lt.Loop.Post(() => Thread.Sleep(200));
+        lt.Loop.Post(() => Thread.Sleep(300)); // 1×, 2×, 4× the threshold, then the end
 
-        Waits.Until(() => logger.Entries.Any(e => e.Id.Name == "LoopStallEnded"), "the stall's end in the log");
-        var stalled = logger.Entries.First(e => e.Id.Name == "LoopStalled");
+        Waits.Until(() => logger.Collector.GetSnapshot().Any(e => e.Id.Name == "LoopStallEnded"), "the stall's end in the log");
+        var records = logger.Collector.GetSnapshot();
+        var stalled = records.Single(e => e.Id.Name == "LoopStalled");
+        Assert.Equal(1, stalled.Id.Id);
         Assert.Equal(LogLevel.Warning, stalled.Level);
-        Assert.Equal("logged", stalled.Fields["LoopName"]);
-        Assert.Equal("Blocked", stalled.Fields["Kind"]);
-        Assert.Equal(-1, stalled.Fields["Fd"]);
-        Assert.NotNull(stalled.Fields["Syscall"]);
-        Assert.StartsWith("NoBlock: loop 'logged' stalled", stalled.Message);
-        Assert.Equal(stalled.Message, stalled.Fields["Message"]);
+        Assert.Equal("logged", stalled.GetStructuredStateValue("LoopName"));
+        Assert.Equal("Blocked", stalled.GetStructuredStateValue("Verdict"));
+        Assert.Equal("-1", stalled.GetStructuredStateValue("Fd"));
+        Assert.Equal("none", stalled.GetStructuredStateValue("Events"));
+        Assert.NotEqual("none", stalled.GetStructuredStateValue("Syscall"));
+        Assert.Equal("S", stalled.GetStructuredStateValue("ThreadState"));
+        Assert.True(long.Parse(stalled.GetStructuredStateValue("ElapsedMs")!) >= 50);
+        Assert.Equal("50", stalled.GetStructuredStateValue("ThresholdMs"));
+        Assert.StartsWith("Loop {LoopName} stalled {ElapsedMs} ms in {Handler}", stalled.GetStructuredStateValue("{OriginalFormat}"));
+        Assert.StartsWith("Loop logged stalled ", stalled.Message);
+        Assert.DoesNotContain("{", stalled.Message);
+
+        var still = records.First(e => e.Id.Name == "LoopStillStalled");
+        Assert.Equal(2, still.Id.Id);
+        Assert.Equal("Blocked", still.GetStructuredStateValue("Verdict"));
+
+        var ended = records.Single(e => e.Id.Name == "LoopStallEnded");
+        Assert.Equal(3, ended.Id.Id);
+        Assert.Equal(LogLevel.Information, ended.Level);
+        Assert.Equal("Blocked", ended.GetStructuredStateValue("Verdict")); // the end of a blocked stall is not "Running"
+        Assert.True(long.Parse(ended.GetStructuredStateValue("ElapsedMs")!) >= 300);
+
+        // The same thing has the same property name in every event.
+        foreach (var record in records)
+        {
+            Assert.Equal("logged", record.GetStructuredStateValue("LoopName"));
+            Assert.Equal(stalled.GetStructuredStateValue("Handler"), record.GetStructuredStateValue("Handler"));
+            Assert.Equal("-1", record.GetStructuredStateValue("Fd"));
+        }
+    }
+
+    [Fact]
+    public void The_end_report_of_a_blocked_stall_says_blocked()
+    {
+        var reports = new ReportCollector();
+        using var lt = new LoopThread(reports.Options("ended-blocked", Threshold));
+        lt.Loop.Post(() => Thread.Sleep(200));
+        var ended = reports.WaitFor(StallPhase.Ended);
+        Assert.Equal(StallKind.Blocked, ended.Kind);
+        Assert.True(ended.Blocked);
+        Assert.Contains(", last seen blocked", ended.ToString());
+    }
+
+    [Fact]
+    public void End_reports_count_against_the_report_limit()
+    {
+        var reports = new ReportCollector();
+        var options = reports.Options("limited-ends", Threshold);
+        options.Watchdog.MaxReportsPerMinute = 3;
+        options.Watchdog.RateLimitWindow = TimeSpan.FromSeconds(5);
+        options.Watchdog.Escalate = false;
+        using var lt = new LoopThread(options);
+        int done = 0;
+        for (int i = 0; i < 4; i++)
+        {
+            lt.Loop.Post(() =>
+            {
+                Thread.Sleep(150);
+                done++;
+            });
+        }
+        Waits.Until(() => Volatile.Read(ref done) == 4, "four stalls");
+        var summary = reports.WaitFor(StallPhase.Suppressed);
+        var delivered = reports.Stalls.Where(r => r.Phase != StallPhase.Suppressed).ToArray();
+        // Stall 1: stalled + ended; stall 2: stalled, its end suppressed; stalls 3 and 4: suppressed (so no end either).
+        Assert.True(delivered.Length == 3, string.Join(Environment.NewLine, delivered.Select(r => r.ToString())));
+        Assert.Equal(3, summary.SuppressedCount);
     }
 
     [Fact]
@@ -343,31 +407,5 @@ public sealed class StallWatchdogTests
         };
         Assert.Equal("NoBlock: loop 'main' stalled 250 ms in Server.OnReadable (fd 17, readable): blocked in futex (a managed wait)", report.ToString());
         Assert.Equal(StallKind.Blocked, report.Kind);
-    }
-
-    private sealed class CapturingLogger : ILogger
-    {
-        private readonly System.Collections.Concurrent.ConcurrentQueue<Entry> _entries = new();
-
-        public Entry[] Entries => _entries.ToArray();
-
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            var fields = new Dictionary<string, object?>();
-            if (state is IEnumerable<KeyValuePair<string, object?>> kvs)
-            {
-                foreach (var kv in kvs)
-                {
-                    fields[kv.Key] = kv.Value;
-                }
-            }
-            _entries.Enqueue(new Entry(logLevel, eventId, formatter(state, exception), fields));
-        }
-
-        public sealed record Entry(LogLevel Level, EventId Id, string Message, Dictionary<string, object?> Fields);
     }
 }

@@ -540,68 +540,12 @@ public sealed class EventLoopTests
         Assert.True(activity.TryGetCurrentHandler(out long start, out object? handler, out int fd, out _));
         Assert.True(start > 0);
         Assert.Equal(-1, fd);
-        Assert.Contains(nameof(EventLoopTests), LoopActivity.Describe(handler));
+        Assert.Contains(nameof(EventLoopTests), HandlerNames.Describe(handler));
         Assert.Equal(0, activity.PollStartTimestamp);
         Assert.True(activity.OsThreadId > 0);
         Assert.True(Directory.Exists($"/proc/self/task/{activity.OsThreadId}"), "OsThreadId is not a thread of this process");
         release.Set();
         Waits.Until(() => activity.PollStartTimestamp != 0, "the loop back in epoll_wait");
         Assert.False(activity.TryGetCurrentHandler(out _, out _, out _, out _));
-    }
-}
-
-public sealed class LoopMetricsTests
-{
-    [Fact]
-    public void Events_and_handler_durations_are_published_on_the_NoBlock_meter_with_the_loop_name()
-    {
-        var events = new System.Collections.Concurrent.ConcurrentQueue<(string Instrument, double Value, string? Loop)>();
-        using var listener = new System.Diagnostics.Metrics.MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (instrument.Meter.Name == "NoBlock")
-            {
-                l.EnableMeasurementEvents(instrument);
-            }
-        };
-        void OnMeasurement<T>(System.Diagnostics.Metrics.Instrument instrument, T value, ReadOnlySpan<KeyValuePair<string, object?>> tags, object? state)
-        {
-            string? loop = null;
-            foreach (var tag in tags)
-            {
-                if (tag.Key == "noblock.loop.name")
-                {
-                    loop = tag.Value as string;
-                }
-            }
-            events.Enqueue((instrument.Name, Convert.ToDouble(value), loop));
-        }
-        listener.SetMeasurementEventCallback<long>(OnMeasurement);
-        listener.SetMeasurementEventCallback<double>(OnMeasurement);
-        listener.Start();
-
-        var (r, w) = Fds.Pipe();
-        try
-        {
-            using var lt = new LoopThread(new EventLoopOptions { Name = "metered" });
-            var seen = new EventRecorder();
-            lt.Invoke(() => lt.Loop.Register(r, IoEvents.Readable, e =>
-            {
-                seen.Record(e);
-                Fds.Drain(e.Fd);
-            }));
-            Fds.Write(w);
-            seen.ExpectEvents(IoEvents.Readable);
-            lt.RunTurns();
-            listener.RecordObservableInstruments();
-            Assert.Contains(events, m => m.Instrument == "noblock.loop.events" && m.Loop == "metered" && m.Value >= 1);
-            Assert.Contains(events, m => m.Instrument == "noblock.loop.handler.duration" && m.Loop == "metered" && m.Value >= 0);
-            Assert.Contains(events, m => m.Instrument == "noblock.loop.utilization" && m.Loop == "metered" && m.Value is >= 0 and <= 1);
-        }
-        finally
-        {
-            Fds.Close(r);
-            Fds.Close(w);
-        }
     }
 }

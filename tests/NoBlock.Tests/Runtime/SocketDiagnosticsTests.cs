@@ -181,6 +181,26 @@ public sealed class SocketDiagnosticsTests
     }
 
     [Fact]
+    public void On_the_loop_thread_the_snapshot_is_refused_and_the_async_one_is_taken_off_the_loop()
+    {
+        using var lt = new LoopThread(new EventLoopOptions { Name = "diag-on-loop" });
+        var refused = lt.Invoke(() => Assert.Throws<InvalidOperationException>(() => lt.Loop.GetSocketDiagnostics()));
+        Assert.Contains("GetSocketDiagnosticsAsync", refused.Message);
+        Assert.Contains("'diag-on-loop'", refused.Message);
+
+        var done = new TaskCompletionSource<(SocketDiagnostics Snapshot, bool BackOnLoop)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lt.Loop.Post(async () =>
+        {
+            var snapshot = await lt.Loop.GetSocketDiagnosticsAsync();
+            done.SetResult((snapshot, lt.Loop.IsOnLoopThread));
+        });
+        var (snapshot, backOnLoop) = Waits.Result(done.Task, "the snapshot taken off the loop");
+        Assert.Equal("diag-on-loop", snapshot.LoopName);
+        Assert.True(backOnLoop);
+        Assert.Equal("diag-on-loop", Waits.Result(lt.Loop.GetSocketDiagnosticsAsync(), "a snapshot from the test thread").LoopName);
+    }
+
+    [Fact]
     public void Asking_a_disposed_loop_throws_ObjectDisposedException_naming_it()
     {
         var loop = new EventLoop(new EventLoopOptions { Name = "gone" });

@@ -469,6 +469,86 @@ public sealed class TcpTests
         {
             clients.ForEach(c => c.Dispose());
         }
-        Assert.Throws<InvalidOperationException>(() => group.Listen(AnyLoopbackPort, () => new EchoConnection()));
+    }
+
+    [Fact]
+    public void EventLoopGroup_listens_on_a_started_group_from_another_thread_and_refuses_from_its_own_loop()
+    {
+        EchoConnection.Reset();
+        using var group = new EventLoopGroup(2, new EventLoopOptions { Name = "grp" });
+        group.Start();
+        var ep = group.Listen(AnyLoopbackPort, () => new EchoConnection()); // registered on each loop's thread
+        Assert.Equal(2, group.Acceptors.Count);
+        using (var client = Connect(ep))
+        {
+            client.Send(new byte[] { 9 });
+            Assert.Equal(9, ReceiveExactly(client, 1)[0]);
+        }
+        // A bind error comes out as itself, as it does before Start.
+        using var taken = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp); // no SO_REUSEPORT: nobody may share it
+        taken.Bind(AnyLoopbackPort);
+        taken.Listen();
+        var inUse = Assert.Throws<SocketException>(() => group.Listen((IPEndPoint)taken.LocalEndPoint!, () => new EchoConnection()));
+        Assert.Equal(SocketError.AddressAlreadyInUse, inUse.SocketErrorCode);
+        var fromLoop = new TaskCompletionSource<Exception?>();
+        group.Loops[0].Post(() =>
+        {
+            try
+            {
+                group.Listen(AnyLoopbackPort, () => new EchoConnection());
+                fromLoop.SetResult(null);
+            }
+            catch (Exception ex)
+            {
+                fromLoop.SetResult(ex);
+            }
+        });
+        var ex = Assert.IsType<InvalidOperationException>(Waits.Result(fromLoop.Task, "Listen from a loop thread"));
+        Assert.Contains("loop threads", ex.Message);
+    }
+
+    [Fact]
+    public void EventLoopGroup_gives_every_loop_every_setting_under_its_own_name()
+    {
+        var options = new EventLoopOptions
+        {
+            Name = "grp",
+            StallThreshold = TimeSpan.FromMilliseconds(250),
+            Watchdog = { MaxReportsPerMinute = 2, Escalate = false },
+            Guards = { EdgeTriggeredLeftovers = true },
+            HandlerExceptionPolicy = HandlerExceptionPolicy.StopLoop,
+            MaxEventsPerPoll = 16,
+            MaxPostedPerTurn = 8,
+        };
+        using var group = new EventLoopGroup(2, options);
+        Assert.Equal(new[] { "grp-0", "grp-1" }, group.Loops.Select(l => l.Name));
+        Assert.All(group.Loops, l =>
+        {
+            Assert.Equal(TimeSpan.FromMilliseconds(250), l.Options.StallThreshold);
+            Assert.Equal(2, l.Options.Watchdog.MaxReportsPerMinute); // the watchdog and guard settings used to be dropped
+            Assert.False(l.Options.Watchdog.Escalate);
+            Assert.True(l.Options.Guards.EdgeTriggeredLeftovers);
+            Assert.Equal(HandlerExceptionPolicy.StopLoop, l.Options.HandlerExceptionPolicy);
+            Assert.Equal(16, l.Options.MaxEventsPerPoll);
+            Assert.Equal(8, l.Options.MaxPostedPerTurn);
+        });
+        Assert.Equal("grp", options.Name); // the caller's options are not renamed
+    }
+
+    [Fact]
+    public void EventLoopGroup_raises_LoopFaulted_when_a_loop_stops_on_a_fault_and_the_others_keep_running()
+    {
+        using var group = new EventLoopGroup(2, new EventLoopOptions { Name = "grp", HandlerExceptionPolicy = HandlerExceptionPolicy.StopLoop });
+        var faulted = new TaskCompletionSource<(EventLoop Loop, Exception Error)>();
+        group.LoopFaulted += (loop, error) => faulted.TrySetResult((loop, error));
+        group.Start();
+        group.Loops[1].Post(() => throw new InvalidOperationException("handler bug"));
+        var (loop, error) = Waits.Result(faulted.Task, "LoopFaulted");
+        Assert.Same(group.Loops[1], loop);
+        Assert.Equal("handler bug", error.Message);
+        Assert.Same(error, Assert.Single(group.Faults));
+        var stillRunning = new TaskCompletionSource<bool>();
+        group.Loops[0].Post(() => stillRunning.SetResult(true));
+        Assert.True(Waits.Result(stillRunning.Task, "the other loop"));
     }
 }

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace NoBlock.Diagnostics;
+namespace NoBlock.Metrics;
 
 /// <summary>
 /// Node's event-loop delay monitor for an <see cref="EventLoop"/>, driven by the watchdog thread: every
@@ -38,7 +38,7 @@ internal sealed class LagProbe
     /// <summary>Called on the watchdog thread at each check: posts a probe when one is due and none is pending.</summary>
     public void Tick(long now)
     {
-        if (!LoopMetrics.Lag.Enabled || !_loop.IsRunning || Volatile.Read(ref _postedAt) != 0 || now - _lastPost < IntervalTicks)
+        if (!_loop.Metrics.Lag.Enabled || !_loop.IsRunning || Volatile.Read(ref _postedAt) != 0 || now - _lastPost < IntervalTicks)
         {
             return;
         }
@@ -60,7 +60,7 @@ internal sealed class LagProbe
         long postedAt = Volatile.Read(ref _postedAt);
         if (postedAt != 0)
         {
-            LoopMetrics.Lag.Record(LoopMetrics.Seconds(Stopwatch.GetTimestamp() - postedAt), _nameTag);
+            _loop.Metrics.Lag.Record(LoopMetrics.Seconds(Stopwatch.GetTimestamp() - postedAt), _nameTag);
         }
         Volatile.Write(ref _postedAt, 0);
     }

@@ -1,18 +1,26 @@
 using System.Reflection;
 
-namespace NoBlock.Diagnostics;
+namespace NoBlock;
 
 /// <summary>
 /// Names a handler the way a person looks for it in the source: <c>Server.OnReadable</c>, <c>Program.Main (lambda)</c>,
-/// <c>Program.Main.Drain</c> for a local function — not <c>Program+&lt;&gt;c.&lt;Main&gt;b__0_1</c>.
+/// <c>Program.Main.Drain</c> for a local function, <c>EchoConnection.OnData</c> for a TCP connection — not
+/// <c>Program+&lt;&gt;c.&lt;Main&gt;b__0_1</c>. The one naming function: stall reports, guard findings and handler
+/// faults all name a handler through it, so a fault log and a stall alert name the same lambda the same way.
 /// </summary>
 internal static class HandlerNames
 {
+    /// <summary>Names a handler as the loop stores it: a delegate, or the owner of a registration (a TCP connection or listener).</summary>
     public static string Describe(object? handler) => handler switch
     {
+        null => "(none)",
         Delegate d => Describe(d.Method),
-        _ => LoopActivity.Describe(handler),
+        IRegistrationOwner owner => owner.HandlerName,
+        _ => TypeName(handler.GetType()),
     };
+
+    /// <summary>"Type.Method" for a handler that is a method of <paramref name="type"/> (a registration owner's callback).</summary>
+    public static string Describe(Type type, string method) => $"{TypeName(type)}.{method}";
 
     public static string Describe(MethodInfo method)
     {

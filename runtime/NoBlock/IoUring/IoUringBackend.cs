@@ -1,0 +1,673 @@
+using System.Runtime.InteropServices;
+using NoBlock.Interop;
+
+namespace NoBlock.IoUring;
+
+/// <summary>
+/// The io_uring backend of an <see cref="EventLoop"/>: one ring, its provided-buffer ring and its waker, and a table
+/// of <em>sources</em> (one per registration) that turns the loop's requests into SQEs and completions back into what
+/// the loop dispatches. It makes the kernel calls and reports typed results; the loop decides.
+/// <para>
+/// Two kinds of source share the table. <b>Readiness</b> sources are the loop's <c>Register(fd, interest)</c> on
+/// io_uring, with epoll's semantics: level-triggered is a one-shot IORING_OP_POLL_ADD re-armed at the start of the
+/// next wait (armed on a ready fd it completes at once, so an fd that stays ready is reported once per turn, like
+/// level-triggered epoll); <see cref="IoEvents.EdgeTriggered"/> is a multishot poll (one completion per wake-up of
+/// the fd, like EPOLLET); <see cref="IoEvents.OneShot"/> is a one-shot poll re-armed only by
+/// <see cref="ModifyPoll"/>. <b>Completion</b> sources are the TCP layer's sockets: multishot accept, multishot
+/// receive into the provided-buffer ring, sends.
+/// </para>
+/// <para>
+/// user_data of every request: <c>source index &lt;&lt; 32 | sequence &lt;&lt; 8 | kind</c>. The sequence (24 bits,
+/// per index, bumped whenever a source's poll is replaced or the index is reused) makes the completion of a removed
+/// or replaced request recognisable as stale, so it is dropped instead of reaching a newer registration.
+/// </para>
+/// Not thread-safe, except <see cref="Wake"/>: everything else runs on the loop thread (or while the loop is not running).
+/// </summary>
+internal sealed unsafe class IoUringBackend : IDisposable
+{
+    /// <summary>
+    /// Submission queue slots. 1024: a turn in which 1,000 connections each queue a send fits without a submit in the
+    /// middle of the turn (which would cost an extra io_uring_enter).
+    /// </summary>
+    internal const uint SqEntries = 1024;
+
+    /// <summary>
+    /// Completion queue slots. 8192: multishot requests post several completions per turn each; with
+    /// IORING_FEAT_NODROP an overflow loses nothing, but the kernel's overflow list is a slow path.
+    /// </summary>
+    internal const uint CqEntries = 8192;
+
+    /// <summary>Provided-buffer group of the receive buffers (the ring has one group).</summary>
+    private const ushort ReceiveGroup = 0;
+
+    /// <summary>
+    /// Receive buffers where receives consume them incrementally (IOU_PBUF_RING_INC, 6.12): 64 buffers of 64 KiB
+    /// (4 MiB per loop). 64 KiB is the epoll path's one read buffer (a streaming receive takes up to that much at
+    /// once; with 16 KiB buffers the C io_uring server paid 8.2 instead of 5.1 µs per 16 KB message), and small
+    /// receives of many connections share a buffer, so 64 serve a thousand busy connections (bench/RESULTS.md).
+    /// </summary>
+    internal const int IncrementalBufferCount = 64, IncrementalBufferSize = 64 * 1024;
+
+    /// <summary>
+    /// Receive buffers before 6.12, where each receive takes a whole buffer: 256 of 16 KiB, the same 4 MiB. Every
+    /// completion in the queue holds one until the loop dispatches it, so more and smaller buffers.
+    /// </summary>
+    internal const int FixedBufferCount = 256, FixedBufferSize = 16 * 1024;
+
+    /// <summary>How long <see cref="Dispose"/> waits for the kernel to give back cancelled requests (they point at memory it frees).</summary>
+    private static readonly TimeSpan DrainLimit = TimeSpan.FromSeconds(5);
+
+    private const uint PollMaskBits = (uint)(IoEvents.Readable | IoEvents.Priority | IoEvents.Writable | IoEvents.ReadHangUp);
+    private const uint AlwaysReported = (uint)(IoEvents.Error | IoEvents.HangUp);
+
+    private readonly IoUringRing _ring;
+    private readonly IoUringBufferRing _buffers;
+    private readonly FdHandle _waker;
+    private readonly int _wakerFd;
+    private readonly ulong* _wakerValue;       // the waker read's 8-byte target (native: the kernel writes it later)
+    private readonly IoUringCqe[] _cqes;
+    private readonly ReadinessEvent[] _ready;
+    private readonly CompletionEvent[] _completions;
+    private readonly Dictionary<int, int> _pollSourceByFd = new();  // readiness sources by fd number: "already registered"
+    private Source[] _sources = new Source[64];
+    private int[] _free = new int[64];
+    private int _freeCount, _highWater;
+    private readonly List<int> _rearm = new();   // readiness sources whose one-shot poll fired and re-arm at the next wait
+    private int _wakerArmed;
+    private bool _disposed;
+
+    private IoUringBackend(IoUringRing ring, IoUringBufferRing buffers, FdHandle waker, int maxEvents)
+    {
+        _ring = ring;
+        _buffers = buffers;
+        _waker = waker;
+        _wakerFd = waker.Fd;
+        _wakerValue = (ulong*)NativeMemory.AllocZeroed(8);
+        _cqes = new IoUringCqe[maxEvents];
+        _ready = new ReadinessEvent[maxEvents];
+        _completions = new CompletionEvent[maxEvents];
+        ArmWaker();
+    }
+
+    /// <summary>The provided-buffer ring multishot receives fill (recycle each buffer after its data is used).</summary>
+    public IoUringBufferRing ReceiveBuffers => _buffers;
+
+    /// <summary>The ring (for tests and diagnostics).</summary>
+    internal IoUringRing Ring => _ring;
+
+    /// <summary>Live sources (registrations of either kind).</summary>
+    public int SourceCount { get; private set; }
+
+    /// <summary>
+    /// Creates the backend, or returns null with the reason io_uring cannot serve here (ring refused, kernel too
+    /// old, provided buffers refused), for the loop's fallback notice or exception.
+    /// </summary>
+    public static IoUringBackend? TryCreate(int maxEvents, out string? unavailable) =>
+        TryCreate(maxEvents, null, out unavailable);
+
+    /// <summary>As above, with the receive buffers given (count, size, incremental) instead of the defaults (tests).</summary>
+    internal static IoUringBackend? TryCreate(int maxEvents, (int Count, int Size, bool Incremental)? receiveBuffers, out string? unavailable)
+    {
+        var ring = IoUringRing.Create(SqEntries, CqEntries, IoUringSetupFlags.SubmitAll | IoUringSetupFlags.CoopTaskrun | IoUringSetupFlags.TaskrunFlag, out var err);
+        if (ring is null && err.IsInvalidArgument)
+        {
+            ring = IoUringRing.Create(SqEntries, CqEntries, 0, out err); // before 5.19: no COOP_TASKRUN (then CheckKernel says why not)
+        }
+        if (ring is null)
+        {
+            unavailable = IoUringSupport.DescribeSetupFailure(err);
+            return null;
+        }
+        unavailable = IoUringSupport.CheckKernel(ring);
+        if (unavailable is not null)
+        {
+            ring.Dispose();
+            return null;
+        }
+        var (count, size, incremental) = receiveBuffers ?? (IncrementalBufferCount, IncrementalBufferSize, true);
+        var buffers = IoUringBufferRing.Create(ring, ReceiveGroup, count, size, incremental, out err);
+        if (buffers is null && incremental && receiveBuffers is null && err.IsInvalidArgument)
+        {
+            (count, size) = (FixedBufferCount, FixedBufferSize); // before 6.12
+            buffers = IoUringBufferRing.Create(ring, ReceiveGroup, count, size, incremental: false, out err);
+        }
+        if (buffers is null)
+        {
+            ring.Dispose();
+            unavailable = $"registering {count} receive buffers of {size} bytes failed: {err}";
+            return null;
+        }
+        int wfd = IoUringSys.BlockingEventFd(out err);
+        if (wfd < 0)
+        {
+            buffers.Dispose();
+            ring.Dispose();
+            unavailable = $"eventfd for the waker failed: {err}";
+            return null;
+        }
+        return new IoUringBackend(ring, buffers, new FdHandle(wfd), maxEvents);
+    }
+
+    // =========================================================================================================
+    // Readiness sources (the loop's Register on io_uring)
+    // =========================================================================================================
+
+    /// <summary>
+    /// Registers <paramref name="fd"/> for readiness under the loop's <paramref name="token"/>. Like epoll_ctl ADD it
+    /// refuses an fd that is not open, one that cannot be polled (a regular file or a directory) and one that is
+    /// registered already; the poll itself is armed by the next submission.
+    /// </summary>
+    public BackendStatus AddPoll(int fd, IoEvents interest, ulong token, out int source)
+    {
+        source = -1;
+        if (_pollSourceByFd.ContainsKey(fd))
+        {
+            return BackendStatus.AlreadyRegistered;
+        }
+        var kind = IoUringSys.FileKind(fd, out var err);
+        if (kind == IoUringSys.FdKind.NotOpen)
+        {
+            return BackendStatus.NotOpen;
+        }
+        if (kind is IoUringSys.FdKind.RegularFile or IoUringSys.FdKind.Directory)
+        {
+            return BackendStatus.NotPollable;
+        }
+        source = Allocate(fd, token, SourceKind.Readiness);
+        ref var s = ref _sources[source];
+        s.Interest = interest;
+        _pollSourceByFd[fd] = source;
+        if (!ArmPoll(source))
+        {
+            Release(source);
+            source = -1;
+            return BackendStatus.Failed;
+        }
+        return BackendStatus.Ok;
+    }
+
+    /// <summary>Replaces the interest (and re-arms a one-shot registration): the old poll is removed and a new one armed.</summary>
+    public BackendStatus ModifyPoll(int source, IoEvents interest)
+    {
+        ref var s = ref _sources[source];
+        if (s.Kind != SourceKind.Readiness)
+        {
+            return BackendStatus.NotRegistered;
+        }
+        if (!RemoveArmedPoll(source))
+        {
+            return BackendStatus.Failed;
+        }
+        s.Sequence = NextSequence(s.Sequence); // completions of the old poll are stale from now on
+        s.Interest = interest;
+        s.RearmQueued = false;
+        return ArmPoll(source) ? BackendStatus.Ok : BackendStatus.Failed;
+    }
+
+    /// <summary>
+    /// Removes a readiness registration. The removal is submitted at once (one io_uring_enter, like epoll_ctl DEL):
+    /// the poll holds a reference on the file, and a caller that closes the fd next must really close it (a pipe's
+    /// writer sees EPIPE, a socket's peer sees the FIN) rather than wait for the loop's next turn.
+    /// </summary>
+    public void RemovePoll(int source)
+    {
+        ref var s = ref _sources[source];
+        if (s.Kind != SourceKind.Readiness)
+        {
+            return;
+        }
+        bool armed = s.PollArmed;
+        RemoveArmedPoll(source);
+        _pollSourceByFd.Remove(s.Fd);
+        Release(source);
+        if (armed && !_disposed)
+        {
+            _ring.Submit(out _);
+        }
+    }
+
+    private bool ArmPoll(int source)
+    {
+        ref var s = ref _sources[source];
+        var sqe = _ring.GetSqeOrSubmit(out _);
+        if (sqe == null)
+        {
+            return false;
+        }
+        // EPOLLET/EPOLLONESHOT are modes, not poll bits: the request's kind carries them. Errors and hang-ups are
+        // reported whatever the mask says (the kernel adds them), as epoll does.
+        bool multishot = (s.Interest & IoEvents.EdgeTriggered) != 0 && (s.Interest & IoEvents.OneShot) == 0;
+        IoUringPrep.PollAdd(sqe, s.Fd, (uint)s.Interest & PollMaskBits, multishot, UserData(source, s.Sequence, RequestKind.Poll));
+        s.PollArmed = true;
+        return true;
+    }
+
+    private bool RemoveArmedPoll(int source)
+    {
+        ref var s = ref _sources[source];
+        if (!s.PollArmed)
+        {
+            return true;
+        }
+        var sqe = _ring.GetSqeOrSubmit(out _);
+        if (sqe == null)
+        {
+            return false;
+        }
+        IoUringPrep.PollRemove(sqe, UserData(source, s.Sequence, RequestKind.Poll), UserData(source, s.Sequence, RequestKind.Ignored));
+        s.PollArmed = false;
+        return true;
+    }
+
+    // =========================================================================================================
+    // Completion sources (the TCP layer's sockets)
+    // =========================================================================================================
+
+    /// <summary>A source for <paramref name="fd"/>'s completion-based I/O (accept, receive, send), reported under <paramref name="token"/>.</summary>
+    public int AddCompletionSource(int fd, ulong token) => Allocate(fd, token, SourceKind.Completion);
+
+    /// <summary>Frees a completion source. Its owner calls this once no request of it is in the kernel any more.</summary>
+    public void RemoveCompletionSource(int source)
+    {
+        if (_sources[source].Kind == SourceKind.Completion)
+        {
+            Release(source);
+        }
+    }
+
+    /// <summary>Arms a multishot accept: one <see cref="RequestKind.Accept"/> completion per connection (res = its fd, non-blocking, close-on-exec).</summary>
+    public bool ArmAccept(int source)
+    {
+        var sqe = SqeFor(source, RequestKind.Accept, out int fd, out ulong userData);
+        if (sqe == null)
+        {
+            return false;
+        }
+        IoUringPrep.AcceptMultishot(sqe, fd, IoUringSys.AcceptFlags, userData);
+        return true;
+    }
+
+    /// <summary>Arms a multishot receive into <see cref="ReceiveBuffers"/>: one <see cref="RequestKind.Receive"/> completion per chunk.</summary>
+    public bool ArmReceive(int source)
+    {
+        var sqe = SqeFor(source, RequestKind.Receive, out int fd, out ulong userData);
+        if (sqe == null)
+        {
+            return false;
+        }
+        IoUringPrep.RecvMultishot(sqe, fd, ReceiveGroup, userData);
+        return true;
+    }
+
+    /// <summary>
+    /// Queues a send of <paramref name="length"/> bytes at <paramref name="data"/> (MSG_NOSIGNAL), submitted with the
+    /// loop's next wait: no system call of its own. The bytes must stay put until its completion.
+    /// </summary>
+    public bool Send(int source, byte* data, int length)
+    {
+        var sqe = SqeFor(source, RequestKind.Send, out int fd, out ulong userData);
+        if (sqe == null)
+        {
+            return false;
+        }
+        IoUringPrep.Send(sqe, fd, data, (uint)length, IoUringSys.SendFlags, userData);
+        return true;
+    }
+
+    /// <summary>Cancels the source's request of <paramref name="kind"/> (its completion then comes with -ECANCELED, or it already came).</summary>
+    public bool Cancel(int source, RequestKind kind)
+    {
+        var sqe = SqeFor(source, kind, out _, out ulong target);
+        if (sqe == null)
+        {
+            return false;
+        }
+        IoUringPrep.Cancel(sqe, target, (target & ~0xFFUL) | (byte)RequestKind.Ignored);
+        return true;
+    }
+
+    private IoUringSqe* SqeFor(int source, RequestKind kind, out int fd, out ulong userData)
+    {
+        ref var s = ref _sources[source];
+        fd = s.Fd;
+        userData = UserData(source, s.Sequence, kind);
+        return _ring.GetSqeOrSubmit(out _);
+    }
+
+    // =========================================================================================================
+    // The wait (the loop's poll phase: the one call the watchdog brackets)
+    // =========================================================================================================
+
+    /// <summary>
+    /// Re-arms level-triggered polls that fired last turn, submits everything queued (sends, arms, cancels) and
+    /// waits up to <paramref name="timeoutMs"/> ms (-1: no limit; 0: do not wait) for completions, in one
+    /// io_uring_enter. Returns false with <paramref name="err"/> if the enter failed (EINTR returns true with
+    /// nothing). The events are views valid until the next call.
+    /// </summary>
+    public bool Wait(int timeoutMs, out ReadOnlySpan<ReadinessEvent> ready, out ReadOnlySpan<CompletionEvent> completions, out Errno err)
+    {
+        RearmFired();
+        ArmWaker(); // normally armed already; re-armed here if the SQ was full when its read completed
+        // Completions already waiting (the previous take stopped at the batch size): do not sleep.
+        long nanos = _ring.Ready > 0 ? 0 : timeoutMs < 0 ? -1 : timeoutMs * 1_000_000L;
+        int rc = _ring.SubmitAndWait(nanos == 0 ? 0u : 1u, nanos, out err);
+        int nReady = 0, nDone = 0;
+        ready = default;
+        completions = default;
+        if (rc < 0 && !err.IsInterrupted && !err.IsBusy)
+        {
+            return false;
+        }
+        err = default;
+        int n = _ring.TakeCompletions(_cqes);
+        for (int i = 0; i < n; i++)
+        {
+            ref var cqe = ref _cqes[i];
+            var kind = (RequestKind)(byte)cqe.UserData;
+            if (kind == RequestKind.Waker)
+            {
+                _wakerArmed = 0;
+                ArmWaker();
+                continue;
+            }
+            if (kind == RequestKind.Ignored)
+            {
+                continue;
+            }
+            int source = (int)(cqe.UserData >> 32);
+            uint sequence = (uint)(cqe.UserData >> 8) & SequenceMask;
+            bool live = (uint)source < (uint)_highWater && _sources[source].Kind != SourceKind.Free && _sources[source].Sequence == sequence;
+            if (!live)
+            {
+                DropStale(kind, cqe);
+                continue;
+            }
+            ref var s = ref _sources[source];
+            if (kind == RequestKind.Poll)
+            {
+                if (OnPollCompletion(source, ref s, cqe) is IoEvents events)
+                {
+                    _ready[nReady++] = new ReadinessEvent(s.Token, events);
+                }
+                continue;
+            }
+            byte* data = null;
+            bool recycle = false;
+            if (kind == RequestKind.Receive && cqe.HasBuffer)
+            {
+                data = _buffers.Take(cqe.BufferId, Math.Max(cqe.Res, 0), cqe.Flags, out recycle);
+            }
+            _completions[nDone++] = new CompletionEvent(s.Token, kind, cqe.Res, cqe.Flags, (nint)data, recycle);
+        }
+        ready = _ready.AsSpan(0, nReady);
+        completions = _completions.AsSpan(0, nDone);
+        return true;
+    }
+
+    /// <summary>What a poll's completion means for its registration: the events to report, or null for none.</summary>
+    private IoEvents? OnPollCompletion(int source, ref Source s, in IoUringCqe cqe)
+    {
+        if (!cqe.HasMore)
+        {
+            s.PollArmed = false;
+        }
+        if (cqe.Res < 0)
+        {
+            // -ECANCELED: removed by us (stale sequences were dropped already, so a multishot the kernel ended).
+            // -EBADF: armed after the fd was closed while registered; epoll forgets such an fd silently too.
+            if (!Errno.FromCompletion(cqe.Res).IsBadFd && (s.Interest & (IoEvents.EdgeTriggered | IoEvents.OneShot)) == IoEvents.EdgeTriggered)
+            {
+                QueueRearm(source, ref s);
+            }
+            return null;
+        }
+        bool oneShot = (s.Interest & IoEvents.OneShot) != 0;
+        if (!cqe.HasMore && !oneShot)
+        {
+            QueueRearm(source, ref s); // level-triggered: ask again next turn; edge-triggered: the kernel ended the multishot
+        }
+        // io_uring always adds EPOLLRDHUP to the mask it waits for; report only what epoll would.
+        uint events = (uint)cqe.Res & (((uint)s.Interest & PollMaskBits) | AlwaysReported);
+        return events == 0 ? null : (IoEvents)events;
+    }
+
+    private void QueueRearm(int source, ref Source s)
+    {
+        if (!s.RearmQueued)
+        {
+            s.RearmQueued = true;
+            _rearm.Add(source);
+        }
+    }
+
+    private void RearmFired()
+    {
+        if (_rearm.Count == 0)
+        {
+            return;
+        }
+        int kept = 0;
+        for (int i = 0; i < _rearm.Count; i++)
+        {
+            int source = _rearm[i];
+            ref var s = ref _sources[source];
+            if (s.Kind != SourceKind.Readiness || !s.RearmQueued)
+            {
+                continue;
+            }
+            if (s.PollArmed || ArmPoll(source))
+            {
+                s.RearmQueued = false;
+            }
+            else
+            {
+                _rearm[kept++] = source; // no SQE to be had (the submission failed): try again next turn
+            }
+        }
+        _rearm.RemoveRange(kept, _rearm.Count - kept);
+    }
+
+    /// <summary>A completion for a source that is gone: give back what it carries (an accepted fd, a receive buffer).</summary>
+    private void DropStale(RequestKind kind, in IoUringCqe cqe)
+    {
+        if (kind == RequestKind.Accept && cqe.Res >= 0)
+        {
+            Sys.Close(cqe.Res);
+        }
+        else if (kind == RequestKind.Receive && cqe.HasBuffer)
+        {
+            _buffers.Take(cqe.BufferId, Math.Max(cqe.Res, 0), cqe.Flags, out bool recycle);
+            if (recycle)
+            {
+                _buffers.Recycle(cqe.BufferId);
+            }
+        }
+    }
+
+    // =========================================================================================================
+    // Waking
+    // =========================================================================================================
+
+    /// <summary>Makes the current or next <see cref="Wait"/> return: one eventfd write (thread-safe; nothing once disposed).</summary>
+    public void Wake()
+    {
+        if (Volatile.Read(ref _disposed))
+        {
+            return;
+        }
+        // A reference on the handle for the length of the write: a Dispose racing us cannot close the eventfd (and
+        // let its number be reused by another open) between the check above and the write.
+        bool added = false;
+        try
+        {
+            _waker.DangerousAddRef(ref added);
+            Sys.EventFdSignal(_wakerFd);
+        }
+        catch (ObjectDisposedException)
+        {
+            // disposed meanwhile: nothing to wake
+        }
+        finally
+        {
+            if (added)
+            {
+                _waker.DangerousRelease();
+            }
+        }
+    }
+
+    private void ArmWaker()
+    {
+        // A read on the eventfd completes (and resets its counter) when a poster writes it: the wake costs the loop
+        // no system call of its own, the re-arm rides on the next submission.
+        if (_wakerArmed != 0)
+        {
+            return;
+        }
+        var sqe = _ring.GetSqeOrSubmit(out _);
+        if (sqe != null)
+        {
+            IoUringPrep.Read(sqe, _wakerFd, (byte*)_wakerValue, 8, (ulong)RequestKind.Waker);
+            _wakerArmed = 1;
+        }
+    }
+
+    // =========================================================================================================
+    // Sources table
+    // =========================================================================================================
+
+    private const uint SequenceMask = 0xFFFFFF;
+
+    private static uint NextSequence(uint s) => (s + 1) & SequenceMask;
+
+    private static ulong UserData(int source, uint sequence, RequestKind kind) =>
+        ((ulong)(uint)source << 32) | ((ulong)(sequence & SequenceMask) << 8) | (byte)kind;
+
+    private int Allocate(int fd, ulong token, SourceKind kind)
+    {
+        int index;
+        if (_freeCount > 0)
+        {
+            index = _free[--_freeCount];
+        }
+        else
+        {
+            if (_highWater == _sources.Length)
+            {
+                Array.Resize(ref _sources, _sources.Length * 2);
+            }
+            index = _highWater++;
+        }
+        ref var s = ref _sources[index];
+        s.Kind = kind;
+        s.Fd = fd;
+        s.Token = token;
+        s.Interest = IoEvents.None;
+        s.PollArmed = false;
+        s.RearmQueued = false;
+        s.Sequence = NextSequence(s.Sequence); // a reused index never matches its previous owner's requests
+        SourceCount++;
+        return index;
+    }
+
+    private void Release(int index)
+    {
+        ref var s = ref _sources[index];
+        s.Kind = SourceKind.Free;
+        s.Token = 0;
+        s.Sequence = NextSequence(s.Sequence);
+        if (_freeCount == _free.Length)
+        {
+            Array.Resize(ref _free, _free.Length * 2);
+        }
+        _free[_freeCount++] = index;
+        SourceCount--;
+    }
+
+    /// <summary>
+    /// Cancels every request and waits (bounded) until the kernel gave all of them back, handing accepted fds that
+    /// completed meanwhile back to the kernel (closed); then the ring, the receive buffers and the waker go. If the
+    /// kernel did not give everything back in time, the buffer memory is leaked rather than freed under it.
+    /// </summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+        Volatile.Write(ref _disposed, true);
+        bool drained = _ring.CancelAllAndDrain(DrainLimit, cqe =>
+        {
+            var kind = (RequestKind)(byte)cqe.UserData;
+            if (kind == RequestKind.Accept && cqe.Res >= 0)
+            {
+                Sys.Close(cqe.Res);
+            }
+        });
+        if (drained)
+        {
+            _buffers.Dispose();
+            NativeMemory.Free(_wakerValue);
+        }
+        _ring.Dispose();
+        _waker.Dispose();
+    }
+
+    private enum SourceKind : byte
+    {
+        Free,
+        Readiness,
+        Completion,
+    }
+
+    private struct Source
+    {
+        public SourceKind Kind;
+        public int Fd;
+        public ulong Token;
+        public IoEvents Interest;
+        public uint Sequence;
+        public bool PollArmed;
+        public bool RearmQueued;
+    }
+}
+
+/// <summary>What a request was (the low byte of its user_data).</summary>
+internal enum RequestKind : byte
+{
+    /// <summary>Completions nobody reads (cancels, poll removals).</summary>
+    Ignored = 0,
+    Poll = 1,
+    Accept = 2,
+    Receive = 3,
+    Send = 4,
+    Waker = 5,
+}
+
+/// <summary>Outcome of a backend registration call.</summary>
+internal enum BackendStatus
+{
+    Ok,
+    AlreadyRegistered,
+    NotOpen,
+    NotPollable,
+    NotRegistered,
+    Failed,
+}
+
+/// <summary>A readiness event for the loop: the registration's token and epoll-compatible bits.</summary>
+internal readonly record struct ReadinessEvent(ulong Token, IoEvents Events);
+
+/// <summary>
+/// A completion for the TCP layer: which registration, which request, and the kernel's result. A receive with data
+/// also says where its bytes are (<see cref="Data"/>, valid until the buffer is recycled) and whether its buffer goes
+/// back with <see cref="IoUringBufferRing.Recycle"/> once they are used (<see cref="RecycleBuffer"/>).
+/// </summary>
+internal readonly record struct CompletionEvent(ulong Token, RequestKind Kind, int Result, uint Flags, nint Data, bool RecycleBuffer)
+{
+    public bool HasMore => (Flags & IoUringCqeFlags.More) != 0;
+
+    public bool HasBuffer => (Flags & IoUringCqeFlags.Buffer) != 0;
+
+    public ushort BufferId => (ushort)(Flags >> IoUringCqeFlags.BufferShift);
+}
