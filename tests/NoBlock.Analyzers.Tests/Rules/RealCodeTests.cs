@@ -1,0 +1,166 @@
+using Microsoft.CodeAnalysis.Testing;
+using NoBlock.Analyzers.Rules;
+using Xunit;
+using Verify = NoBlock.Analyzers.Tests.Infrastructure.AnalyzerVerifier<NoBlock.Analyzers.Rules.BlockingCallInHandlerAnalyzer>;
+
+namespace NoBlock.Analyzers.Tests.Rules;
+
+/// <summary>
+/// Shapes met in the public code bases of docs/real-code.md, reduced to what decides the verdict; each test names
+/// the code base and file it comes from. The shapes NoBlock still gets wrong are listed there as open repros.
+/// </summary>
+public sealed class RealCodeTests
+{
+    /// <summary>
+    /// SpanNetty and DotNetty, TlsHandler.Unwrap: a pending SslStream read is read out with <c>.Result</c> only after
+    /// <c>IsCompleted</c>, both as <c>if (f.IsCompleted) { … f.Result … }</c> and as <c>if (!f.IsCompleted) break;</c>
+    /// at the top of a drain loop. A read not checked first still blocks.
+    /// </summary>
+    [Fact]
+    public Task Tls_style_pending_read_is_read_out_only_after_IsCompleted() => Verify.VerifyAsync("""
+        using System.Threading.Tasks;
+
+        namespace ThirdParty { public interface IChannelHandler { void ChannelRead(object context, object message); } }
+
+        class TlsHandler : ThirdParty.IChannelHandler
+        {
+            Task<int> _pendingRead;
+
+            public void ChannelRead(object context, object message) => Unwrap();
+
+            void Unwrap()
+            {
+                var current = _pendingRead;
+                if (current is object)
+                {
+                    _pendingRead = null;
+                    if (current.IsCompleted)
+                    {
+                        int read = current.Result;
+                        current = ReadFromSslStreamAsync();
+                    }
+                }
+                else
+                {
+                    current = ReadFromSslStreamAsync();
+                }
+
+                while (true)
+                {
+                    if (current is object)
+                    {
+                        if (!current.IsCompleted) { break; }
+                        int read = current.Result;
+                        if (read == 0) { return; }
+                        current = null;
+                    }
+                    current = ReadFromSslStreamAsync();
+                }
+
+                _pendingRead = current;
+            }
+
+            Task<int> ReadFromSslStreamAsync() => Task.FromResult(0);
+        }
+
+        class Unchecked : ThirdParty.IChannelHandler
+        {
+            public void ChannelRead(object context, object message)
+            {
+                var read = {|NB0001:ReadAsync().Result|};
+            }
+
+            Task<int> ReadAsync() => Task.FromResult(0);
+        }
+        """, null, ("NoBlock.Handlers.txt", "M:ThirdParty.IChannelHandler.ChannelRead(System.Object,System.Object)\n"));
+
+    /// <summary>
+    /// SpanNetty and DotNetty, Streams/ChunkedStream.ReadChunk: ChunkedWriteHandler pulls chunks through
+    /// <c>IChunkedInput&lt;T&gt;.ReadChunk</c> on the loop. Listed in NoBlock.Handlers.txt (NB0002 does not follow
+    /// the interface call), the implementation's sync-over-async stream read is found, in a generic interface's
+    /// implementation too; an implementation that only copies memory stays silent.
+    /// </summary>
+    [Fact]
+    public Task Chunked_input_implementations_listed_as_loop_code() => Verify.VerifyAsync("""
+        using System.IO;
+        using System.Threading;
+        using System.Threading.Tasks;
+
+        namespace Streams
+        {
+            public interface IChunkedInput<T> { T ReadChunk(int size); bool IsEndOfInput { get; } }
+        }
+
+        class ChunkedStream : Streams.IChunkedInput<byte[]>
+        {
+            readonly Stream _input;
+            public ChunkedStream(Stream input) => _input = input;
+            public bool IsEndOfInput => _input.Position == _input.Length;
+
+            public byte[] ReadChunk(int size)
+            {
+                var buffer = new byte[size];
+                int count = {|NB0001:_input.ReadAsync(buffer, 0, size, CancellationToken.None).Result|};
+                return buffer;
+            }
+        }
+
+        class ChunkedBytes : Streams.IChunkedInput<byte[]>
+        {
+            readonly byte[] _data = new byte[16];
+            public bool IsEndOfInput => true;
+            public byte[] ReadChunk(int size) => (byte[])_data.Clone();
+        }
+        """, null, ("NoBlock.Handlers.txt", "M:Streams.IChunkedInput`1.ReadChunk(System.Int32)\n"));
+
+    /// <summary>
+    /// kestrel-linux-transport, TransportThread.ThreadContext.Run; Tmds.LinuxAsync, EPollThread.EventLoop: the loop's
+    /// own wait is behind an EINTR-retry wrapper, its timeout a variable (0 when work is pending, -1 otherwise), and
+    /// the loop takes short locks. None of that is a finding; a real wait in the same loop is.
+    /// </summary>
+    [Fact]
+    public Task Loop_with_a_variable_own_timeout_wrapper_and_locks() => Verify.VerifyAsync("""
+        using System.Collections.Generic;
+        using System.Threading;
+        using Tmds.Linux;
+        using static Tmds.Linux.LibC;
+
+        static unsafe class EPollInterop
+        {
+            public static int EPollWait(int epoll, epoll_event* events, int maxEvents, int timeout)
+            {
+                int rv;
+                do
+                {
+                    rv = epoll_wait(epoll, events, maxEvents, timeout);
+                } while (rv < 0 && errno == EINTR);
+                return rv;
+            }
+        }
+
+        unsafe class EPollThread
+        {
+            readonly object _gate = new object();
+            readonly List<int> _scheduled = new List<int>();
+            readonly ManualResetEventSlim _started = new ManualResetEventSlim();
+
+            void EventLoop(int epfd)
+            {
+                var events = stackalloc epoll_event[64];
+                int timeout = -1;
+                bool running = true;
+                while (running)
+                {
+                    int n = EPollInterop.EPollWait(epfd, events, 64, timeout);
+                    bool pending;
+                    lock (_gate)
+                    {
+                        pending = _scheduled.Count > 0;
+                    }
+                    timeout = pending ? 0 : -1;
+                    if (n == 0) {|NB0001:_started.Wait()|};
+                }
+            }
+        }
+        """);
+}
