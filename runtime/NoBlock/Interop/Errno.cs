@@ -26,7 +26,6 @@ internal readonly struct Errno
     public bool IsAlreadyExists => Value == EEXIST;
     public bool IsNotFound => Value == ENOENT;
     public bool IsOutOfFds => Value is EMFILE or ENFILE or ENOBUFS or ENOMEM;
-    public bool IsNotSocket => Value == ENOTSOCK;
 
     // ---- io_uring: completions carry -errno in cqe->res (FromCompletion); setup and enter set errno ----------------
 

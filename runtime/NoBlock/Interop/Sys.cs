@@ -15,15 +15,12 @@ internal struct EpollEvent
 }
 
 /// <summary>
-/// The only file that calls Tmds.LibC. Every method returns the call's result and, when it failed, the
-/// <see cref="Errno"/> read immediately after the call (before anything else can overwrite it). Nothing here
-/// throws for a failed syscall; callers decide (usually through <see cref="Errno.ToException"/>).
+/// The only file that calls Tmds.LibC; its epoll calls have one caller, <see cref="EpollSelector"/>. Every method
+/// returns the call's result and, when it failed, the <see cref="Errno"/> read immediately after the call (before
+/// anything else can overwrite it). Nothing here throws for a failed syscall; callers decide (usually through <see cref="Errno.ToException"/>).
 /// </summary>
 internal static unsafe class Sys
 {
-    public static readonly uint EpollIn = (uint)EPOLLIN, EpollOut = (uint)EPOLLOUT, EpollRdHup = (uint)EPOLLRDHUP,
-        EpollErr = (uint)EPOLLERR, EpollHup = (uint)EPOLLHUP, EpollEt = unchecked((uint)EPOLLET), EpollOneShot = (uint)EPOLLONESHOT;
-
     private static Errno LastErrno() => new(errno);
 
     // ---- epoll -------------------------------------------------------------------------------------------------
@@ -92,13 +89,6 @@ internal static unsafe class Sys
     public static bool IsNonBlocking(int statusFlags) => (statusFlags & O_NONBLOCK) != 0;
 
     public static bool Close(int fd) => close(fd) == 0;
-
-    public static long Read(int fd, byte* buffer, int length, out Errno err)
-    {
-        long n = read(fd, buffer, length);
-        err = n < 0 ? LastErrno() : default;
-        return n;
-    }
 
     public static long Write(int fd, byte* buffer, int length, out Errno err)
     {

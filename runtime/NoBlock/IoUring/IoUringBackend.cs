@@ -157,21 +157,21 @@ internal sealed unsafe class IoUringBackend : IDisposable
     /// refuses an fd that is not open, one that cannot be polled (a regular file or a directory) and one that is
     /// registered already; the poll itself is armed by the next submission.
     /// </summary>
-    public BackendStatus AddPoll(int fd, IoEvents interest, ulong token, out int source)
+    public SelectorStatus AddPoll(int fd, IoEvents interest, ulong token, out int source)
     {
         source = -1;
         if (_pollSourceByFd.ContainsKey(fd))
         {
-            return BackendStatus.AlreadyRegistered;
+            return SelectorStatus.AlreadyRegistered;
         }
         var kind = IoUringSys.FileKind(fd, out var err);
         if (kind == IoUringSys.FdKind.NotOpen)
         {
-            return BackendStatus.NotOpen;
+            return SelectorStatus.NotOpen;
         }
         if (kind is IoUringSys.FdKind.RegularFile or IoUringSys.FdKind.Directory)
         {
-            return BackendStatus.NotPollable;
+            return SelectorStatus.NotPollable;
         }
         source = Allocate(fd, token, SourceKind.Readiness);
         ref var s = ref _sources[source];
@@ -181,27 +181,27 @@ internal sealed unsafe class IoUringBackend : IDisposable
         {
             Release(source);
             source = -1;
-            return BackendStatus.Failed;
+            return SelectorStatus.Failed;
         }
-        return BackendStatus.Ok;
+        return SelectorStatus.Ok;
     }
 
     /// <summary>Replaces the interest (and re-arms a one-shot registration): the old poll is removed and a new one armed.</summary>
-    public BackendStatus ModifyPoll(int source, IoEvents interest)
+    public SelectorStatus ModifyPoll(int source, IoEvents interest)
     {
         ref var s = ref _sources[source];
         if (s.Kind != SourceKind.Readiness)
         {
-            return BackendStatus.NotRegistered;
+            return SelectorStatus.NotRegistered;
         }
         if (!RemoveArmedPoll(source))
         {
-            return BackendStatus.Failed;
+            return SelectorStatus.Failed;
         }
         s.Sequence = NextSequence(s.Sequence); // completions of the old poll are stale from now on
         s.Interest = interest;
         s.RearmQueued = false;
-        return ArmPoll(source) ? BackendStatus.Ok : BackendStatus.Failed;
+        return ArmPoll(source) ? SelectorStatus.Ok : SelectorStatus.Failed;
     }
 
     /// <summary>
@@ -643,20 +643,6 @@ internal enum RequestKind : byte
     Send = 4,
     Waker = 5,
 }
-
-/// <summary>Outcome of a backend registration call.</summary>
-internal enum BackendStatus
-{
-    Ok,
-    AlreadyRegistered,
-    NotOpen,
-    NotPollable,
-    NotRegistered,
-    Failed,
-}
-
-/// <summary>A readiness event for the loop: the registration's token and epoll-compatible bits.</summary>
-internal readonly record struct ReadinessEvent(ulong Token, IoEvents Events);
 
 /// <summary>
 /// A completion for the TCP layer: which registration, which request, and the kernel's result. A receive with data

@@ -24,16 +24,8 @@ public sealed unsafe partial class EventLoop : IDisposable
     /// <summary>Posted by <see cref="Schedule"/> from other threads: running it does nothing, the turn it causes does.</summary>
     private static readonly Action RecomputeTimeout = static () => { };
 
-    /// <summary>epoll_data value of the waker eventfd: no registration slot can have it.</summary>
-    private const ulong WakerData = ulong.MaxValue;
-
     private readonly EventLoopOptions _options;
-    private readonly FdHandle _epoll;
-    private readonly FdHandle _waker;
-    private readonly int _epfd;
-    private readonly int _wakerFd;
-    private readonly EpollEvent* _events;        // the reusable event buffer, native so epoll_wait writes it directly
-    private readonly int _maxEvents;
+    private readonly Selector _selector;         // the kernel calls (epoll_ctl, epoll_wait, the waker); the loop decides
     private readonly ConcurrentQueue<WorkItem> _posted = new();
     private readonly TimerHeap _timers = new();
     private readonly LoopActivity _activity = new();
@@ -78,31 +70,8 @@ public sealed unsafe partial class EventLoop : IDisposable
         _metrics = LoopMetrics.For(_options);
         _nameTag = new KeyValuePair<string, object?>(LoopMetrics.LoopNameTag, _options.Name);
 
-        int epfd = Sys.EpollCreate(out var err);
-        if (epfd < 0)
-        {
-            throw err.ToException("epoll_create1");
-        }
-        _epoll = new FdHandle(epfd);
-        _epfd = epfd;
-
-        int wfd = Sys.EventFdCreate(out err);
-        if (wfd < 0)
-        {
-            _epoll.Dispose();
-            throw err.ToException("eventfd");
-        }
-        _waker = new FdHandle(wfd);
-        _wakerFd = wfd;
-        if (!Sys.EpollCtl(_epfd, Sys.CtlOp.Add, _wakerFd, Sys.EpollIn, WakerData, out err))
-        {
-            _waker.Dispose();
-            _epoll.Dispose();
-            throw err.ToException("epoll_ctl(ADD waker)", wfd);
-        }
-
-        _maxEvents = _options.MaxEventsPerPoll;
-        _events = (EpollEvent*)NativeMemory.Alloc((nuint)_maxEvents, (nuint)sizeof(EpollEvent));
+        _selector = EpollSelector.TryCreate(_options.MaxEventsPerPoll, out var failedCall, out var err)
+            ?? throw err.ToException(failedCall!);
         _syncContext = new LoopSynchronizationContext(this);
         _utilizationMarkWall = Stopwatch.GetTimestamp();
         _metrics.Track(this);
@@ -289,9 +258,7 @@ public sealed unsafe partial class EventLoop : IDisposable
                 {
                     break;
                 }
-                int n = Poll(ComputePollTimeout());
-                Dispatch(n);
-                _activity.TurnCompleted();
+                Dispatch(Poll(ComputePollTimeout()));
             }
         }
         finally
@@ -363,9 +330,7 @@ public sealed unsafe partial class EventLoop : IDisposable
         while (_posted.TryDequeue(out _))
         {
         }
-        _waker.Dispose();
-        _epoll.Dispose();
-        NativeMemory.Free(_events);
+        _selector.Dispose();
         if (_readBuffer != null)
         {
             NativeMemory.Free(_readBuffer);
@@ -404,7 +369,7 @@ public sealed unsafe partial class EventLoop : IDisposable
             {
                 _metrics.Lag.Record(LoopMetrics.Seconds(_now - timer.DueTimestamp), _nameTag);
             }
-            InvokeAction(timer.Action);
+            Invoke(timer.Action, -1, IoEvents.None, null, null);
         }
     }
 
@@ -419,14 +384,7 @@ public sealed unsafe partial class EventLoop : IDisposable
         int budget = Math.Min(_posted.Count, _options.MaxPostedPerTurn);
         for (int i = 0; i < budget && _posted.TryDequeue(out var item); i++)
         {
-            if (item.Callback is { } callback)
-            {
-                InvokeCallback(callback, item.State);
-            }
-            else
-            {
-                InvokeAction((Action)item.State!);
-            }
+            Invoke(item.Callback ?? item.State!, -1, IoEvents.None, null, item.Callback is null ? null : item.State);
         }
     }
 
@@ -455,7 +413,7 @@ public sealed unsafe partial class EventLoop : IDisposable
         return ms >= int.MaxValue ? int.MaxValue : (int)ms;
     }
 
-    private int Poll(int timeoutMs)
+    private ReadOnlySpan<ReadinessEvent> Poll(int timeoutMs)
     {
         // Announce the sleep before the last look at the queue (full fence both sides, see WakeIfBlocked): a post
         // that lands after the look sees _blocked == 1 and writes the eventfd.
@@ -471,126 +429,75 @@ public sealed unsafe partial class EventLoop : IDisposable
         }
         long start = Stopwatch.GetTimestamp();
         _activity.EnterPoll();
-        int n = Sys.EpollWait(_epfd, _events, _maxEvents, timeoutMs, out var err);
+        var status = _selector.Wait(timeoutMs, out var events, out var err);
         _activity.LeavePoll();
         _pollTicks += Stopwatch.GetTimestamp() - start;
         Volatile.Write(ref _blocked, 0);
-        if (n < 0)
+        return status switch
         {
-            if (err.IsInterrupted)
-            {
-                return 0; // a signal (the runtime's own, GC suspension): just turn again
-            }
-            throw err.ToException("epoll_wait", _epfd);
-        }
-        return n;
+            SelectorStatus.Ok => events,
+            SelectorStatus.Interrupted => default, // a signal (the runtime's own, GC suspension): just turn again
+            _ => throw err.ToException($"{_selector.Mechanism} wait"),
+        };
     }
 
-    private void Dispatch(int count)
+    private void Dispatch(ReadOnlySpan<ReadinessEvent> events)
     {
-        if (count > 0 && _metrics.Events.Enabled)
+        if (events.Length > 0 && _metrics.Events.Enabled)
         {
-            _metrics.Events.Add(count, _nameTag);
+            _metrics.Events.Add(events.Length, _nameTag);
         }
-        for (int i = 0; i < count; i++)
+        foreach (var e in events)
         {
-            ulong data = _events[i].Data;
-            var events = (IoEvents)_events[i].Events;
-            if (data == WakerData)
-            {
-                Sys.EventFdDrain(_wakerFd);
-                continue;
-            }
-            int slot = (int)(data >> 32);
-            uint generation = (uint)data;
+            int slot = (int)(e.Token >> 32);
+            uint generation = (uint)e.Token;
             var reg = (uint)slot < (uint)_slotHighWater ? _slots[slot] : null;
-            if (reg is null || reg.Generation != generation)
+            if (reg is null || reg.Generation != generation || reg.IsDisposed)
             {
-                continue; // disposed earlier in this batch (its slot maybe reused): the event is stale
+                continue; // disposed earlier in this batch, or from another thread (its slot maybe reused): the event is stale
             }
-            if (reg.Owner is { } owner)
-            {
-                Invoke(owner, reg.Fd, events, reg);
-            }
-            else
-            {
-                InvokeHandler(reg.Handler!, reg.Fd, events, reg);
-            }
+            Invoke(reg.Owner ?? (object)reg.Handler!, reg.Fd, e.Events, reg, null);
         }
     }
 
     // =========================================================================================================
-    // Invocation (the watchdog hooks and the exception policy live here)
+    // Invocation: the one bracket around every handler (the watchdog hooks, the duration metric, the fault policy)
     // =========================================================================================================
 
-    private void InvokeHandler(IoHandler handler, int fd, IoEvents events, Registration reg)
+    /// <summary>
+    /// Runs one handler of any kind: an fd's <see cref="IoHandler"/> or owner (<paramref name="reg"/> set), a timer's
+    /// or posted <see cref="Action"/>, or a <see cref="SynchronizationContext"/> callback with <paramref name="state"/>.
+    /// One bracket, so the watchdog, the metric and the fault policy cannot treat the kinds differently; the type test
+    /// costs a few compares of method-table pointers (the delegate types are sealed).
+    /// </summary>
+    private void Invoke(object handler, int fd, IoEvents events, Registration? reg, object? state)
     {
         long start = _activity.BeginHandler(handler, fd, events); // the watchdog's timestamp doubles as the metric's
         try
         {
-            handler(new IoEvent(fd, events));
-            if (_edgeGuard && (reg.Interest & IoEvents.EdgeTriggered) != 0)
+            switch (handler)
             {
-                Diagnostics.EdgeTriggeredGuard.Check(handler, fd, reg);
+                case IoHandler ioHandler:
+                    ioHandler(new IoEvent(fd, events));
+                    if (_edgeGuard && (reg!.Interest & IoEvents.EdgeTriggered) != 0)
+                    {
+                        Diagnostics.EdgeTriggeredGuard.Check(ioHandler, fd, reg);
+                    }
+                    break;
+                case Action action:
+                    action();
+                    break;
+                case SendOrPostCallback callback:
+                    callback(state);
+                    break;
+                default:
+                    ((IRegistrationOwner)handler).OnEvents(events);
+                    break;
             }
         }
         catch (Exception ex)
         {
             OnHandlerFault(handler, fd, ex, reg);
-        }
-        finally
-        {
-            _activity.EndHandler();
-            RecordDuration(start);
-        }
-    }
-
-    private void Invoke(IRegistrationOwner owner, int fd, IoEvents events, Registration reg)
-    {
-        long start = _activity.BeginHandler(owner, fd, events); // the watchdog's timestamp doubles as the metric's
-        try
-        {
-            owner.OnEvents(events);
-        }
-        catch (Exception ex)
-        {
-            OnHandlerFault(owner, fd, ex, reg);
-        }
-        finally
-        {
-            _activity.EndHandler();
-            RecordDuration(start);
-        }
-    }
-
-    private void InvokeAction(Action action)
-    {
-        long start = _activity.BeginHandler(action, -1, IoEvents.None); // the watchdog's timestamp doubles as the metric's
-        try
-        {
-            action();
-        }
-        catch (Exception ex)
-        {
-            OnHandlerFault(action, -1, ex, null);
-        }
-        finally
-        {
-            _activity.EndHandler();
-            RecordDuration(start);
-        }
-    }
-
-    private void InvokeCallback(SendOrPostCallback callback, object? state)
-    {
-        long start = _activity.BeginHandler(callback, -1, IoEvents.None); // the watchdog's timestamp doubles as the metric's
-        try
-        {
-            callback(state);
-        }
-        catch (Exception ex)
-        {
-            OnHandlerFault(callback, -1, ex, null);
         }
         finally
         {
@@ -694,25 +601,23 @@ public sealed unsafe partial class EventLoop : IDisposable
         }
         reg.Slot = slot;
         reg.Generation = generation;
-        if (!Sys.EpollCtl(_epfd, Sys.CtlOp.Add, fd, ToEpoll(interest), Pack(slot, generation), out var err))
+        var status = _selector.Add(fd, interest, Pack(slot, generation), out int key, out var err);
+        if (status != SelectorStatus.Ok)
         {
             FreeSlot(slot);
-            if (err.IsAlreadyExists)
+            throw status switch
             {
-                throw new ArgumentException(
+                SelectorStatus.AlreadyRegistered => new ArgumentException(
                     $"fd {fd} is already registered with EventLoop '{Name}'. Change its interest with Registration.Modify instead of registering it twice, or dispose the first registration.",
-                    nameof(fd));
-            }
-            if (err.IsBadFd)
-            {
-                throw new ArgumentException($"fd {fd} is not open (EBADF).", nameof(fd));
-            }
-            if (err.Value == 1 /* EPERM: regular files and directories cannot be polled */)
-            {
-                throw new ArgumentException($"fd {fd} does not support epoll (EPERM): regular files and directories are always ready. Read them with Offload instead.", nameof(fd));
-            }
-            throw err.ToException("epoll_ctl(ADD)", fd);
+                    nameof(fd)),
+                SelectorStatus.NotOpen => new ArgumentException($"fd {fd} is not open (EBADF).", nameof(fd)),
+                SelectorStatus.NotPollable => new ArgumentException(
+                    $"fd {fd} does not support {_selector.Mechanism} (EPERM): regular files and directories are always ready. Read them with Offload instead.",
+                    nameof(fd)),
+                _ => err.ToException($"{_selector.Mechanism} add", fd),
+            };
         }
+        reg.SelectorKey = key;
         _slots[slot] = reg;
         RegistrationCount++;
         return reg;
@@ -726,13 +631,15 @@ public sealed unsafe partial class EventLoop : IDisposable
             throw new ObjectDisposedException(nameof(Registration), $"The registration of fd {reg.Fd} was disposed; register the fd again.");
         }
         ThrowIfOffLoopThread(nameof(Registration.Modify));
-        if (!Sys.EpollCtl(_epfd, Sys.CtlOp.Modify, reg.Fd, ToEpoll(interest), Pack(reg.Slot, reg.Generation), out var err))
+        var status = _selector.Modify(reg.Fd, reg.SelectorKey, interest, Pack(reg.Slot, reg.Generation), out var err);
+        if (status is SelectorStatus.NotOpen or SelectorStatus.NotRegistered)
         {
-            if (err.IsBadFd || err.IsNotFound)
-            {
-                throw new InvalidOperationException($"fd {reg.Fd} was closed while registered (epoll_ctl MOD: {err.Message}). Dispose the registration before closing the fd.");
-            }
-            throw err.ToException("epoll_ctl(MOD)", reg.Fd);
+            throw new InvalidOperationException(
+                $"fd {reg.Fd} was closed while registered ({_selector.Mechanism} modify: {status}). Dispose the registration before closing the fd.");
+        }
+        if (status != SelectorStatus.Ok)
+        {
+            throw err.ToException($"{_selector.Mechanism} modify", reg.Fd);
         }
         reg.Interest = interest;
     }
@@ -750,8 +657,9 @@ public sealed unsafe partial class EventLoop : IDisposable
         }
         reg.IsDisposed = true;
         Untrack(reg);
-        // ENOENT/EBADF: the fd was closed first (the kernel dropped it already). Nothing to undo.
-        Sys.EpollCtl(_epfd, Sys.CtlOp.Delete, reg.Fd, 0, 0, out _);
+        // Whatever the status: NotOpen/NotRegistered mean the fd was closed first (its registration ended with it),
+        // and a failed removal leaves nothing the loop could undo; the slot is freed either way.
+        _selector.Remove(reg.Fd, reg.SelectorKey, Pack(reg.Slot, reg.Generation), out _);
         if (reg.Slot >= 0 && ReferenceEquals(_slots[reg.Slot], reg))
         {
             _slots[reg.Slot] = null;
@@ -759,8 +667,6 @@ public sealed unsafe partial class EventLoop : IDisposable
             RegistrationCount--;
         }
     }
-
-    private static uint ToEpoll(IoEvents interest) => (uint)interest;
 
     private static ulong Pack(int slot, uint generation) => ((ulong)(uint)slot << 32) | generation;
 
@@ -810,7 +716,7 @@ public sealed unsafe partial class EventLoop : IDisposable
         // Only a sleeping loop needs the eventfd write (a syscall); only the first poster of a sleep writes it.
         if (Volatile.Read(ref _blocked) == 1 && Interlocked.Exchange(ref _blocked, 0) == 1 && !IsDisposed)
         {
-            Sys.EventFdSignal(_wakerFd);
+            _selector.Wake();
         }
     }
 

@@ -28,7 +28,6 @@ internal sealed class LoopActivity
     private long _pollStart;        // Stopwatch timestamp of entering epoll_wait; 0 while not in it
     private int _osThreadId = -1;
     private int _managedThreadId = -1;
-    private long _turns;
     private int _endWanted;         // set by the watchdog after it reported a stall: record when that handler ends
     private long _endedStart, _endedAt;
 
@@ -40,9 +39,6 @@ internal sealed class LoopActivity
 
     /// <summary>Timestamp at which the loop entered <c>epoll_wait</c>, or 0 when it is not waiting in the kernel.</summary>
     public long PollStartTimestamp => Volatile.Read(ref _pollStart);
-
-    /// <summary>Completed loop turns: a watchdog that sees it move knows the loop is alive.</summary>
-    public long Turns => Volatile.Read(ref _turns);
 
     internal void RecordThread(int osThreadId, int managedThreadId)
     {
@@ -99,8 +95,6 @@ internal sealed class LoopActivity
     {
         Volatile.Write(ref _pollStart, 0);
     }
-
-    internal void TurnCompleted() => Volatile.Write(ref _turns, _turns + 1);
 
     /// <summary>
     /// Reads the running handler consistently (retrying if the loop moved on while it read). False when no

@@ -36,6 +36,9 @@ public sealed class Registration : IDisposable
     internal int Slot { get; set; } = -1;
     internal uint Generation { get; set; }
 
+    /// <summary>What the loop's selector named this registration by when it was added (epoll: the fd).</summary>
+    internal int SelectorKey { get; set; }
+
     /// <summary>A registered UDP socket's entry in the loop's socket table (diagnostics), or null.</summary>
     internal Sockets.ITrackedSocket? TrackedSocket { get; set; }
 

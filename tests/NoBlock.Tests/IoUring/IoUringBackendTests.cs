@@ -68,7 +68,7 @@ public sealed unsafe class IoUringBackendTests
         var (r, w) = Fds.Pipe();
         try
         {
-            Assert.Equal(BackendStatus.Ok, b.AddPoll(r, IoEvents.Readable, 100, out _));
+            Assert.Equal(SelectorStatus.Ok, b.AddPoll(r, IoEvents.Readable, 100, out _));
             ExpectQuiet(b);
             Fds.Write(w);
             var first = Assert.Single(NextEvents(b));
@@ -95,7 +95,7 @@ public sealed unsafe class IoUringBackendTests
         var (r, w) = Fds.Pipe();
         try
         {
-            Assert.Equal(BackendStatus.Ok, b.AddPoll(r, IoEvents.Readable | IoEvents.EdgeTriggered, 7, out _));
+            Assert.Equal(SelectorStatus.Ok, b.AddPoll(r, IoEvents.Readable | IoEvents.EdgeTriggered, 7, out _));
             Fds.Write(w, 10);
             Assert.Equal(new ReadinessEvent(7, IoEvents.Readable), Assert.Single(NextEvents(b)));
             Fds.Read(r, 1); // partial read: no new edge
@@ -118,11 +118,11 @@ public sealed unsafe class IoUringBackendTests
         var (r, w) = Fds.Pipe();
         try
         {
-            Assert.Equal(BackendStatus.Ok, b.AddPoll(r, IoEvents.Readable | IoEvents.OneShot, 9, out int source));
+            Assert.Equal(SelectorStatus.Ok, b.AddPoll(r, IoEvents.Readable | IoEvents.OneShot, 9, out int source));
             Fds.Write(w);
             Assert.Single(NextEvents(b));
             ExpectQuiet(b); // still readable, but disarmed
-            Assert.Equal(BackendStatus.Ok, b.ModifyPoll(source, IoEvents.Readable | IoEvents.OneShot));
+            Assert.Equal(SelectorStatus.Ok, b.ModifyPoll(source, IoEvents.Readable | IoEvents.OneShot));
             Assert.Single(NextEvents(b));
             ExpectQuiet(b);
         }
@@ -140,11 +140,11 @@ public sealed unsafe class IoUringBackendTests
         var (client, server) = Rings.TcpPair();
         try
         {
-            Assert.Equal(BackendStatus.Ok, b.AddPoll(server, IoEvents.Readable, 1, out int source));
+            Assert.Equal(SelectorStatus.Ok, b.AddPoll(server, IoEvents.Readable, 1, out int source));
             ExpectQuiet(b); // nothing to read; writable is not asked for
-            Assert.Equal(BackendStatus.Ok, b.ModifyPoll(source, IoEvents.Writable));
+            Assert.Equal(SelectorStatus.Ok, b.ModifyPoll(source, IoEvents.Writable));
             Assert.Equal(new ReadinessEvent(1, IoEvents.Writable), Assert.Single(NextEvents(b)));
-            Assert.Equal(BackendStatus.Ok, b.ModifyPoll(source, IoEvents.Readable | IoEvents.ReadHangUp));
+            Assert.Equal(SelectorStatus.Ok, b.ModifyPoll(source, IoEvents.Readable | IoEvents.ReadHangUp));
             ExpectQuiet(b);
             Rings.Send(client, "x"u8);
             Assert.Equal(new ReadinessEvent(1, IoEvents.Readable), Assert.Single(NextEvents(b)));
@@ -164,8 +164,8 @@ public sealed unsafe class IoUringBackendTests
         var (c2, s2) = Rings.TcpPair();
         try
         {
-            Assert.Equal(BackendStatus.Ok, b.AddPoll(s1, IoEvents.Readable, 1, out _));
-            Assert.Equal(BackendStatus.Ok, b.AddPoll(s2, IoEvents.Readable | IoEvents.ReadHangUp, 2, out _));
+            Assert.Equal(SelectorStatus.Ok, b.AddPoll(s1, IoEvents.Readable, 1, out _));
+            Assert.Equal(SelectorStatus.Ok, b.AddPoll(s2, IoEvents.Readable | IoEvents.ReadHangUp, 2, out _));
             Assert.True(Sys.ShutdownWrite(c1, out _) && Sys.ShutdownWrite(c2, out _));
             var seen = new Dictionary<ulong, IoEvents>();
             Waits.Until(() =>
@@ -196,12 +196,12 @@ public sealed unsafe class IoUringBackendTests
         int file = Fds.OpenFile("/proc/self/status");
         try
         {
-            Assert.Equal(BackendStatus.Ok, b.AddPoll(r, IoEvents.Readable, 1, out _));
-            Assert.Equal(BackendStatus.AlreadyRegistered, b.AddPoll(r, IoEvents.Writable, 2, out _));
-            Assert.Equal(BackendStatus.NotPollable, b.AddPoll(file, IoEvents.Readable, 3, out _));
+            Assert.Equal(SelectorStatus.Ok, b.AddPoll(r, IoEvents.Readable, 1, out _));
+            Assert.Equal(SelectorStatus.AlreadyRegistered, b.AddPoll(r, IoEvents.Writable, 2, out _));
+            Assert.Equal(SelectorStatus.NotPollable, b.AddPoll(file, IoEvents.Readable, 3, out _));
             Fds.Close(w);
             w = -1;
-            Assert.Equal(BackendStatus.NotOpen, b.AddPoll(9999, IoEvents.Readable, 4, out _));
+            Assert.Equal(SelectorStatus.NotOpen, b.AddPoll(9999, IoEvents.Readable, 4, out _));
         }
         finally
         {
@@ -221,7 +221,7 @@ public sealed unsafe class IoUringBackendTests
         var (r, w) = Fds.Pipe();
         try
         {
-            Assert.Equal(BackendStatus.Ok, b.AddPoll(r, IoEvents.Readable | IoEvents.EdgeTriggered, 1, out int source));
+            Assert.Equal(SelectorStatus.Ok, b.AddPoll(r, IoEvents.Readable | IoEvents.EdgeTriggered, 1, out int source));
             Turn(b); // the poll is armed in the kernel now, holding the pipe's read end
             b.RemovePoll(source);
             Fds.Close(r);
@@ -248,7 +248,7 @@ public sealed unsafe class IoUringBackendTests
         {
             for (int round = 0; round < 50; round++)
             {
-                Assert.Equal(BackendStatus.Ok, b.AddPoll(r, IoEvents.Readable | IoEvents.EdgeTriggered, (ulong)(1000 + round), out int source));
+                Assert.Equal(SelectorStatus.Ok, b.AddPoll(r, IoEvents.Readable | IoEvents.EdgeTriggered, (ulong)(1000 + round), out int source));
                 Fds.Write(w, 1);
                 Assert.All(NextEvents(b), e => Assert.Equal((ulong)(1000 + round), e.Token));
                 Fds.Write(w, 1); // a wake-up the old poll may still see before the removal lands
@@ -355,7 +355,7 @@ public sealed unsafe class IoUringBackendTests
         listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         listener.Listen(8);
         var b = Create();
-        Assert.Equal(BackendStatus.Ok, b.AddPoll(r, IoEvents.Readable | IoEvents.EdgeTriggered, 1, out _));
+        Assert.Equal(SelectorStatus.Ok, b.AddPoll(r, IoEvents.Readable | IoEvents.EdgeTriggered, 1, out _));
         int acceptSource = b.AddCompletionSource((int)listener.Handle, 2);
         Assert.True(b.ArmAccept(acceptSource));
         Turn(b);
