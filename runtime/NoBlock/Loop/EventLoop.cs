@@ -92,6 +92,16 @@ public sealed unsafe partial class EventLoop : IDisposable
     /// <summary>Number of live registrations (diagnostics, tests).</summary>
     public int RegistrationCount { get; private set; }
 
+    /// <summary>
+    /// The longest delay <see cref="Schedule"/> takes: 2^32 - 2 ms (about 49.7 days), the limit of
+    /// <see cref="System.Threading.Timer"/> and <see cref="Task.Delay(TimeSpan)"/>. Longer delays are refused: a
+    /// deadline far beyond it would overflow the loop's clock arithmetic.
+    /// </summary>
+    public static readonly TimeSpan MaxTimerDelay = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
+
+    /// <summary>Work items queued for the loop (posted actions, continuations, Offload completions): tests.</summary>
+    internal int QueuedWorkCount => _posted.Count;
+
     /// <summary>Tests only: runs on the loop thread after the poll timeout is computed, before the loop announces its sleep.</summary>
     internal Action? TestHookBeforeSleep { get; set; }
 
@@ -159,6 +169,11 @@ public sealed unsafe partial class EventLoop : IDisposable
         {
             throw new ArgumentOutOfRangeException(nameof(due), due, "A timer's delay cannot be negative.");
         }
+        if (due > MaxTimerDelay)
+        {
+            throw new ArgumentOutOfRangeException(nameof(due), due,
+                $"A timer's delay can be at most EventLoop.MaxTimerDelay ({MaxTimerDelay.TotalDays:F1} days, like System.Threading.Timer); schedule a shorter timer that reschedules itself.");
+        }
         ThrowIfDisposed();
         long dueTs = Stopwatch.GetTimestamp() + (long)(due.Ticks * ((double)Stopwatch.Frequency / TimeSpan.TicksPerSecond));
         var timer = new TimerHandle(this, dueTs, Interlocked.Increment(ref _timerSequence), action);
@@ -216,12 +231,15 @@ public sealed unsafe partial class EventLoop : IDisposable
             {
                 complete = () => tcs.TrySetException(ex);
             }
+            // Enqueue (a full fence) before the disposed check: either Dispose's drain sees the completion and completes
+            // it, or this check sees the loop gone; completing twice is harmless (TrySet*).
+            _posted.Enqueue(new WorkItem(complete, isCompletion: true));
             if (IsDisposed)
             {
-                complete(); // no loop to come back to
+                complete(); // no loop to come back to: complete here, on the pool thread
                 return;
             }
-            Enqueue(new WorkItem(complete));
+            WakeIfBlocked();
         }, null);
         return tcs.Task;
     }
@@ -284,6 +302,9 @@ public sealed unsafe partial class EventLoop : IDisposable
             return;
         }
         _stopRequested = true;
+        // Full fence between this store and WakeIfBlocked's read of _blocked (a volatile store followed by a volatile
+        // load may be reordered): without it both sides could miss each other and the loop sleep through the Stop.
+        Interlocked.MemoryBarrier();
         WakeIfBlocked();
     }
 
@@ -327,8 +348,13 @@ public sealed unsafe partial class EventLoop : IDisposable
         {
             _timers.Clear();
         }
-        while (_posted.TryDequeue(out _))
+        while (_posted.TryDequeue(out var item))
         {
+            if (item.IsCompletion)
+            {
+                // An Offload whose work finished: its task completes on the pool (the docs' promise), not never.
+                ThreadPool.UnsafeQueueUserWorkItem(static a => ((Action)a!)(), item.State, preferLocal: false);
+            }
         }
         _selector.Dispose();
         if (_readBuffer != null)
@@ -778,17 +804,22 @@ public sealed unsafe partial class EventLoop : IDisposable
     /// <summary>One unit of posted work: an <see cref="Action"/> (in State), or a SynchronizationContext callback with its state.</summary>
     private readonly struct WorkItem
     {
-        public WorkItem(Action action)
+        public WorkItem(Action action, bool isCompletion = false)
         {
             Callback = null;
             State = action;
+            IsCompletion = isCompletion;
         }
 
         public WorkItem(SendOrPostCallback callback, object? state)
         {
             Callback = callback;
             State = state;
+            IsCompletion = false;
         }
+
+        /// <summary>An Offload completion: Dispose completes it instead of dropping it.</summary>
+        public bool IsCompletion { get; }
 
         public SendOrPostCallback? Callback { get; }
         public object? State { get; }

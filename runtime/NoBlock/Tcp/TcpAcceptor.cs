@@ -172,6 +172,27 @@ public sealed class TcpAcceptor : IDisposable, IRegistrationOwner, Sockets.ITrac
         {
             return;
         }
+        bool drained = false;
+        try
+        {
+            drained = AcceptUntilDrainedOrBudget();
+        }
+        finally
+        {
+            // Left with connections maybe still queued (batch exhausted, or a factory/OnOpened threw, which the loop
+            // reports). Level-triggered: the loop reports the listener again next turn. Edge-triggered: no new edge
+            // will come for those, so continue on a later turn ourselves.
+            if (!drained && _options.EdgeTriggered && !_continuePosted && !_disposed)
+            {
+                _continuePosted = true;
+                _loop.Post(AcceptBatch);
+            }
+        }
+    }
+
+    /// <summary>Accepts up to the batch size; true when the queue is known empty (EAGAIN) or accepting paused or failed.</summary>
+    private bool AcceptUntilDrainedOrBudget()
+    {
         for (int i = 0; i < _options.MaxAcceptsPerEvent; i++)
         {
             int fd = Sys.Accept(_handle.Fd, out var err);
@@ -179,7 +200,7 @@ public sealed class TcpAcceptor : IDisposable, IRegistrationOwner, Sockets.ITrac
             {
                 if (err.IsWouldBlock)
                 {
-                    return; // drained: the next connection raises a new event (or edge)
+                    return true; // drained: the next connection raises a new event (or edge)
                 }
                 AcceptErrors++;
                 if (err.IsTransientAcceptError)
@@ -189,10 +210,10 @@ public sealed class TcpAcceptor : IDisposable, IRegistrationOwner, Sockets.ITrac
                 if (err.IsOutOfFds)
                 {
                     PauseAccepting(err);
-                    return;
+                    return true;
                 }
                 _loop.Options.Logger?.AcceptFailed(_loop.Name, LocalEndPoint.ToString(), Fd, "accept4", err.ToString());
-                return;
+                return true;
             }
             AcceptedCount++;
             var handle = new FdHandle(fd);
@@ -212,13 +233,7 @@ public sealed class TcpAcceptor : IDisposable, IRegistrationOwner, Sockets.ITrac
             }
             connection.Attach(_loop, handle, _options);
         }
-        // Batch exhausted with connections maybe still queued. Level-triggered: the loop reports the listener again
-        // next turn. Edge-triggered: no new edge will come for those, so continue on a later turn ourselves.
-        if (_options.EdgeTriggered && !_continuePosted)
-        {
-            _continuePosted = true;
-            _loop.Post(AcceptBatch);
-        }
+        return false;
     }
 
     private void PauseAccepting(Errno err)

@@ -41,6 +41,7 @@ public abstract unsafe class TcpConnection : IRegistrationOwner, Sockets.ITracke
     private bool _readClosed;       // the peer half-closed (EOF read)
     private bool _closeAfterFlush;  // Close() with output pending, or EOF with output pending
     private bool _resumePosted;     // edge mode: a "read more" continuation is queued
+    private bool _hangUpSeen;       // edge mode: an event carried EPOLLRDHUP/EPOLLHUP, so a short read does not end the drain
     private byte[]? _pending;       // unsent output; null while nothing is pending (idle connections hold no buffer)
     private int _pendingStart, _pendingEnd;
     private CloseReason _closeReason;
@@ -236,6 +237,10 @@ public abstract unsafe class TcpConnection : IRegistrationOwner, Sockets.ITracke
                 return;
             }
         }
+        if ((events & (IoEvents.ReadHangUp | IoEvents.HangUp)) != 0)
+        {
+            _hangUpSeen = true; // the FIN may have come in the same edge as the last data: read on to the EOF
+        }
         if ((events & (IoEvents.Readable | IoEvents.ReadHangUp | IoEvents.HangUp | IoEvents.Error)) != 0)
         {
             // A recv reports the error (ECONNRESET…) or the end of stream itself, so errors go the same way as data.
@@ -266,10 +271,12 @@ public abstract unsafe class TcpConnection : IRegistrationOwner, Sockets.ITracke
                 {
                     return;
                 }
-                if (!_edge || n < ReadBufferSize)
+                if (!_edge || (n < ReadBufferSize && !_hangUpSeen))
                 {
                     // Level-triggered: the loop tells us again if more is there. Edge-triggered: a short read of a
-                    // stream socket emptied its queue; new data raises a new edge.
+                    // stream socket emptied its queue and new data raises a new edge — unless the peer hung up, whose
+                    // FIN can arrive in the same edge as the last data and raises no edge of its own: then read on
+                    // until recv returns 0.
                     return;
                 }
                 if (total >= MaxReadPerEvent)
