@@ -103,8 +103,6 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
         private readonly ConcurrentDictionary<IMethodSymbol, bool> _takesHandlers = new(SymbolEqualityComparer.Default);
         private readonly System.Lazy<HashSet<string>> _gateNames;
 
-        private static readonly string[] EpollWaitNames = { "epoll_wait", "epoll_pwait", "epoll_pwait2" };
-
         public Analysis(Compilation compilation, NoBlockConfiguration configuration)
         {
             _apis = new BlockingApis(compilation, configuration.Blocking);
@@ -117,7 +115,7 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
             _gateNames = new System.Lazy<HashSet<string>>(() =>
             {
                 var names = SyntaxIndex.HandlerTakingNames(compilation, handlerAttribute, CancellationToken.None);
-                names.UnionWith(SyntaxIndex.NamesReaching(compilation, "epoll_", EpollWaitNames, CancellationToken.None));
+                names.UnionWith(SyntaxIndex.NamesReaching(compilation, "epoll_", LibcFunctions.EpollWaitNames, CancellationToken.None));
                 return names;
             }, LazyThreadSafetyMode.ExecutionAndPublication);
 

@@ -7,6 +7,7 @@ using Microsoft.CodeAnalysis.Diagnostics;
 using NoBlock.Analyzers.Drain;
 using NoBlock.Analyzers.HandlerContext;
 using NoBlock.Analyzers.Operations;
+using NoBlock.Analyzers.Platform;
 
 namespace NoBlock.Analyzers.Rules;
 
@@ -147,7 +148,7 @@ public sealed class EdgeTriggeredDrainAnalyzer : DiagnosticAnalyzer
 
     private static Diagnostic Create(DrainFinding finding)
     {
-        var isAccept = finding.Kind == DrainCallKind.Accept;
+        var isAccept = finding.Kind == LibcCallKind.Accept;
         var properties = ImmutableDictionary.CreateBuilder<string, string?>();
         properties[VerdictProperty] = finding.Verdict.ToString();
         if (finding.Verdict == DrainVerdict.CallsOnce && DrainLoopShape.TryGet(finding.Call.Syntax, isAccept, out _, out _, out _))
