@@ -18,7 +18,7 @@ internal sealed record Options(int? MaxFds, int MaxCalls, bool Help)
     {
         var command = new RootCommand($"""
             Measures the cost of one select, poll, epoll_wait and io_uring_enter call over 10, 100, 1,000, 10,000 and as many registered fds as
-            this process may open ({(largestCount is int n ? n.ToString("N0", CultureInfo.InvariantCulture) : "derived from RLIMIT_NOFILE")}), of which 100 are ready, and prints the seed's figures (50,000 fds: select
+            this process may open ({(largestCount is int n ? n.ToString("N0", CultureInfo.InvariantCulture) : "derived from RLIMIT_NOFILE")}), of which 100 are ready, and prints the commonly quoted figures (50,000 fds: select
             ~10 ms, poll ~10 ms, epoll ~0.01 ms) beside a straight-line extrapolation of the measured ones.
             Usage: dotnet run -c Release --project samples/Multiplexing [-- options]
             Exit codes: 0 measured; 1 a wait reported the wrong ready fds, or a syscall failed; 2 bad arguments;

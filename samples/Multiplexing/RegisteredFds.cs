@@ -12,8 +12,8 @@ namespace NoBlock.Samples.Multiplexing;
 /// </summary>
 internal sealed class RegisteredFds : IDisposable
 {
-    /// <summary>The seed's figure: 100 of the registered fds are ready.</summary>
-    public const int SeedReadyCount = 100;
+    /// <summary>The quoted figure: 100 of the registered fds are ready.</summary>
+    public const int QuotedReadyCount = 100;
 
     // Pair p occupies [2p] and [2p + 1]; the peer of index i is i ^ 1.
     private readonly int[] _fds;
@@ -31,7 +31,7 @@ internal sealed class RegisteredFds : IDisposable
     /// <summary>How many fds are registered (the first <see cref="Count"/> opened ones).</summary>
     public int Count { get; }
 
-    /// <summary>How many registered fds are readable: the seed's 100, or all of them when fewer are registered.</summary>
+    /// <summary>How many registered fds are readable: the quoted 100, or all of them when fewer are registered.</summary>
     public int ReadyCount { get; }
 
     /// <summary>The registered fds.</summary>
@@ -53,7 +53,7 @@ internal sealed class RegisteredFds : IDisposable
     public static RegisteredFds Open(int count, Action<int, int>? progress, CancellationToken cancellation)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
-        var set = new RegisteredFds(count, Math.Min(SeedReadyCount, count));
+        var set = new RegisteredFds(count, Math.Min(QuotedReadyCount, count));
         try
         {
             set.OpenPairs(progress, cancellation);

@@ -10,7 +10,7 @@ namespace NoBlock.Samples.Multiplexing;
 /// </summary>
 internal sealed class ScalingRun(TimingLimits limits, Progress progress, CancellationToken cancellation)
 {
-    /// <summary>The seed's round counts (its table goes 10, 100, 1K, 10K, 50K; 50K does not fit in one process here).</summary>
+    /// <summary>The quoted table's round counts (it goes 10, 100, 1K, 10K, 50K; 50K does not fit in one process here).</summary>
     public static readonly int[] RoundCounts = [10, 100, 1_000, 10_000];
 
     /// <summary>Rows at or below this count fit select in any process; the select-ceiling row is only worth adding above it.</summary>

@@ -25,7 +25,7 @@ internal sealed record TableRow(int RegisteredFds, int ReadyFds, RowKind Kind, I
 /// <summary>What the reader needs to know about the run besides the rows.</summary>
 internal sealed record RunContext(FdBudget Budget, TimingLimits Limits, int SelectCeilingRuntimeFds);
 
-/// <summary>Prints the scaling table: measured rows, the 50,000-fd extrapolation, the seed's row, the fits.</summary>
+/// <summary>Prints the scaling table: measured rows, the 50,000-fd extrapolation, the quoted row, the fits.</summary>
 internal static class ScalingTable
 {
     public static readonly string[] Mechanisms = ["select", "poll", "epoll_wait", "io_uring"];
@@ -38,7 +38,7 @@ internal static class ScalingTable
 
     public static void Write(TextWriter output, IReadOnlyList<TableRow> rows, RunContext context)
     {
-        output.WriteLine($"One wait call over N registered fds, {RegisteredFds.SeedReadyCount} of them ready (level-triggered, zero timeout):");
+        output.WriteLine($"One wait call over N registered fds, {RegisteredFds.QuotedReadyCount} of them ready (level-triggered, zero timeout):");
         output.WriteLine("median / p90 microseconds per call.");
         output.WriteLine($"Machine: {Environment.ProcessorCount} cores, Linux {KernelRelease()}, RLIMIT_NOFILE {context.Budget.Limit:N0} (soft {context.Budget.SoftLimitAtStart:N0} at start, raised to the hard limit).");
         output.WriteLine();
@@ -51,24 +51,24 @@ internal static class ScalingTable
                 RowKind.Largest => "  [3]",
                 _ => "",
             };
-            string ready = row.ReadyFds.ToString("N0", Invariant) + (row.ReadyFds < RegisteredFds.SeedReadyCount ? "[1]" : "   ");
+            string ready = row.ReadyFds.ToString("N0", Invariant) + (row.ReadyFds < RegisteredFds.QuotedReadyCount ? "[1]" : "   ");
             output.WriteLine(Line(row.RegisteredFds.ToString("N0", Invariant), ready, Mechanisms.Select(m => FormatCell(row.Cells[m])), marker));
         }
 
         Dictionary<string, LineFit?> fits = Mechanisms.ToDictionary(m => m, m => Fit(rows, m));
         output.WriteLine($"Extrapolated, this process may hold only {context.Budget.Limit:N0} fds (the straight lines fitted below):");
         output.WriteLine(Line(
-            SeedFigures.RegisteredFds.ToString("N0", Invariant),
-            SeedFigures.ReadyFds.ToString("N0", Invariant) + "   ",
+            QuotedFigures.RegisteredFds.ToString("N0", Invariant),
+            QuotedFigures.ReadyFds.ToString("N0", Invariant) + "   ",
             Mechanisms.Select(m => m == "select"
                 ? NotApplicableBeyondFdSetSize
-                : fits[m] is LineFit fit ? "≈ " + FormatMicroseconds(fit.At(SeedFigures.RegisteredFds)) : "n/a (too few points)"),
+                : fits[m] is LineFit fit ? "≈ " + FormatMicroseconds(fit.At(QuotedFigures.RegisteredFds)) : "n/a (too few points)"),
             ""));
-        output.WriteLine("The seed's figures (\"Why epoll is fast\"):");
+        output.WriteLine("The figures commonly quoted for \"why epoll is fast\" (tutorials, blog posts):");
         output.WriteLine(Line(
-            SeedFigures.RegisteredFds.ToString("N0", Invariant),
-            SeedFigures.ReadyFds.ToString("N0", Invariant) + "   ",
-            Mechanisms.Select(m => SeedFigures.Has(m) ? FormatSeed(SeedFigures.For(m)) : "(not in the seed)"),
+            QuotedFigures.RegisteredFds.ToString("N0", Invariant),
+            QuotedFigures.ReadyFds.ToString("N0", Invariant) + "   ",
+            Mechanisms.Select(m => QuotedFigures.Has(m) ? FormatQuoted(QuotedFigures.For(m)) : "(not quoted)"),
             ""));
         output.WriteLine();
 
@@ -82,9 +82,9 @@ internal static class ScalingTable
 
     private static void WriteFootnotes(TextWriter output, IReadOnlyList<TableRow> rows, RunContext context)
     {
-        foreach (TableRow row in rows.Where(r => r.ReadyFds < RegisteredFds.SeedReadyCount))
+        foreach (TableRow row in rows.Where(r => r.ReadyFds < RegisteredFds.QuotedReadyCount))
         {
-            output.WriteLine($"[1] {row.RegisteredFds:N0} registered fds: fewer than {RegisteredFds.SeedReadyCount}, so all {row.ReadyFds:N0} are ready.");
+            output.WriteLine($"[1] {row.RegisteredFds:N0} registered fds: fewer than {RegisteredFds.QuotedReadyCount}, so all {row.ReadyFds:N0} are ready.");
         }
         if (rows.Any(r => r.Kind == RowKind.SelectCeiling))
         {
@@ -128,7 +128,7 @@ internal static class ScalingTable
 
     private static void WriteFits(TextWriter output, IReadOnlyList<TableRow> rows, Dictionary<string, LineFit?> fits)
     {
-        output.WriteLine($"Per-fd slope: least-squares line through the medians of the rows with {RegisteredFds.SeedReadyCount} ready fds");
+        output.WriteLine($"Per-fd slope: least-squares line through the medians of the rows with {RegisteredFds.QuotedReadyCount} ready fds");
         output.WriteLine("(a row with fewer ready fds would mix the cost of reporting ready fds into the per-registered-fd slope),");
         output.WriteLine("leaving out cells marked !N%:");
         foreach (string m in Mechanisms)
@@ -139,19 +139,19 @@ internal static class ScalingTable
                 output.WriteLine($"  {m,-11} too few measured rows for a line{(leftOut.Length > 0 ? $" (left out, disturbed: {leftOut} fds)" : "")}");
                 continue;
             }
-            double at50k = fit.At(SeedFigures.RegisteredFds);
+            double at50k = fit.At(QuotedFigures.RegisteredFds);
             output.WriteLine(string.Create(Invariant,
                 $"  {m,-11} {fit.Slope * 1000:0.000} ns per registered fd, {fit.Intercept:+0.00;-0.00} µs fixed; fitted on {fit.Points} rows, {fit.MinX:N0}..{fit.MaxX:N0} fds{(leftOut.Length > 0 ? $" (left out, disturbed: {leftOut})" : "")}"));
             output.WriteLine(m == "select"
-                ? $"  {"",-11} at {SeedFigures.RegisteredFds:N0} fds: {FormatMicroseconds(at50k)} µs if an fd_set could hold them (it holds {Sys.FdSetSize}); the seed says ~{SeedFigures.For(m):N0} µs"
-                : SeedFigures.Has(m)
-                    ? $"  {"",-11} at {SeedFigures.RegisteredFds:N0} fds: {FormatMicroseconds(at50k)} µs; the seed says ~{SeedFigures.For(m):N0} µs"
-                    : $"  {"",-11} at {SeedFigures.RegisteredFds:N0} fds: {FormatMicroseconds(at50k)} µs (the seed predates io_uring)");
+                ? $"  {"",-11} at {QuotedFigures.RegisteredFds:N0} fds: {FormatMicroseconds(at50k)} µs if an fd_set could hold them (it holds {Sys.FdSetSize}); commonly quoted: ~{QuotedFigures.For(m):N0} µs"
+                : QuotedFigures.Has(m)
+                    ? $"  {"",-11} at {QuotedFigures.RegisteredFds:N0} fds: {FormatMicroseconds(at50k)} µs; commonly quoted: ~{QuotedFigures.For(m):N0} µs"
+                    : $"  {"",-11} at {QuotedFigures.RegisteredFds:N0} fds: {FormatMicroseconds(at50k)} µs (the quoted figures predate io_uring)");
         }
     }
 
     /// <summary>
-    /// The line through a mechanism's medians over the rows with the seed's 100 ready fds, leaving out cells
+    /// The line through a mechanism's medians over the rows with the quoted 100 ready fds, leaving out cells
     /// disturbed by other processes (most of their calls lost the CPU; the rest are not typical).
     /// </summary>
     private static LineFit? Fit(IReadOnlyList<TableRow> rows, string mechanism)
@@ -166,7 +166,7 @@ internal static class ScalingTable
     private static IEnumerable<CellResult> FitCells(IReadOnlyList<TableRow> rows, string mechanism)
     {
         return rows
-            .Where(r => r.ReadyFds == RegisteredFds.SeedReadyCount)
+            .Where(r => r.ReadyFds == RegisteredFds.QuotedReadyCount)
             .Select(r => r.Cells[mechanism])
             .OfType<MeasuredCell>()
             .Select(c => c.Result);
@@ -185,7 +185,7 @@ internal static class ScalingTable
         _ => throw new ArgumentOutOfRangeException(nameof(cell)),
     };
 
-    private static string FormatSeed(double microseconds)
+    private static string FormatQuoted(double microseconds)
     {
         return $"~{microseconds.ToString("N0", Invariant)} (~{(microseconds / 1000).ToString("0.##", Invariant)} ms)";
     }

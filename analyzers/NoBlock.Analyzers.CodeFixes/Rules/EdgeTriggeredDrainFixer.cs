@@ -10,8 +10,7 @@ using Microsoft.CodeAnalysis.CodeFixes;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Formatting;
-using NoBlock.Analyzers;
-using NoBlock.Analyzers.Infrastructure;
+using NoBlock.Analyzers.Drain;
 using static Microsoft.CodeAnalysis.CSharp.SyntaxFactory;
 
 namespace NoBlock.Analyzers.CodeFixes.Rules;

@@ -6,8 +6,10 @@ using System.Threading;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Diagnostics;
 using Microsoft.CodeAnalysis.Operations;
-using NoBlock.Analyzers.Catalogue;
-using NoBlock.Analyzers.Infrastructure;
+using NoBlock.Analyzers.Blocking;
+using NoBlock.Analyzers.Configuration;
+using NoBlock.Analyzers.HandlerContext;
+using NoBlock.Analyzers.Platform;
 
 namespace NoBlock.Analyzers.Rules;
 

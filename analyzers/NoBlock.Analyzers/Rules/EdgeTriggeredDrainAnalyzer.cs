@@ -4,7 +4,9 @@ using System.Threading;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Diagnostics;
-using NoBlock.Analyzers.Infrastructure;
+using NoBlock.Analyzers.Drain;
+using NoBlock.Analyzers.HandlerContext;
+using NoBlock.Analyzers.Operations;
 
 namespace NoBlock.Analyzers.Rules;
 

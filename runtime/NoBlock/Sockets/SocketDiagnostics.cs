@@ -16,7 +16,7 @@ namespace NoBlock;
 public readonly record struct ListenerQueue(int Fd, IPEndPoint? LocalEndPoint, int Queued, int Backlog);
 
 /// <summary>
-/// What the kernel holds for one loop's own sockets at one moment — the seed's <c>ss -tnm</c> and <c>nstat</c>,
+/// What the kernel holds for one loop's own sockets at one moment — what <c>ss -tnm</c> and <c>nstat</c> show,
 /// for the TCP connections and listeners of this loop only. Made by <see cref="EventLoop.GetSocketDiagnostics"/>;
 /// the stall watchdog attaches one to the "stall ended" report.
 /// </summary>

@@ -1,5 +1,8 @@
 using Xunit;
-using Verify = NoBlock.Analyzers.Tests.Infrastructure.CodeFixVerifier<NoBlock.Analyzers.Rules.BlockingCallInHandlerAnalyzer, NoBlock.Analyzers.CodeFixes.Rules.BlockingCallInHandlerFixer>;
+using NoBlock.Analyzers.CodeFixes.Rules;
+using NoBlock.Analyzers.Rules;
+using NoBlock.Analyzers.Tests.Verification;
+using Verify = NoBlock.Analyzers.Tests.Verification.CodeFixVerifier<NoBlock.Analyzers.Rules.BlockingCallInHandlerAnalyzer, NoBlock.Analyzers.CodeFixes.Rules.BlockingCallInHandlerFixer>;
 
 namespace NoBlock.Analyzers.Tests.Rules;
 

@@ -1,10 +1,9 @@
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.Testing;
-using NoBlock.Analyzers.Infrastructure;
-using NoBlock.Analyzers.Rules;
-using NoBlock.Analyzers.Tests.Infrastructure;
 using Xunit;
+using NoBlock.Analyzers.Rules;
+using NoBlock.Analyzers.Tests.Verification;
 
 namespace NoBlock.Analyzers.Tests.Rules;
 

@@ -1,8 +1,8 @@
 using Microsoft.CodeAnalysis.CSharp;
+using Xunit;
 using NoBlock.Analyzers.CodeFixes.Rules;
 using NoBlock.Analyzers.Rules;
-using NoBlock.Analyzers.Tests.Infrastructure;
-using Xunit;
+using NoBlock.Analyzers.Tests.Verification;
 
 namespace NoBlock.Analyzers.Tests.Rules;
 

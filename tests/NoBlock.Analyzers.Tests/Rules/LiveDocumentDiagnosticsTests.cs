@@ -2,9 +2,9 @@ using System.Collections.Immutable;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.Diagnostics;
-using NoBlock.Analyzers.Rules;
-using NoBlock.Analyzers.Tests.Infrastructure;
 using Xunit;
+using NoBlock.Analyzers.Rules;
+using NoBlock.Analyzers.Tests.Verification;
 
 namespace NoBlock.Analyzers.Tests.Rules;
 

@@ -1,7 +1,8 @@
 using Microsoft.CodeAnalysis.Testing;
-using NoBlock.Analyzers.Rules;
 using Xunit;
-using Verify = NoBlock.Analyzers.Tests.Infrastructure.AnalyzerVerifier<NoBlock.Analyzers.Rules.BlockingCallInHandlerAnalyzer>;
+using NoBlock.Analyzers.Rules;
+using NoBlock.Analyzers.Tests.Verification;
+using Verify = NoBlock.Analyzers.Tests.Verification.AnalyzerVerifier<NoBlock.Analyzers.Rules.BlockingCallInHandlerAnalyzer>;
 
 namespace NoBlock.Analyzers.Tests.Rules;
 

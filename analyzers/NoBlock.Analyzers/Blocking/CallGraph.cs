@@ -1,0 +1,329 @@
+using System;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.IO;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Operations;
+using NoBlock.Analyzers.HandlerContext;
+using NoBlock.Analyzers.Operations;
+
+namespace NoBlock.Analyzers.Blocking;
+
+/// <summary>What one method body does, found by one walk: the first blocking call, the source methods it calls, its epoll waits.</summary>
+internal sealed class MethodFacts
+{
+    public static readonly MethodFacts Empty = new(null, ImmutableArray<Callee>.Empty, false, false, false);
+
+    public MethodFacts(BlockingStep? firstBlocking, ImmutableArray<Callee> callees, bool epollWaitOutsideLoop, bool epollWaitInLoop, bool isIterator)
+    {
+        FirstBlocking = firstBlocking;
+        Callees = callees;
+        EpollWaitOutsideLoop = epollWaitOutsideLoop;
+        EpollWaitInLoop = epollWaitInLoop;
+        IsIterator = isIterator;
+    }
+
+    public BlockingStep? FirstBlocking { get; }
+
+    public ImmutableArray<Callee> Callees { get; }
+
+    public bool EpollWaitOutsideLoop { get; }
+
+    public bool EpollWaitInLoop { get; }
+
+    public bool IsIterator { get; }
+
+    public readonly struct Callee
+    {
+        public Callee(IMethodSymbol method, bool calledOutsideLoop)
+        {
+            Method = method;
+            CalledOutsideLoop = calledOutsideLoop;
+        }
+
+        public IMethodSymbol Method { get; }
+
+        public bool CalledOutsideLoop { get; }
+    }
+}
+
+/// <summary>The blocking call at the end of a chain: <c>Thread.Sleep (Lookup.cs:42)</c>.</summary>
+internal sealed class BlockingStep
+{
+    public BlockingStep(string api, Location location)
+    {
+        Api = api;
+        Location = location;
+    }
+
+    public string Api { get; }
+
+    public Location Location { get; }
+
+    public override string ToString()
+    {
+        var span = Location.GetLineSpan();
+        return span.IsValid ? $"{Api} ({Path.GetFileName(span.Path)}:{span.StartLinePosition.Line + 1})" : Api;
+    }
+}
+
+/// <summary>A path from a callee to a blocking call: the methods in order, then the blocking step.</summary>
+internal sealed class BlockingChain
+{
+    public BlockingChain(ImmutableArray<IMethodSymbol> methods, BlockingStep step)
+    {
+        Methods = methods;
+        Step = step;
+    }
+
+    public ImmutableArray<IMethodSymbol> Methods { get; }
+
+    public BlockingStep Step { get; }
+}
+
+/// <summary>
+/// Per-compilation call graph over the methods whose source is in the compilation. Each body is walked at most
+/// once (memoised <see cref="MethodFacts"/>); "does this method reach a blocking call, and through what?" is a
+/// breadth-first search over those facts, so cycles terminate and the chain reported is a shortest one.
+/// </summary>
+internal sealed class CallGraph
+{
+    /// <summary>How deep an epoll wrapper may nest (<c>Poll → WaitOnce → epoll_wait</c>) and still count as the loop's wait.</summary>
+    private const int MaxWrapperDepth = 3;
+
+    private readonly Compilation _compilation;
+    private readonly HandlerWalker _walker;
+    private readonly ConcurrentDictionary<IMethodSymbol, Lazy<MethodFacts>> _facts = new(SymbolEqualityComparer.Default);
+    private readonly ConcurrentDictionary<IMethodSymbol, BlockingChain?> _chains = new(SymbolEqualityComparer.Default);
+    private readonly ConcurrentDictionary<IMethodSymbol, byte> _reachesNothing = new(SymbolEqualityComparer.Default);
+
+    public CallGraph(Compilation compilation, HandlerWalker walker)
+    {
+        _compilation = compilation;
+        _walker = walker;
+    }
+
+    /// <summary>
+    /// The facts of one method, computed once. The walk of one body is short and is not cancelled half-way, so that
+    /// a cancelled request can never leave a cached exception behind for the next one.
+    /// </summary>
+    public MethodFacts GetFacts(IMethodSymbol method, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return _facts.GetOrAdd(method, m => new Lazy<MethodFacts>(() => ComputeFacts(m), LazyThreadSafetyMode.ExecutionAndPublication)).Value;
+    }
+
+    /// <summary>The shortest chain from <paramref name="start"/> to a blocking call, or null.</summary>
+    public BlockingChain? FindBlockingChain(IMethodSymbol start, CancellationToken cancellationToken)
+    {
+        if (_reachesNothing.ContainsKey(start))
+        {
+            return null;
+        }
+
+        if (_chains.TryGetValue(start, out var known))
+        {
+            return known;
+        }
+
+        var previous = new Dictionary<IMethodSymbol, IMethodSymbol?>(SymbolEqualityComparer.Default) { [start] = null };
+        var queue = new Queue<IMethodSymbol>();
+        queue.Enqueue(start);
+        BlockingChain? found = null;
+        while (queue.Count > 0 && found is null)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var method = queue.Dequeue();
+            var facts = GetFacts(method, cancellationToken);
+            if (facts.FirstBlocking is { } step)
+            {
+                found = new BlockingChain(Path(previous, method), step);
+                break;
+            }
+
+            foreach (var callee in facts.Callees)
+            {
+                if (previous.ContainsKey(callee.Method) || _reachesNothing.ContainsKey(callee.Method))
+                {
+                    continue;
+                }
+
+                previous[callee.Method] = method;
+                queue.Enqueue(callee.Method);
+            }
+        }
+
+        if (found is null)
+        {
+            // Everything the search saw reaches nothing blocking (it explored all of their callees).
+            foreach (var seen in previous.Keys)
+            {
+                _reachesNothing.TryAdd(seen, 0);
+            }
+        }
+        else
+        {
+            _chains.TryAdd(start, found);
+        }
+
+        return found;
+    }
+
+    /// <summary>
+    /// A method whose call is the dispatch loop's own wait: it waits on epoll outside any loop of its own (a thin
+    /// wrapper or a "poll once" method), directly or through such wrappers up to <see cref="MaxWrapperDepth"/>.
+    /// </summary>
+    public bool IsEpollWrapper(IMethodSymbol method, CancellationToken cancellationToken) => IsEpollWrapper(method, MaxWrapperDepth, cancellationToken);
+
+    private bool IsEpollWrapper(IMethodSymbol method, int depth, CancellationToken cancellationToken)
+    {
+        var facts = GetFacts(method, cancellationToken);
+        if (facts.EpollWaitOutsideLoop)
+        {
+            return true;
+        }
+
+        if (depth <= 1)
+        {
+            return false;
+        }
+
+        foreach (var callee in facts.Callees)
+        {
+            if (callee.CalledOutsideLoop && !SymbolEqualityComparer.Default.Equals(callee.Method, method) && IsEpollWrapper(callee.Method, depth - 1, cancellationToken))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>An iterator that waits on epoll in its own loop and yields the events: a <c>foreach</c> over it is a dispatch loop.</summary>
+    public bool IsEpollIterator(IMethodSymbol method, CancellationToken cancellationToken)
+    {
+        var facts = GetFacts(method, cancellationToken);
+        if (!facts.IsIterator)
+        {
+            return false;
+        }
+
+        if (facts.EpollWaitInLoop || facts.EpollWaitOutsideLoop)
+        {
+            return true;
+        }
+
+        foreach (var callee in facts.Callees)
+        {
+            if (!SymbolEqualityComparer.Default.Equals(callee.Method, method) && IsEpollWrapper(callee.Method, MaxWrapperDepth - 1, cancellationToken))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static ImmutableArray<IMethodSymbol> Path(Dictionary<IMethodSymbol, IMethodSymbol?> previous, IMethodSymbol last)
+    {
+        var path = new List<IMethodSymbol>();
+        for (IMethodSymbol? current = last; current is not null; current = previous[current])
+        {
+            path.Add(current);
+        }
+
+        path.Reverse();
+        return path.ToImmutableArray();
+    }
+
+    private MethodFacts ComputeFacts(IMethodSymbol method)
+    {
+        var sink = new FactsSink();
+        var isIterator = false;
+        foreach (var reference in method.DeclaringSyntaxReferences)
+        {
+            if (OtherDocuments.ModelFor(_compilation, reference.SyntaxTree) is not { } model)
+            {
+                continue; // a project reference's source: not ours to bind
+            }
+
+            var syntax = reference.GetSyntax(CancellationToken.None);
+            isIterator |= MayBeIterator(method) && IsIterator(syntax);
+            var body = model.GetOperation(syntax, CancellationToken.None);
+            if (body is not null)
+            {
+                _walker.Walk(body, sink);
+            }
+        }
+
+        return sink.ToFacts(isIterator);
+    }
+
+    /// <summary>Only methods returning IEnumerable/IEnumerator (generic or not, or their async forms) can be iterators.</summary>
+    private static bool MayBeIterator(IMethodSymbol method)
+        => method.ReturnType is INamedTypeSymbol { Name: "IEnumerable" or "IEnumerator" or "IAsyncEnumerable" or "IAsyncEnumerator" };
+
+    /// <summary>A body with <c>yield</c> of its own (IMethodSymbol.IsIterator is newer than the Roslyn we target).</summary>
+    private static bool IsIterator(SyntaxNode declaration)
+    {
+        foreach (var node in declaration.DescendantNodes(n => n is not AnonymousFunctionExpressionSyntax and not LocalFunctionStatementSyntax))
+        {
+            if (node is YieldStatementSyntax)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private sealed class FactsSink : IHandlerCodeSink
+    {
+        private readonly List<MethodFacts.Callee> _callees = new();
+        private readonly Dictionary<IMethodSymbol, int> _calleeIndex = new(SymbolEqualityComparer.Default);
+        private BlockingStep? _first;
+        private bool _waitOutsideLoop;
+        private bool _waitInLoop;
+
+        public void OnBlocking(IOperation operation, BlockingApis.Match match)
+        {
+            if (_first is null && match.Row!.Kind == BlockingKind.Blocking)
+            {
+                _first = new BlockingStep(match.Name, operation.Syntax.GetLocation());
+            }
+        }
+
+        public void OnCallee(IOperation operation, IMethodSymbol callee, bool insideLoop)
+        {
+            if (_calleeIndex.TryGetValue(callee, out var index))
+            {
+                if (!insideLoop && !_callees[index].CalledOutsideLoop)
+                {
+                    _callees[index] = new MethodFacts.Callee(callee, true);
+                }
+
+                return;
+            }
+
+            _calleeIndex[callee] = _callees.Count;
+            _callees.Add(new MethodFacts.Callee(callee, !insideLoop));
+        }
+
+        public void OnEpollWait(IInvocationOperation operation, bool insideLoop)
+        {
+            if (insideLoop)
+            {
+                _waitInLoop = true;
+            }
+            else
+            {
+                _waitOutsideLoop = true;
+            }
+        }
+
+        public MethodFacts ToFacts(bool isIterator) => new(_first, _callees.ToImmutableArray(), _waitOutsideLoop, _waitInLoop, isIterator);
+    }
+}

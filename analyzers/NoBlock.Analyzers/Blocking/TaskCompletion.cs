@@ -1,0 +1,280 @@
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Operations;
+using NoBlock.Analyzers.Operations;
+
+namespace NoBlock.Analyzers.Blocking;
+
+/// <summary>
+/// Knows when <c>.Result</c>, <c>.Wait()</c> or <c>GetResult()</c> reads a task that is already complete on this
+/// path, so the call returns at once: after an <c>IsCompleted</c> / <c>IsCompletedSuccessfully</c> /
+/// <c>Status == RanToCompletion</c> check, inside a <c>ContinueWith</c> on that task, after <c>await</c> of the
+/// task, of <c>Task.WhenAll</c> including it, or of <c>Task.WhenAny</c> (the task it returns, or its only task).
+/// </summary>
+internal static class TaskCompletion
+{
+    public static bool IsKnownComplete(IOperation use)
+    {
+        var (taskExpression, awaiterExpression) = Receivers(use);
+        var task = OperationHelpers.ReferencedSymbol(taskExpression);
+        var awaiter = OperationHelpers.ReferencedSymbol(awaiterExpression);
+        if (task is null && awaiter is null)
+        {
+            return false;
+        }
+
+        IOperation child = use;
+        for (var parent = use.Parent; parent is not null; child = parent, parent = parent.Parent)
+        {
+            switch (parent)
+            {
+                case IConditionalOperation conditional when conditional.Condition != child:
+                    if (child == conditional.WhenTrue && AssertsComplete(conditional.Condition, task, awaiter, negated: false))
+                    {
+                        return true;
+                    }
+
+                    if (child == conditional.WhenFalse && AssertsComplete(conditional.Condition, task, awaiter, negated: true))
+                    {
+                        return true;
+                    }
+
+                    break;
+                case IBinaryOperation { OperatorKind: BinaryOperatorKind.ConditionalAnd } conjunction when conjunction.RightOperand == child:
+                    if (AssertsComplete(conjunction.LeftOperand, task, awaiter, negated: false))
+                    {
+                        return true;
+                    }
+
+                    break;
+                case IBinaryOperation { OperatorKind: BinaryOperatorKind.ConditionalOr } disjunction when disjunction.RightOperand == child:
+                    if (AssertsComplete(disjunction.LeftOperand, task, awaiter, negated: true))
+                    {
+                        return true;
+                    }
+
+                    break;
+                case IBlockOperation block:
+                    if (PrecedingStatementsComplete(block, child, task))
+                    {
+                        return true;
+                    }
+
+                    break;
+                case IAnonymousFunctionOperation lambda:
+                    return InsideContinuation(lambda, task);
+                case ILocalFunctionOperation:
+                case IMethodBodyOperation:
+                    return false;
+            }
+        }
+
+        return false;
+    }
+
+    private static (IOperation? Task, IOperation? Awaiter) Receivers(IOperation use)
+    {
+        switch (use)
+        {
+            case IPropertyReferenceOperation property:
+                return (property.Instance, null);
+            case IInvocationOperation { TargetMethod.Name: "GetResult" } getResult:
+                var awaiter = getResult.Instance is null ? null : OperationHelpers.WalkDownConversion(getResult.Instance);
+                if (awaiter is IInvocationOperation { TargetMethod.Name: "GetAwaiter" } getAwaiter)
+                {
+                    var task = getAwaiter.Instance is null ? null : OperationHelpers.WalkDownConversion(getAwaiter.Instance);
+                    if (task is IInvocationOperation { TargetMethod.Name: "ConfigureAwait" } configure)
+                    {
+                        task = configure.Instance;
+                    }
+
+                    return (task, null);
+                }
+
+                return (null, awaiter);
+            case IInvocationOperation invocation:
+                return (invocation.Instance, null);
+            default:
+                return (null, null);
+        }
+    }
+
+    /// <summary>True when <paramref name="condition"/> being true (or false, if negated) means the task is complete.</summary>
+    private static bool AssertsComplete(IOperation condition, ISymbol? task, ISymbol? awaiter, bool negated)
+    {
+        condition = OperationHelpers.WalkDownConversion(condition);
+        switch (condition)
+        {
+            case IUnaryOperation { OperatorKind: UnaryOperatorKind.Not } not:
+                return AssertsComplete(not.Operand, task, awaiter, !negated);
+            case IBinaryOperation { OperatorKind: BinaryOperatorKind.ConditionalAnd } conjunction when !negated:
+                return AssertsComplete(conjunction.LeftOperand, task, awaiter, false) || AssertsComplete(conjunction.RightOperand, task, awaiter, false);
+            case IBinaryOperation { OperatorKind: BinaryOperatorKind.ConditionalOr } disjunction when negated:
+                // !(a || b) is !a && !b: either being false is enough
+                return AssertsComplete(disjunction.LeftOperand, task, awaiter, true) || AssertsComplete(disjunction.RightOperand, task, awaiter, true);
+            case IPropertyReferenceOperation { Property.Name: "IsCompleted" or "IsCompletedSuccessfully" } property when !negated:
+                return IsSame(property.Instance, task, awaiter);
+            case IBinaryOperation { OperatorKind: BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals } equals:
+                var expectsEqual = equals.OperatorKind == BinaryOperatorKind.Equals;
+                if (expectsEqual == negated)
+                {
+                    return false;
+                }
+
+                return IsRanToCompletion(equals.LeftOperand, equals.RightOperand, task) || IsRanToCompletion(equals.RightOperand, equals.LeftOperand, task)
+                    || IsCompletedFlagEquals(equals.LeftOperand, equals.RightOperand, task, awaiter) || IsCompletedFlagEquals(equals.RightOperand, equals.LeftOperand, task, awaiter);
+            default:
+                return false;
+        }
+    }
+
+    private static bool IsRanToCompletion(IOperation status, IOperation value, ISymbol? task)
+        => OperationHelpers.WalkDownConversion(status) is IPropertyReferenceOperation { Property.Name: "Status" } property
+           && IsSame(property.Instance, task, null)
+           && OperationHelpers.WalkDownConversion(value) is IFieldReferenceOperation { Field.Name: "RanToCompletion" };
+
+    private static bool IsCompletedFlagEquals(IOperation flag, IOperation value, ISymbol? task, ISymbol? awaiter)
+        => OperationHelpers.WalkDownConversion(flag) is IPropertyReferenceOperation { Property.Name: "IsCompleted" or "IsCompletedSuccessfully" } property
+           && IsSame(property.Instance, task, awaiter)
+           && value.ConstantValue is { HasValue: true, Value: true };
+
+    private static bool IsSame(IOperation? instance, ISymbol? task, ISymbol? awaiter)
+    {
+        var symbol = OperationHelpers.ReferencedSymbol(instance);
+        return symbol is not null && (SymbolEqualityComparer.Default.Equals(symbol, task) || SymbolEqualityComparer.Default.Equals(symbol, awaiter));
+    }
+
+    /// <summary>Statements before <paramref name="child"/> in the block that leave the task complete.</summary>
+    private static bool PrecedingStatementsComplete(IBlockOperation block, IOperation child, ISymbol? task)
+    {
+        if (task is null)
+        {
+            return false;
+        }
+
+        foreach (var statement in block.Operations)
+        {
+            if (statement == child)
+            {
+                return false;
+            }
+
+            // if (!t.IsCompleted) return;  (or throw / break / continue)
+            if (statement is IConditionalOperation { WhenFalse: null } guard && Exits(guard.WhenTrue) && AssertsComplete(guard.Condition, task, null, negated: true))
+            {
+                return true;
+            }
+
+            foreach (var operation in statement.DescendantsAndSelf())
+            {
+                if (operation is IAwaitOperation awaited && AwaitCompletes(awaited, task))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    private static bool Exits(IOperation operation)
+    {
+        if (operation is IBlockOperation { Operations.Length: > 0 } block)
+        {
+            operation = block.Operations[block.Operations.Length - 1];
+        }
+
+        return operation is IReturnOperation or IThrowOperation or IBranchOperation { BranchKind: BranchKind.Break or BranchKind.Continue }
+            || operation is IExpressionStatementOperation { Operation: IThrowOperation };
+    }
+
+    private static bool AwaitCompletes(IAwaitOperation awaited, ISymbol task)
+    {
+        var operand = OperationHelpers.WalkDownConversion(awaited.Operation);
+        if (operand is IInvocationOperation { TargetMethod.Name: "ConfigureAwait" } configure && configure.Instance is not null)
+        {
+            operand = OperationHelpers.WalkDownConversion(configure.Instance);
+        }
+
+        if (SymbolEqualityComparer.Default.Equals(OperationHelpers.ReferencedSymbol(operand), task))
+        {
+            return true; // await t; … t.Result
+        }
+
+        if (operand is not IInvocationOperation { TargetMethod: { Name: "WhenAll" or "WhenAny", ContainingType.Name: "Task" } } when)
+        {
+            return false;
+        }
+
+        if (when.TargetMethod.Name == "WhenAll")
+        {
+            return Mentions(when, task);
+        }
+
+        // var done = await Task.WhenAny(a, b); done.Result  — or WhenAny of the task alone.
+        if (awaited.Parent is IVariableInitializerOperation { Parent: IVariableDeclaratorOperation declarator }
+            && SymbolEqualityComparer.Default.Equals(declarator.Symbol, task))
+        {
+            return true;
+        }
+
+        // WhenAny of one task (through its params array or span) completes that task.
+        ISymbol? only = null;
+        foreach (var descendant in when.Descendants())
+        {
+            if (descendant.Type is INamedTypeSymbol { Name: "Task" })
+            {
+                var referenced = OperationHelpers.ReferencedSymbol(descendant);
+                if (referenced is null || only is not null && !SymbolEqualityComparer.Default.Equals(only, referenced))
+                {
+                    return false;
+                }
+
+                only = referenced;
+            }
+        }
+
+        return SymbolEqualityComparer.Default.Equals(only, task);
+    }
+
+    private static bool Mentions(IOperation operation, ISymbol symbol)
+    {
+        foreach (var descendant in operation.Descendants())
+        {
+            if (SymbolEqualityComparer.Default.Equals(OperationHelpers.ReferencedSymbol(descendant), symbol))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary><c>t.ContinueWith(p =&gt; p.Result)</c> and <c>t.ContinueWith(_ =&gt; t.Result)</c>.</summary>
+    private static bool InsideContinuation(IAnonymousFunctionOperation lambda, ISymbol? task)
+    {
+        if (task is null)
+        {
+            return false;
+        }
+
+        IOperation? current = lambda.Parent;
+        while (current is IDelegateCreationOperation or IConversionOperation)
+        {
+            current = current.Parent;
+        }
+
+        if (current is not IArgumentOperation { Parent: IInvocationOperation { TargetMethod.Name: "ContinueWith" } continueWith })
+        {
+            return false;
+        }
+
+        if (lambda.Symbol.Parameters.Length > 0 && SymbolEqualityComparer.Default.Equals(lambda.Symbol.Parameters[0], task))
+        {
+            return true;
+        }
+
+        return continueWith.Instance is { } antecedent
+            && (SymbolEqualityComparer.Default.Equals(OperationHelpers.ReferencedSymbol(antecedent), task)
+                || antecedent is IInvocationOperation { TargetMethod.Name: "WhenAll" } whenAll && Mentions(whenAll, task));
+    }
+}

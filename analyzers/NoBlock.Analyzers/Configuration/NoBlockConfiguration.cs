@@ -1,0 +1,136 @@
+using System;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.IO;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Text;
+using NoBlock.Analyzers.Platform;
+
+namespace NoBlock.Analyzers.Configuration;
+
+/// <summary>
+/// The two AdditionalFiles lists (<c>NoBlock.Blocking.txt</c>, <c>NoBlock.Handlers.txt</c>), parsed once per
+/// compilation. Lines are documentation ids (<c>M:Ns.Type.Method(System.Int32)</c>), <c>#</c> starts a comment,
+/// and in the blocking list <c>;text</c> after an id says what to use instead. Every line that cannot be used is
+/// kept as a problem with its file and line, reported as NB9001 — never silently ignored.
+/// </summary>
+internal sealed class NoBlockConfiguration
+{
+    private NoBlockConfiguration(ImmutableArray<KeyValuePair<ISymbol, string?>> blocking, ImmutableArray<ISymbol> handlers, ImmutableArray<Diagnostic> problems)
+    {
+        Blocking = blocking;
+        Handlers = handlers;
+        Problems = problems;
+    }
+
+    /// <summary>Members listed as blocking, with the optional alternative text.</summary>
+    public ImmutableArray<KeyValuePair<ISymbol, string?>> Blocking { get; }
+
+    /// <summary>Interface or virtual members whose implementations and overrides are handlers.</summary>
+    public ImmutableArray<ISymbol> Handlers { get; }
+
+    /// <summary>NB9001 diagnostics for lines that could not be used.</summary>
+    public ImmutableArray<Diagnostic> Problems { get; }
+
+    public static NoBlockConfiguration Read(Compilation compilation, ImmutableArray<AdditionalText> files, CancellationToken cancellationToken)
+    {
+        var blocking = ImmutableArray.CreateBuilder<KeyValuePair<ISymbol, string?>>();
+        var handlers = ImmutableArray.CreateBuilder<ISymbol>();
+        var problems = ImmutableArray.CreateBuilder<Diagnostic>();
+        foreach (var file in files)
+        {
+            var name = Path.GetFileName(file.Path);
+            var isBlocking = string.Equals(name, KnownNames.BlockingListFile, StringComparison.OrdinalIgnoreCase);
+            var isHandlers = string.Equals(name, KnownNames.HandlersListFile, StringComparison.OrdinalIgnoreCase);
+            if (!isBlocking && !isHandlers)
+            {
+                continue;
+            }
+
+            var text = file.GetText(cancellationToken);
+            if (text is null)
+            {
+                problems.Add(Problem(file, text, default, $"{name} could not be read"));
+                continue;
+            }
+
+            foreach (var line in text.Lines)
+            {
+                var raw = line.ToString();
+                var content = raw;
+                var hash = content.IndexOf('#');
+                if (hash >= 0)
+                {
+                    content = content.Substring(0, hash);
+                }
+
+                string? alternative = null;
+                var semicolon = content.IndexOf(';');
+                if (semicolon >= 0)
+                {
+                    alternative = content.Substring(semicolon + 1).Trim();
+                    content = content.Substring(0, semicolon);
+                }
+
+                var id = content.Trim();
+                if (id.Length == 0)
+                {
+                    continue;
+                }
+
+                if (id.Length < 3 || id[1] != ':' || "MPTE".IndexOf(id[0]) < 0)
+                {
+                    problems.Add(Problem(file, text, line, $"'{id}' is not a documentation id: write M:Namespace.Type.Method(ParameterTypes), P:Namespace.Type.Property or T:Namespace.Type"));
+                    continue;
+                }
+
+                if (isHandlers && id[0] != 'M')
+                {
+                    problems.Add(Problem(file, text, line, $"'{id}' is not a method: {KnownNames.HandlersListFile} lists interface or virtual methods (M:…) whose implementations are handlers"));
+                    continue;
+                }
+
+                var symbols = DocumentationCommentId.GetSymbolsForDeclarationId(id, compilation);
+                if (symbols.IsDefaultOrEmpty)
+                {
+                    problems.Add(Problem(file, text, line, $"'{id}' names no member this compilation can see (check the spelling, the parameter types, and that the assembly is referenced)"));
+                    continue;
+                }
+
+                foreach (var symbol in symbols)
+                {
+                    if (isHandlers)
+                    {
+                        handlers.Add(symbol);
+                    }
+                    else if (symbol is INamedTypeSymbol type)
+                    {
+                        foreach (var member in type.GetMembers())
+                        {
+                            if (member is IMethodSymbol or IPropertySymbol)
+                            {
+                                blocking.Add(new KeyValuePair<ISymbol, string?>(member, string.IsNullOrEmpty(alternative) ? null : alternative));
+                            }
+                        }
+                    }
+                    else
+                    {
+                        blocking.Add(new KeyValuePair<ISymbol, string?>(symbol, string.IsNullOrEmpty(alternative) ? null : alternative));
+                    }
+                }
+            }
+        }
+
+        return new NoBlockConfiguration(blocking.ToImmutable(), handlers.ToImmutable(), problems.ToImmutable());
+    }
+
+    private static Diagnostic Problem(AdditionalText file, SourceText? text, TextLine line, string message)
+    {
+        var location = text is null
+            ? Location.None
+            : Location.Create(file.Path, line.Span, text.Lines.GetLinePositionSpan(line.Span));
+        var where = text is null ? file.Path : $"{file.Path}({line.LineNumber + 1})";
+        return Diagnostic.Create(ConfigurationDescriptors.InvalidConfiguration, location, where, message);
+    }
+}

@@ -1,0 +1,268 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Operations;
+using NoBlock.Analyzers.Blocking;
+
+namespace NoBlock.Analyzers.HandlerContext;
+
+/// <summary>What a walk over handler code finds.</summary>
+internal interface IHandlerCodeSink
+{
+    /// <summary>A catalogued call or property read that blocks (or writes to the console) at this operation.</summary>
+    void OnBlocking(IOperation operation, BlockingApis.Match match);
+
+    /// <summary>A call to a method with source in this compilation (followed for NB0002).</summary>
+    void OnCallee(IOperation operation, IMethodSymbol callee, bool insideLoop);
+
+    /// <summary>A call that waits on epoll (<c>epoll_wait</c>, <c>epoll_pwait</c>).</summary>
+    void OnEpollWait(IInvocationOperation operation, bool insideLoop);
+}
+
+/// <summary>
+/// Walks the code that runs when a region runs: the region's operations, lambdas and method groups that run
+/// synchronously inside it, and local functions it calls — not work handed elsewhere, not <c>nameof</c>, not
+/// calls to <c>[Conditional]</c> methods compiled out.
+/// </summary>
+internal sealed class HandlerWalker
+{
+    private readonly BlockingApis _apis;
+    private readonly IAssemblySymbol _assembly;
+    private readonly Func<IParameterSymbol, bool> _isHandlerParameter;
+
+    public HandlerWalker(BlockingApis apis, IAssemblySymbol assembly, Func<IParameterSymbol, bool> isHandlerParameter)
+    {
+        _apis = apis;
+        _assembly = assembly;
+        _isHandlerParameter = isHandlerParameter;
+    }
+
+    /// <summary>
+    /// Bodies NoBlock can follow: those compiled here. (A project reference exposes another project's source
+    /// symbols, but its syntax trees are not part of this compilation.)
+    /// </summary>
+    public bool HasBodyHere(IMethodSymbol method)
+        => !method.IsAbstract && !method.IsExtern && method.DeclaringSyntaxReferences.Length > 0
+           && SymbolEqualityComparer.Default.Equals(method.ContainingAssembly, _assembly);
+
+    public void Walk(IOperation root, IHandlerCodeSink sink, Func<IOperation, bool>? exclude = null)
+    {
+        var localFunctions = new Dictionary<IMethodSymbol, ILocalFunctionOperation>(SymbolEqualityComparer.Default);
+        var walkedLocalFunctions = new HashSet<IMethodSymbol>(SymbolEqualityComparer.Default);
+        var stack = new Stack<IOperation>();
+        stack.Push(root);
+        while (stack.Count > 0)
+        {
+            var operation = stack.Pop();
+            if (exclude is not null && exclude(operation))
+            {
+                continue;
+            }
+
+            var descend = true;
+            switch (operation)
+            {
+                case IAnonymousFunctionOperation lambda when operation != root:
+                    descend = Offloading.RunsInline(lambda, _isHandlerParameter);
+                    break;
+                case ILocalFunctionOperation localFunction when operation != root:
+                    localFunctions[localFunction.Symbol] = localFunction;
+                    descend = false;
+                    break;
+                case INameOfOperation:
+                case ITypeOfOperation:
+                    descend = false;
+                    break;
+                case IInvocationOperation invocation:
+                    if (IsCompiledOut(invocation))
+                    {
+                        descend = false;
+                        break;
+                    }
+
+                    if (invocation.TargetMethod.MethodKind == MethodKind.LocalFunction)
+                    {
+                        var target = invocation.TargetMethod.OriginalDefinition;
+                        if (walkedLocalFunctions.Add(target) && FindLocalFunction(root, target, localFunctions) is { } body)
+                        {
+                            stack.Push(body.Body ?? (IOperation)body);
+                            // the local function's own node would be skipped above, so push its body
+                        }
+                    }
+                    else
+                    {
+                        Check(invocation, invocation.TargetMethod, sink);
+                    }
+
+                    break;
+                case IPropertyReferenceOperation property:
+                    var accessor = property.Parent is ISimpleAssignmentOperation assignment && assignment.Target == property
+                        ? property.Property.SetMethod
+                        : property.Property.GetMethod;
+                    if (accessor is not null)
+                    {
+                        Check(property, accessor, sink);
+                    }
+
+                    break;
+                case IObjectCreationOperation { Constructor: { } constructor } creation:
+                    Check(creation, constructor, sink);
+                    break;
+                case IMethodReferenceOperation reference when Offloading.RunsInline(reference, _isHandlerParameter):
+                    if (reference.Method.MethodKind == MethodKind.LocalFunction)
+                    {
+                        var target = reference.Method.OriginalDefinition;
+                        if (walkedLocalFunctions.Add(target) && FindLocalFunction(root, target, localFunctions) is { Body: { } body })
+                        {
+                            stack.Push(body);
+                        }
+                    }
+                    else
+                    {
+                        Check(reference, reference.Method, sink);
+                    }
+
+                    break;
+            }
+
+            if (descend)
+            {
+                PushChildren(stack, operation);
+            }
+        }
+    }
+
+    private void Check(IOperation operation, IMethodSymbol method, IHandlerCodeSink sink)
+    {
+        var match = _apis.Find(method);
+        if (match.IsHit)
+        {
+            if (match.Row!.IsEpollWait && operation is IInvocationOperation wait)
+            {
+                sink.OnEpollWait(wait, IsInsideLoop(operation, loop => !RetryLoops.IsRetryLoop(loop, _apis.IsEpollWait)));
+            }
+
+            if (BlockingConditions.Blocks(match.Row, operation, method))
+            {
+                sink.OnBlocking(operation, match);
+            }
+
+            return;
+        }
+
+        var definition = method.PartialImplementationPart ?? method;
+        if (definition.MethodKind is MethodKind.Ordinary or MethodKind.Constructor or MethodKind.PropertyGet or MethodKind.PropertySet or MethodKind.ExplicitInterfaceImplementation
+            && HasBodyHere(definition))
+        {
+            sink.OnCallee(operation, definition.OriginalDefinition, IsInsideLoop(operation));
+        }
+    }
+
+    /// <summary>
+    /// True when the operation sits inside a loop statement of its own function (not crossing lambdas), counting only
+    /// the loops <paramref name="counts"/> accepts (all, by default). A foreach's collection is evaluated once, before it.
+    /// </summary>
+    public static bool IsInsideLoop(IOperation operation, Func<ILoopOperation, bool>? counts = null)
+    {
+        IOperation child = operation;
+        for (var parent = operation.Parent; parent is not null; child = parent, parent = parent.Parent)
+        {
+            switch (parent)
+            {
+                case IForEachLoopOperation forEach when child == forEach.Collection:
+                    continue; // evaluated once, before the loop
+                case ILoopOperation loop when counts is null || counts(loop):
+                    return true;
+                case IAnonymousFunctionOperation:
+                case ILocalFunctionOperation:
+                    return false;
+            }
+        }
+
+        return false;
+    }
+
+    private static ILocalFunctionOperation? FindLocalFunction(IOperation root, IMethodSymbol symbol, Dictionary<IMethodSymbol, ILocalFunctionOperation> seen)
+    {
+        if (seen.TryGetValue(symbol, out var known))
+        {
+            return known;
+        }
+
+        // Local functions may be declared after their first call, and in enclosing scopes of the region.
+        var top = root;
+        while (top.Parent is not null)
+        {
+            top = top.Parent;
+        }
+
+        foreach (var candidate in top.DescendantsAndSelf().OfType<ILocalFunctionOperation>())
+        {
+            seen[candidate.Symbol] = candidate;
+        }
+
+        return seen.TryGetValue(symbol, out known) ? known : null;
+    }
+
+    private static void PushChildren(Stack<IOperation> stack, IOperation operation)
+    {
+        // Push in reverse so that children are visited in source order (the first finding is the first in the code).
+        foreach (var child in operation.ChildOperations.Reverse())
+        {
+            stack.Push(child);
+        }
+    }
+
+    /// <summary>A call to a <c>[Conditional("X")]</c> method where X is not defined: the compiler removes it.</summary>
+    private static bool IsCompiledOut(IInvocationOperation invocation)
+    {
+        var method = invocation.TargetMethod;
+        List<string>? conditions = null;
+        foreach (var attribute in method.GetAttributes())
+        {
+            if (attribute.AttributeClass is { Name: "ConditionalAttribute", ContainingNamespace: { Name: "Diagnostics" } }
+                && attribute.ConstructorArguments.Length == 1 && attribute.ConstructorArguments[0].Value is string symbol)
+            {
+                (conditions ??= new List<string>()).Add(symbol);
+            }
+        }
+
+        if (conditions is null)
+        {
+            return false;
+        }
+
+        var tree = invocation.Syntax.SyntaxTree;
+        var defined = new HashSet<string>(tree.Options is CSharpParseOptions options ? options.PreprocessorSymbolNames : Enumerable.Empty<string>(), StringComparer.Ordinal);
+        for (var directive = ((CSharpSyntaxNode)tree.GetRoot()).GetFirstDirective(); directive is not null; directive = directive.GetNextDirective())
+        {
+            if (directive.SpanStart > invocation.Syntax.SpanStart)
+            {
+                break;
+            }
+
+            switch (directive)
+            {
+                case DefineDirectiveTriviaSyntax define:
+                    defined.Add(define.Name.ValueText);
+                    break;
+                case UndefDirectiveTriviaSyntax undefine:
+                    defined.Remove(undefine.Name.ValueText);
+                    break;
+            }
+        }
+
+        foreach (var condition in conditions)
+        {
+            if (defined.Contains(condition))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}
