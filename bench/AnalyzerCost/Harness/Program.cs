@@ -19,6 +19,7 @@ namespace NoBlock.Bench.AnalyzerCost;
 ///            analysis level), through <c>CompilationWithAnalyzers.GetAllDiagnosticsAsync</c>, concurrent as csc runs them
 ///   all      sdk plus NoBlock's analyzers
 ///   noblock  NoBlock's analyzers alone
+///   all-baseline / noblock-baseline   the same with another build of NoBlock (--baseline), for before/after pairs
 /// and records wall time and this process's CPU time (user + sys) per compile. After the timed rounds one untimed
 /// compile per analyzer configuration asks the driver for per-analyzer times (what -p:ReportAnalyzer=true prints)
 /// and counts NoBlock's findings. Nothing is emitted: no IL, no assembly.
@@ -38,6 +39,8 @@ internal static class Program
         var references = References(options);
         var additional = options.AdditionalFiles.Select(path => (AdditionalText)new FileText(path)).ToImmutableArray();
         var noblock = LoadAnalyzers(options.NoBlock);
+        // Another build of NoBlock (e.g. main's) in its own load context, for paired before/after rounds.
+        var baseline = LoadAnalyzers(options.Baseline, isolated: true);
         var sdk = options.SdkAnalyzers.SelectMany(path => LoadAnalyzers(path)).ToImmutableArray();
         var severities = GlobalConfigSeverities(options.GlobalConfig);
         long lines = trees.Sum(tree => (long)tree.GetText().Lines.Count);
@@ -57,6 +60,8 @@ internal static class Program
             "sdk" => sdk,
             "all" => sdk.AddRange(noblock),
             "noblock" => noblock,
+            "all-baseline" => sdk.AddRange(baseline),
+            "noblock-baseline" => baseline,
             _ => throw new ArgumentException($"unknown configuration {config}"),
         };
 
@@ -98,10 +103,11 @@ internal static class Program
         foreach (var config in options.Configs.Where(c => c != "none"))
         {
             var (diagnostics, telemetry) = Compile(NewCompilation(), AnalyzersOf(config), additional, telemetry: true);
-            var nb = telemetry.Where(t => noblock.Contains(t.Key)).Sum(t => t.Value.ExecutionTime.TotalSeconds);
+            var mine = config.EndsWith("-baseline", StringComparison.Ordinal) ? baseline : noblock;
+            var nb = telemetry.Where(t => mine.Contains(t.Key)).Sum(t => t.Value.ExecutionTime.TotalSeconds);
             var all = telemetry.Sum(t => t.Value.ExecutionTime.TotalSeconds);
             Console.Error.WriteLine($"{options.Name} [{config}] analyzer time (ReportAnalyzer view): all {all:F3} s, NoBlock {nb:F3} s");
-            foreach (var (analyzer, info) in telemetry.Where(t => noblock.Contains(t.Key)).OrderByDescending(t => t.Value.ExecutionTime))
+            foreach (var (analyzer, info) in telemetry.Where(t => mine.Contains(t.Key)).OrderByDescending(t => t.Value.ExecutionTime))
             {
                 Console.Error.WriteLine($"  {info.ExecutionTime.TotalSeconds,8:F3} s  {analyzer.GetType().FullName}");
             }
@@ -167,13 +173,15 @@ internal static class Program
         return [.. paths.Select(path => (MetadataReference)MetadataReference.CreateFromFile(path))];
     }
 
-    private static ImmutableArray<DiagnosticAnalyzer> LoadAnalyzers(string? path)
+    private static ImmutableArray<DiagnosticAnalyzer> LoadAnalyzers(string? path, bool isolated = false)
     {
         if (path is null)
         {
             return [];
         }
-        var assembly = Assembly.LoadFrom(Path.GetFullPath(path));
+        var assembly = isolated
+            ? new Isolated(Path.GetDirectoryName(Path.GetFullPath(path))!).LoadFromAssemblyPath(Path.GetFullPath(path))
+            : Assembly.LoadFrom(Path.GetFullPath(path));
         Type[] types;
         try
         {
@@ -218,6 +226,20 @@ internal static class Program
         return result.ToImmutable();
     }
 
+    /// <summary>A load context of its own for a second copy of an analyzer assembly; the compiler's assemblies are shared.</summary>
+    private sealed class Isolated(string directory) : System.Runtime.Loader.AssemblyLoadContext
+    {
+        protected override Assembly? Load(AssemblyName name)
+        {
+            if (name.Name is { } simple && !simple.StartsWith("Microsoft.CodeAnalysis", StringComparison.Ordinal)
+                && File.Exists(Path.Combine(directory, simple + ".dll")))
+            {
+                return LoadFromAssemblyPath(Path.Combine(directory, simple + ".dll"));
+            }
+            return null;
+        }
+    }
+
     private sealed class FileText(string path) : AdditionalText
     {
         private readonly SourceText _text = SourceText.From(File.ReadAllText(path));
@@ -233,8 +255,8 @@ internal sealed class Options
     public const string Usage = """
         usage: Harness --name NAME --sources DIR [--sources DIR]... [--exclude TEXT]... [--reference DLL|DIR]...
                        [--define SYMBOL]... [--nullable] [--unsafe] [--additional FILE]...
-                       [--noblock NoBlock.Analyzers.dll] [--sdk-analyzers DLL]... [--globalconfig FILE]
-                       [--configs none,sdk,all,noblock] [--rounds N] [--out runs.tsv] [--report report.tsv]
+                       [--noblock NoBlock.Analyzers.dll] [--baseline other/NoBlock.Analyzers.dll] [--sdk-analyzers DLL]... [--globalconfig FILE]
+                       [--configs none,sdk,all,noblock,all-baseline,noblock-baseline] [--rounds N] [--out runs.tsv] [--report report.tsv]
         """;
 
     public string Name { get; private set; } = "code";
@@ -245,6 +267,7 @@ internal sealed class Options
     public List<string> AdditionalFiles { get; } = [];
     public List<string> SdkAnalyzers { get; } = [];
     public string? NoBlock { get; private set; }
+    public string? Baseline { get; private set; }
     public string? GlobalConfig { get; private set; }
     public bool Nullable { get; private set; }
     public bool Unsafe { get; private set; }
@@ -268,6 +291,7 @@ internal sealed class Options
                 case "--define": options.Defines.Add(Next()); break;
                 case "--additional": options.AdditionalFiles.Add(Next()); break;
                 case "--noblock": options.NoBlock = Next(); break;
+                case "--baseline": options.Baseline = Next(); break;
                 case "--sdk-analyzers": options.SdkAnalyzers.Add(Next()); break;
                 case "--globalconfig": options.GlobalConfig = Next(); break;
                 case "--nullable": options.Nullable = true; break;
