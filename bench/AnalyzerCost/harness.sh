@@ -4,6 +4,8 @@
 #
 #   bash bench/AnalyzerCost/harness.sh                      # ROUNDS=5, CODEBASES="gen-100000 Newtonsoft.Json DotNetty"
 #   ROUNDS=3 CONFIGS=none,sdk,all CODEBASES=DotNetty bash bench/AnalyzerCost/harness.sh
+#   BASELINE=/elsewhere/NoBlock.Analyzers.dll CONFIGS=none,sdk,all-baseline,all,noblock-baseline,noblock bash ...
+#     (before/after in the same rounds: BASELINE is another build of the analyzers, e.g. main's, loaded apart)
 #
 # Where the public sources come from: HARNESS_MIRRORS=DIR, a folder of git mirrors (DIR/<owner>+<name>/repo, as
 # the maintainers' fetch tool leaves them), else `git clone --bare --filter=blob:none https://github.com/<owner>/<name>`
@@ -43,7 +45,7 @@ common=(--noblock analyzers/NoBlock.Analyzers/bin/Release/netstandard2.0/NoBlock
   --sdk-analyzers "$SDK_ANALYZERS/Microsoft.CodeAnalysis.NetAnalyzers.dll"
   --sdk-analyzers "$SDK_ANALYZERS/Microsoft.CodeAnalysis.CSharp.NetAnalyzers.dll"
   --globalconfig "$SDK_ANALYZERS/build/config/analysislevel_10_default.globalconfig"
-  --configs "$CONFIGS" --rounds "$ROUNDS" --out "$RUNS" --report "$OUT/harness-report.tsv")
+  ${BASELINE:+--baseline "$BASELINE"} --configs "$CONFIGS" --rounds "$ROUNDS" --out "$RUNS" --report "$OUT/harness-report.tsv")
 harness=(nice dotnet bench/AnalyzerCost/Harness/bin/Release/net10.0/Harness.dll)
 
 for name in $CODEBASES; do
