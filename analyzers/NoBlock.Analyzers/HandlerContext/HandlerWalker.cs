@@ -237,9 +237,14 @@ internal sealed class HandlerWalker
 
         var tree = invocation.Syntax.SyntaxTree;
         var defined = new HashSet<string>(tree.Options is CSharpParseOptions options ? options.PreprocessorSymbolNames : Enumerable.Empty<string>(), StringComparer.Ordinal);
-        for (var directive = ((CSharpSyntaxNode)tree.GetRoot()).GetFirstDirective(); directive is not null; directive = directive.GetNextDirective())
+        // #define and #undef may only come before the file's first token (CS1032), so the scan stops there instead of
+        // walking every #if and #region of the file up to the call.
+        var root = (CSharpSyntaxNode)tree.GetRoot();
+        var firstToken = root.GetFirstToken(includeZeroWidth: true, includeSkipped: true);
+        var end = System.Math.Min(invocation.Syntax.SpanStart, firstToken.SpanStart);
+        for (var directive = root.GetFirstDirective(); directive is not null; directive = directive.GetNextDirective())
         {
-            if (directive.SpanStart > invocation.Syntax.SpanStart)
+            if (directive.SpanStart > end)
             {
                 break;
             }

@@ -73,6 +73,21 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
         var configuration = NoBlockConfiguration.Read(compilation, context.Options.AdditionalFiles, context.CancellationToken);
         var analysis = new Analysis(compilation, configuration);
 
+        // Code without any handler context costs nothing: no [EventLoopHandler] to see, no handler list, no configured
+        // handler attribute and no text naming an epoll function mean no method is a handler, no lambda is passed as
+        // one and no loop waits on epoll, so no type passes the gate below and nothing needs binding.
+        if (analysis.CannotHoldEventLoopCode(context.Options, context.CancellationToken))
+        {
+            context.RegisterCompilationEndAction(end =>
+            {
+                foreach (var problem in configuration.Problems)
+                {
+                    end.ReportDiagnostic(problem);
+                }
+            });
+            return;
+        }
+
         // Types first, by syntax: only the members of types that can hold event-loop code are bound and walked.
         context.RegisterSymbolStartAction(analysis.OnTypeStart, SymbolKind.NamedType);
         context.RegisterCompilationEndAction(end =>
@@ -103,8 +118,11 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
         private readonly ConcurrentDictionary<IMethodSymbol, bool> _takesHandlers = new(SymbolEqualityComparer.Default);
         private readonly System.Lazy<HashSet<string>> _gateNames;
 
+        private readonly Compilation _compilation;
+
         public Analysis(Compilation compilation, NoBlockConfiguration configuration)
         {
+            _compilation = compilation;
             _apis = new BlockingApis(compilation, configuration.Blocking);
             Roots = new HandlerRoots(compilation, configuration.Handlers);
             _walker = new HandlerWalker(_apis, compilation.Assembly, Roots.IsHandlerParameter);
@@ -126,6 +144,26 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
         }
 
         public HandlerRoots Roots { get; }
+
+        public bool CannotHoldEventLoopCode(AnalyzerOptions options, CancellationToken cancellationToken)
+        {
+            if (_hasHandlerAttribute || Roots.HasListedHandlers
+                || SyntaxIndex.AnyTreeMentions(_compilation, "epoll_", cancellationToken))
+            {
+                return false;
+            }
+
+            foreach (var tree in _compilation.SyntaxTrees)
+            {
+                if (options.AnalyzerConfigOptionsProvider.GetOptions(tree).TryGetValue(KnownNames.HandlerAttributesKey, out var value)
+                    && !string.IsNullOrWhiteSpace(value))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
 
         public void OnTypeStart(SymbolStartAnalysisContext context)
         {
