@@ -8,6 +8,7 @@ public static class RuleIdentifiers
     public const string EdgeTriggeredReadNotDrained = "NB0003";
     public const string EdgeTriggeredAcceptNotDrained = "NB0004";
     public const string ConsoleWriteInHandler = "NB0005";
+    public const string ConfigureAwaitFalseInHandler = "NB0006";
 
     /// <summary>A line of a NoBlock configuration file (NoBlock.Blocking.txt, NoBlock.Handlers.txt, .editorconfig) that could not be used.</summary>
     public const string InvalidConfiguration = "NB9001";
