@@ -16,6 +16,12 @@ public static class RuleIdentifiers
     /// <summary>An analysis that failed, reported at the code it was analysing instead of an AD0001 (see docs/rules/NB9002.md).</summary>
     public const string AnalyzerFailure = "NB9002";
 
+    /// <summary>Suppression justifications (docs/suppressions.md): other analyzers' advice that is wrong in event-loop code.</summary>
+    public const string ConfigureAwaitAdviceMeziantou = "NBS0001";
+    public const string ConfigureAwaitAdviceNetAnalyzers = "NBS0002";
+    public const string AsyncVoidHandlerVsThreading = "NBS0003";
+    public const string AsyncVoidHandlerAsyncFixer = "NBS0004";
+
     private const string DocsRoot = "https://github.com/noblock-dev/noblock/blob/main/docs/rules/";
 
     /// <summary>The help link of a rule: its page under docs/rules.</summary>
