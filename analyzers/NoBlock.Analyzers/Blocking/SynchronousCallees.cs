@@ -4,7 +4,9 @@ using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Operations;
 
-namespace NoBlock.Analyzers.Infrastructure;
+using NoBlock.Analyzers.Operations;
+
+namespace NoBlock.Analyzers.Blocking;
 
 /// <summary>How a call site picks the code it runs.</summary>
 internal enum Dispatch

@@ -9,7 +9,9 @@ using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Operations;
 
-namespace NoBlock.Analyzers.Infrastructure;
+using NoBlock.Analyzers.Operations;
+
+namespace NoBlock.Analyzers.Blocking;
 
 /// <summary>A method a call site may run, and how NoBlock knows (null: it is the method named).</summary>
 internal readonly struct CallTarget
