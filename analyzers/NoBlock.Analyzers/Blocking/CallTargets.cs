@@ -429,8 +429,8 @@ internal sealed class CallTargets
                 case ICoalesceAssignmentOperation coalesce when coalesce.Target is ILocalReferenceOperation target && SymbolEqualityComparer.Default.Equals(target.Local, local):
                     values.Add(coalesce.Value);
                     break;
-                case IArgumentOperation { Parameter.RefKind: RefKind.Out, Value: ILocalReferenceOperation target, Parent: IInvocationOperation { Instance: { } instance } }
-                    when SymbolEqualityComparer.Default.Equals(target.Local, local) && OperationHelpers.ReferencedSymbol(instance) is { } collection:
+                case IArgumentOperation { Parameter.RefKind: RefKind.Out, Parent: IInvocationOperation { Instance: { } instance } } outArgument
+                    when OutLocal(outArgument.Value) is { } target && SymbolEqualityComparer.Default.Equals(target, local) && OperationHelpers.ReferencedSymbol(instance) is { } collection:
                     values.AddRange(ElementValues(collection));
                     break;
                 case IForEachLoopOperation forEach when forEach.Locals.Contains(local, SymbolEqualityComparer.Default) && OperationHelpers.ReferencedSymbol(forEach.Collection) is { } collection:
@@ -441,6 +441,14 @@ internal sealed class CallTargets
 
         return values.ToImmutable();
     }
+
+    /// <summary>The local an out argument writes: <c>out route</c> or <c>out var route</c>.</summary>
+    private static ILocalSymbol? OutLocal(IOperation value) => value switch
+    {
+        ILocalReferenceOperation reference => reference.Local,
+        IDeclarationExpressionOperation { Expression: ILocalReferenceOperation declared } => declared.Local,
+        _ => null,
+    };
 
     private static bool IsAutoProperty(IPropertySymbol property)
     {

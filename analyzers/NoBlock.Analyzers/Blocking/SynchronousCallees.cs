@@ -147,6 +147,16 @@ internal static class SynchronousCallees
             }
         }
 
+        if (operation is IUsingOperation @using)
+        {
+            return @using.Resources;
+        }
+
+        if (operation is IUsingDeclarationOperation declaration)
+        {
+            return declaration.DeclarationGroup.Declarations.Length > 0 ? declaration.DeclarationGroup.Declarations[0] : declaration;
+        }
+
         if (operation is IForEachLoopOperation forEach)
         {
             return OperationHelpers.WalkDownConversion(forEach.Collection);

@@ -234,12 +234,12 @@ public sealed class TransitiveBlockingCallReachTests
             [EventLoopHandler]
             async Task OnReadable()
             {
-                using (var {|#0:lease = new Lease()|}) { }
-                using var {|#1:scope = new Scope()|};
+                using ({|#0:var lease = new Lease()|}) { }
+                using {|#1:var scope = new Scope()|};
                 using ({|#2:new Lease()|}) { }
                 using (new QuietLease()) { }
                 using (var stream = new MemoryStream()) { }
-                await using (var {|#3:later = new AsyncLease()|}) { }
+                await using ({|#3:var later = new AsyncLease()|}) { }
             }
         }
         """,
@@ -408,7 +408,7 @@ public sealed class TransitiveBlockingCallReachTests
         }
         """,
         Chain(0, "'Server.OnReadable'", "GetResult", "OnReadable → GetResult → Thread.Sleep (Test0.cs:15)"),
-        Chain(1, "'Server.OnReadable'", "IsCompleted", "OnReadable → IsCompleted → File.ReadAllText (Test0.cs:25)"));
+        Chain(1, "'Server.OnReadable'", "IsCompleted", "OnReadable → IsCompleted → File.ReadAllText (Test0.cs:26)"));
 
     [Fact]
     public Task Local_functions_inline_lambdas_and_consumed_iterators_in_callees() => Verify.VerifyAsync("""

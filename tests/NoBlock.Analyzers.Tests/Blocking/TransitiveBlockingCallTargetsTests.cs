@@ -45,7 +45,7 @@ public sealed class TransitiveBlockingCallTargetsTests
             }
         }
         """,
-        Chain(0, "'ChunkedWriteHandler.Flush'", "ReadChunk", "Flush → ChunkedStream.ReadChunk (only implementation) → Task<int>.Result (Test0.cs:13)"));
+        Chain(0, "'ChunkedWriteHandler.Flush'", "ReadChunk", "Flush → ChunkedStream.ReadChunk (only implementation) → Task<TResult>.Result (Test0.cs:13)"));
 
     /// <summary>docs/real-code.md O5 (HttpPostRequestEncoder → IHttpData.GetChunk → AbstractDiskHttpData.GetChunk).</summary>
     [Fact]
@@ -90,7 +90,7 @@ public sealed class TransitiveBlockingCallTargetsTests
             public void Use(IHttpData data) => _current = data;
         }
         """,
-        Chain(0, "'PostRequestEncoder.ReadChunk'", "GetChunk", "ReadChunk → DiskData.GetChunk (one of 2 implementations) → FileStream.Read (Test0.cs:18)"));
+        Chain(0, "'PostRequestEncoder.ReadChunk'", "GetChunk", "ReadChunk → DiskData.GetChunk (one of 2 implementations) → Stream.Read (Test0.cs:18)"));
 
     [Fact]
     public Task Evident_receiver_types_pick_one_implementation() => Verify.VerifyAsync("""
