@@ -125,7 +125,7 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
             _compilation = compilation;
             _apis = new BlockingApis(compilation, configuration.Blocking);
             Roots = new HandlerRoots(compilation, configuration.Handlers);
-            _walker = new HandlerWalker(_apis, compilation.Assembly, Roots.IsHandlerParameter);
+            _walker = new HandlerWalker(_apis, compilation.Assembly, Roots.IsHandlerParameter, new CallTargets(compilation));
             _graph = new CallGraph(compilation, _walker);
             _loops = new EpollLoops(compilation, _apis, _graph, _walker);
             var handlerAttribute = compilation.GetTypeByMetadataName(KnownNames.EventLoopHandlerAttribute);
@@ -332,6 +332,10 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
                     var sink = new ReportingSink(this, report, handlerName, "handler", cancellationToken, reported);
                     sink.ReportMethodGroup(reference);
                     break;
+                case ILocalReferenceOperation or IFieldReferenceOperation or IPropertyReferenceOperation or IArrayElementReferenceOperation or IConditionalOperation or ICoalesceOperation:
+                    var valueSink = new ReportingSink(this, report, handlerName, "handler", cancellationToken, reported);
+                    valueSink.ReportDelegateValue(value, value.Syntax.ToString());
+                    break;
             }
         }
 
@@ -444,16 +448,22 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
                 Report(BlockingCallRule, operation, properties, match.Name, _handler, alternative);
             }
 
-            public void OnCallee(IOperation operation, IMethodSymbol callee, bool insideLoop)
+            public void OnCallee(IOperation? operation, CallTarget target, bool insideLoop)
             {
-                var chain = _analysis._graph.FindBlockingChain(callee, _cancellationToken);
+                if (operation is null)
+                {
+                    return;
+                }
+
+                var chain = _analysis._graph.FindBlockingChain(target.Method, _cancellationToken);
                 if (chain is null)
                 {
                     return;
                 }
 
-                var text = _chainHead + " → " + string.Join(" → ", chain.Methods.Select(Name)) + " → " + chain.Step;
-                Report(TransitiveBlockingCallRule, operation, ImmutableDictionary<string, string?>.Empty, _handler, Name(callee), text);
+                var steps = chain.Methods.Select((step, i) => CallTargets.StepName(step.Method, i == 0 ? target.Reason : step.Reason));
+                var text = _chainHead + " → " + string.Join(" → ", steps) + " → " + chain.Step;
+                Report(TransitiveBlockingCallRule, operation, ImmutableDictionary<string, string?>.Empty, _handler, target.CalledName, text);
             }
 
             public void OnEpollWait(IInvocationOperation operation, bool insideLoop)
@@ -481,7 +491,22 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
                 var definition = (method.PartialImplementationPart ?? method).OriginalDefinition;
                 if (_analysis._walker.HasBodyHere(definition))
                 {
-                    OnCallee(reference, definition, insideLoop: false);
+                    OnCallee(reference, new CallTarget(definition, null, definition.Name), insideLoop: false);
+                }
+            }
+
+            /// <summary>A delegate value passed as a handler (<c>loop.Register(fd, …, _onRead)</c>): whatever it may hold runs on the loop.</summary>
+            public void ReportDelegateValue(IOperation value, string calledName)
+            {
+                var targets = new List<CallTarget>();
+                _analysis._walker.Targets.ResolveDelegateValue(value, calledName, targets);
+                foreach (var target in targets)
+                {
+                    var definition = (target.Method.PartialImplementationPart ?? target.Method).OriginalDefinition;
+                    if (_analysis._walker.HasBodyHere(definition))
+                    {
+                        OnCallee(value, new CallTarget(definition, target.Reason, calledName), insideLoop: false);
+                    }
                 }
             }
 
@@ -494,13 +519,6 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
 
                 _report(Diagnostic.Create(rule, operation.Syntax.GetLocation(), properties, arguments));
             }
-
-            private static string Name(IMethodSymbol method) => method.MethodKind switch
-            {
-                MethodKind.Constructor => method.ContainingType.Name,
-                MethodKind.PropertyGet or MethodKind.PropertySet => method.AssociatedSymbol?.Name ?? method.Name,
-                _ => method.Name,
-            };
         }
     }
 
