@@ -38,7 +38,11 @@ public sealed class StallStackFrame
     /// </summary>
     public bool IsUserCode { get; }
 
-    /// <summary>"Server.Lookup (Server.cs:42)", or "Server.Lookup" without a line.</summary>
-    public override string ToString() =>
-        File is null || Line is null ? $"{TypeName}.{MethodName}" : $"{TypeName}.{MethodName} ({System.IO.Path.GetFileName(File)}:{Line})";
+    /// <summary>"Server.Lookup (Server.cs:42)", or "Server.Lookup" without a line: the type without its namespace, as handler names are.</summary>
+    public override string ToString()
+    {
+        int dot = TypeName.LastIndexOf('.');
+        string type = dot >= 0 ? TypeName[(dot + 1)..] : TypeName;
+        return File is null || Line is null ? $"{type}.{MethodName}" : $"{type}.{MethodName} ({System.IO.Path.GetFileName(File)}:{Line})";
+    }
 }
