@@ -1,3 +1,5 @@
+using NoBlock.Analyzers.Platform;
+
 namespace NoBlock.Analyzers.Blocking;
 
 /// <summary>When a catalogued member blocks.</summary>
@@ -92,8 +94,8 @@ internal sealed class BlockingApi
 
     public BlockingKind Kind { get; }
 
-    /// <summary>An epoll wait (<c>epoll_wait</c>, <c>epoll_pwait</c>): the call a dispatch loop is built around.</summary>
-    public bool IsEpollWait => Type == BlockingCatalogue.Libc && Member is "epoll_wait" or "epoll_pwait";
+    /// <summary>An epoll wait (<see cref="LibcFunctions.EpollWaitNames"/>): the call a dispatch loop is built around.</summary>
+    public bool IsEpollWait => Type == BlockingCatalogue.Libc && LibcFunctions.IsEpollWaitName(Member);
 
     /// <summary>For libc waits: the index of the timeout argument (-1 when none).</summary>
     public int TimeoutArgument { get; }

@@ -149,6 +149,8 @@ internal static class BlockingCatalogue
         Row(Libc, "poll", UnlessZeroTimeoutArgument, "register the fds with the loop, or poll with a zero timeout", timeoutArgument: 2),
         Row(Libc, "epoll_wait", UnlessZeroTimeoutArgument, "register the fds with the loop, or wait with a zero timeout", timeoutArgument: 3),
         Row(Libc, "epoll_pwait", UnlessZeroTimeoutArgument, "register the fds with the loop, or wait with a zero timeout", timeoutArgument: 3),
+        // epoll_pwait2's timeout is a timespec pointer: NULL waits forever, and the timespec it points to is not read.
+        Row(Libc, "epoll_pwait2", UnlessZeroTimeoutArgument, "register the fds with the loop, or wait with a zero timeout", timeoutArgument: 3),
         Row(Libc, "ppoll", Always, "register the fds with the loop"),
         Row(Libc, "select", Always, "register the fds with the loop"),
 

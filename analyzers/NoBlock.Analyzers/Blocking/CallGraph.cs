@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.IO;
+using System.Linq;
 using System.Threading;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
@@ -38,13 +39,17 @@ internal sealed class MethodFacts
 
     public readonly struct Callee
     {
-        public Callee(IMethodSymbol method, bool calledOutsideLoop)
+        public Callee(IMethodSymbol method, bool calledOutsideLoop, string? reason)
         {
             Method = method;
             CalledOutsideLoop = calledOutsideLoop;
+            Reason = reason;
         }
 
         public IMethodSymbol Method { get; }
+
+        /// <summary>How an interface, virtual or delegate call was resolved to this method (null: called by name).</summary>
+        public string? Reason { get; }
 
         public bool CalledOutsideLoop { get; }
     }
@@ -70,16 +75,17 @@ internal sealed class BlockingStep
     }
 }
 
-/// <summary>A path from a callee to a blocking call: the methods in order, then the blocking step.</summary>
+/// <summary>A path from a callee to a blocking call: the methods in order (each with how it was reached), then the blocking step.</summary>
 internal sealed class BlockingChain
 {
-    public BlockingChain(ImmutableArray<IMethodSymbol> methods, BlockingStep step)
+    public BlockingChain(ImmutableArray<(IMethodSymbol Method, string? Reason)> methods, BlockingStep step)
     {
         Methods = methods;
         Step = step;
     }
 
-    public ImmutableArray<IMethodSymbol> Methods { get; }
+    /// <summary>The first is the chain's start (its reason is the caller's to give); the others say how their caller reached them.</summary>
+    public ImmutableArray<(IMethodSymbol Method, string? Reason)> Methods { get; }
 
     public BlockingStep Step { get; }
 }
@@ -129,7 +135,7 @@ internal sealed class CallGraph
             return known;
         }
 
-        var previous = new Dictionary<IMethodSymbol, IMethodSymbol?>(SymbolEqualityComparer.Default) { [start] = null };
+        var previous = new Dictionary<IMethodSymbol, (IMethodSymbol? Caller, string? Reason)>(SymbolEqualityComparer.Default) { [start] = (null, null) };
         var queue = new Queue<IMethodSymbol>();
         queue.Enqueue(start);
         BlockingChain? found = null;
@@ -151,7 +157,7 @@ internal sealed class CallGraph
                     continue;
                 }
 
-                previous[callee.Method] = method;
+                previous[callee.Method] = (method, callee.Reason);
                 queue.Enqueue(callee.Method);
             }
         }
@@ -227,12 +233,12 @@ internal sealed class CallGraph
         return false;
     }
 
-    private static ImmutableArray<IMethodSymbol> Path(Dictionary<IMethodSymbol, IMethodSymbol?> previous, IMethodSymbol last)
+    private static ImmutableArray<(IMethodSymbol, string?)> Path(Dictionary<IMethodSymbol, (IMethodSymbol? Caller, string? Reason)> previous, IMethodSymbol last)
     {
-        var path = new List<IMethodSymbol>();
-        for (IMethodSymbol? current = last; current is not null; current = previous[current])
+        var path = new List<(IMethodSymbol, string?)>();
+        for (IMethodSymbol? current = last; current is not null; current = previous[current].Caller)
         {
-            path.Add(current);
+            path.Add((current, previous[current].Reason));
         }
 
         path.Reverse();
@@ -259,7 +265,78 @@ internal sealed class CallGraph
             }
         }
 
+        if (method.MethodKind == MethodKind.Constructor && !method.IsStatic)
+        {
+            WalkConstructorPrologue(method, sink);
+        }
+
         return sink.ToFacts(isIterator);
+    }
+
+    /// <summary>
+    /// What an instance constructor runs besides its body: the field and property initializers of its type (unless it
+    /// chains to <c>: this(...)</c>, which runs them) and the base constructor it calls implicitly (an implicit
+    /// constructor has no body of its own; a primary constructor's <c>: Base(args)</c> is walked here too).
+    /// </summary>
+    private void WalkConstructorPrologue(IMethodSymbol constructor, FactsSink sink)
+    {
+        var declaration = constructor.DeclaringSyntaxReferences.Length > 0 ? constructor.DeclaringSyntaxReferences[0].GetSyntax(CancellationToken.None) : null;
+        var initializer = (declaration as ConstructorDeclarationSyntax)?.Initializer;
+        if (initializer is not null && initializer.ThisOrBaseKeyword.IsKind(Microsoft.CodeAnalysis.CSharp.SyntaxKind.ThisKeyword))
+        {
+            return; // the chained constructor runs the initializers and the base call
+        }
+
+        var type = constructor.ContainingType;
+        foreach (var reference in type.DeclaringSyntaxReferences)
+        {
+            if (OtherDocuments.ModelFor(_compilation, reference.SyntaxTree) is not { } model || reference.GetSyntax(CancellationToken.None) is not TypeDeclarationSyntax typeSyntax)
+            {
+                continue;
+            }
+
+            foreach (var member in typeSyntax.Members)
+            {
+                var initializers = member switch
+                {
+                    FieldDeclarationSyntax field when !field.Modifiers.Any(Microsoft.CodeAnalysis.CSharp.SyntaxKind.StaticKeyword) && !field.Modifiers.Any(Microsoft.CodeAnalysis.CSharp.SyntaxKind.ConstKeyword)
+                        => field.Declaration.Variables.Select(v => v.Initializer).Where(i => i is not null),
+                    PropertyDeclarationSyntax { Initializer: { } propertyInitializer } property when !property.Modifiers.Any(Microsoft.CodeAnalysis.CSharp.SyntaxKind.StaticKeyword)
+                        => new[] { propertyInitializer },
+                    _ => Enumerable.Empty<EqualsValueClauseSyntax?>(),
+                };
+                foreach (var value in initializers)
+                {
+                    if (model.GetOperation(value!, CancellationToken.None) is { } operation)
+                    {
+                        _walker.Walk(operation, sink);
+                    }
+                }
+            }
+
+            // A primary constructor's base call (class B(int x) : A(x)) belongs to it.
+            if (declaration == typeSyntax
+                && typeSyntax.BaseList?.Types.OfType<PrimaryConstructorBaseTypeSyntax>().FirstOrDefault() is { } primaryBase
+                && model.GetOperation(primaryBase, CancellationToken.None) is { } baseCall)
+            {
+                _walker.Walk(baseCall, sink);
+                return;
+            }
+        }
+
+        // No explicit base call (an implicit constructor, a body without an initializer, a primary constructor
+        // without base arguments): the base's parameterless constructor runs.
+        if (initializer is null && type.BaseType is { } baseType)
+        {
+            foreach (var candidate in baseType.InstanceConstructors)
+            {
+                if (candidate.Parameters.All(p => p.IsOptional || p.IsParams) && _walker.HasBodyHere(candidate))
+                {
+                    sink.OnCallee(null, new CallTarget(candidate, null, baseType.Name), insideLoop: false);
+                    break;
+                }
+            }
+        }
     }
 
     /// <summary>Only methods returning IEnumerable/IEnumerator (generic or not, or their async forms) can be iterators.</summary>
@@ -296,20 +373,21 @@ internal sealed class CallGraph
             }
         }
 
-        public void OnCallee(IOperation operation, IMethodSymbol callee, bool insideLoop)
+        public void OnCallee(IOperation? operation, CallTarget target, bool insideLoop)
         {
+            var callee = target.Method;
             if (_calleeIndex.TryGetValue(callee, out var index))
             {
                 if (!insideLoop && !_callees[index].CalledOutsideLoop)
                 {
-                    _callees[index] = new MethodFacts.Callee(callee, true);
+                    _callees[index] = new MethodFacts.Callee(callee, true, _callees[index].Reason);
                 }
 
                 return;
             }
 
             _calleeIndex[callee] = _callees.Count;
-            _callees.Add(new MethodFacts.Callee(callee, !insideLoop));
+            _callees.Add(new MethodFacts.Callee(callee, !insideLoop, target.Reason));
         }
 
         public void OnEpollWait(IInvocationOperation operation, bool insideLoop)

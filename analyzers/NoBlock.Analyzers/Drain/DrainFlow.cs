@@ -7,6 +7,7 @@ using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.FlowAnalysis;
 using Microsoft.CodeAnalysis.Operations;
+using NoBlock.Analyzers.Platform;
 
 namespace NoBlock.Analyzers.Drain;
 
@@ -69,7 +70,7 @@ internal sealed class DrainFlow
         _cancellationToken = cancellationToken;
     }
 
-    public DrainVerdict Analyze(IOperation root, IInvocationOperation call, DrainCallKind kind, DrainScope scope)
+    public DrainVerdict Analyze(IOperation root, IInvocationOperation call, LibcCallKind kind, DrainScope scope)
     {
         var index = IndexOf(root);
         if (index is null || !index.TryGetValue(call.Syntax, out var position))
@@ -190,7 +191,7 @@ internal sealed class DrainFlow
     /// True when the call sits in a loop that is about this fd: a loop that neither waits for events nor moves
     /// the fd on (a <c>for</c> over the events array declares <c>i</c>, a <c>foreach</c> declares the event).
     /// </summary>
-    private bool HasOwnLoop(IInvocationOperation call, DrainCallKind kind, DrainScope scope)
+    private bool HasOwnLoop(IInvocationOperation call, LibcCallKind kind, DrainScope scope)
     {
         var fdSymbols = ReferencedSymbols(EdgeTriggeredCalls.FdArgument(call, kind)).Union(scope.Cursors);
         for (var current = call.Parent; current is not null; current = current.Parent)
@@ -223,7 +224,7 @@ internal sealed class DrainFlow
 
                 switch (descendant)
                 {
-                    case IInvocationOperation invocation when _calls.Classify(invocation) == DrainCallKind.Wait || scope.IsWaitWrapper(invocation.TargetMethod):
+                    case IInvocationOperation invocation when _calls.Classify(invocation) == LibcCallKind.Wait || scope.IsWaitWrapper(invocation.TargetMethod):
                         ownsFd = false;
                         break;
                     case IAssignmentOperation assignment when IsAny(assignment.Target, fdSymbols):
@@ -392,7 +393,7 @@ internal sealed class DrainFlow
         private readonly DrainFlow _owner;
         private readonly DrainScope _scope;
         private readonly IInvocationOperation _call;
-        private readonly DrainCallKind _kind;
+        private readonly LibcCallKind _kind;
         private readonly SyntaxNode? _fdSyntax;
         private readonly SyntaxNode? _countSyntax;
         private readonly ImmutableHashSet<ISymbol> _fdSymbols;
@@ -404,7 +405,7 @@ internal sealed class DrainFlow
         private readonly HashSet<string> _visited = new(StringComparer.Ordinal);
         private readonly Stack<(BasicBlock Block, int From, PathState State)> _work = new();
 
-        public Walk(DrainFlow owner, IInvocationOperation call, DrainCallKind kind, DrainScope scope)
+        public Walk(DrainFlow owner, IInvocationOperation call, LibcCallKind kind, DrainScope scope)
         {
             _owner = owner;
             _scope = scope;
@@ -414,11 +415,11 @@ internal sealed class DrainFlow
             _fdSyntax = fd?.Syntax;
             _fdSymbols = ReferencedSymbols(fd);
             _tracked = TrackedSymbols(call, _fdSymbols.Union(scope.Cursors));
-            var count = kind == DrainCallKind.Read ? EdgeTriggeredCalls.CountArgument(call) : null;
+            var count = kind == LibcCallKind.Read ? EdgeTriggeredCalls.CountArgument(call) : null;
             _countSyntax = count?.Syntax;
 
             // The success assumption: a full read (the whole count, when it is a constant), or a valid fd.
-            if (kind == DrainCallKind.Accept)
+            if (kind == LibcCallKind.Accept)
             {
                 (_low, _high) = (0, long.MaxValue);
             }
@@ -567,7 +568,7 @@ internal sealed class DrainFlow
                 }
 
                 var kind = _owner._calls.Classify(invocation);
-                if (kind == DrainCallKind.Wait || _scope.IsWaitWrapper(invocation.TargetMethod))
+                if (kind == LibcCallKind.Wait || _scope.IsWaitWrapper(invocation.TargetMethod))
                 {
                     return Step.Leave;
                 }
@@ -595,17 +596,17 @@ internal sealed class DrainFlow
             return Writes(operation, state);
         }
 
-        private bool SameFdExpression(IInvocationOperation invocation, DrainCallKind? kind = null)
+        private bool SameFdExpression(IInvocationOperation invocation, LibcCallKind? kind = null)
         {
             var fd = EdgeTriggeredCalls.FdArgument(invocation, kind ?? _kind);
             return fd is not null && _fdSyntax is not null && SyntaxFactory.AreEquivalent(fd.Syntax, _fdSyntax);
         }
 
-        private bool IsRearm(IInvocationOperation invocation, DrainCallKind kind)
+        private bool IsRearm(IInvocationOperation invocation, LibcCallKind kind)
         {
-            if (kind == DrainCallKind.EpollCtl)
+            if (kind == LibcCallKind.EpollCtl)
             {
-                return EpollFlags.IsModOperation(EdgeTriggeredCalls.Argument(invocation, 1)) && SameFdExpression(invocation, DrainCallKind.EpollCtl);
+                return EpollFlags.IsModOperation(EdgeTriggeredCalls.Argument(invocation, 1)) && SameFdExpression(invocation, LibcCallKind.EpollCtl);
             }
 
             var method = invocation.TargetMethod;
@@ -917,7 +918,7 @@ internal sealed class DrainFlow
             return r.Kind switch
             {
                 ValueKind.Constant => InRange(kind, r.Constant),
-                ValueKind.Count when _kind == DrainCallKind.Read => kind switch
+                ValueKind.Count when _kind == LibcCallKind.Read => kind switch
                 {
                     // A full read: the result equals the count.
                     BinaryOperatorKind.Equals or BinaryOperatorKind.LessThanOrEqual or BinaryOperatorKind.GreaterThanOrEqual => true,

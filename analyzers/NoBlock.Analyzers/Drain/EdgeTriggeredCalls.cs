@@ -5,42 +5,18 @@ using NoBlock.Analyzers.Platform;
 
 namespace NoBlock.Analyzers.Drain;
 
-/// <summary>What a libc call means to the drain rules.</summary>
-internal enum DrainCallKind
-{
-    None,
-
-    /// <summary>read, recv, recvfrom, recvmsg, readv: NB0003.</summary>
-    Read,
-
-    /// <summary>accept, accept4: NB0004.</summary>
-    Accept,
-
-    /// <summary>epoll_wait, epoll_pwait, epoll_pwait2: going back to wait for the next edge.</summary>
-    Wait,
-
-    EpollCtl,
-}
-
 /// <summary>
 /// Classifies invocations by native entry point (through <see cref="LibcFunctions"/>), once per method per
 /// compilation, and knows where the fd and count arguments sit.
 /// </summary>
 internal sealed class EdgeTriggeredCalls
 {
-    private readonly ConcurrentDictionary<IMethodSymbol, DrainCallKind> _kinds = new(SymbolEqualityComparer.Default);
+    private readonly ConcurrentDictionary<IMethodSymbol, LibcCallKind> _kinds = new(SymbolEqualityComparer.Default);
 
-    public DrainCallKind Classify(IMethodSymbol method)
-        => _kinds.GetOrAdd(method.OriginalDefinition, static m => LibcFunctions.GetNativeName(m) switch
-        {
-            "read" or "recv" or "recvfrom" or "recvmsg" or "readv" => DrainCallKind.Read,
-            "accept" or "accept4" => DrainCallKind.Accept,
-            "epoll_wait" or "epoll_pwait" or "epoll_pwait2" => DrainCallKind.Wait,
-            "epoll_ctl" => DrainCallKind.EpollCtl,
-            _ => DrainCallKind.None,
-        });
+    public LibcCallKind Classify(IMethodSymbol method)
+        => _kinds.GetOrAdd(method.OriginalDefinition, static m => LibcFunctions.Classify(m));
 
-    public DrainCallKind Classify(IInvocationOperation invocation) => Classify(invocation.TargetMethod);
+    public LibcCallKind Classify(IInvocationOperation invocation) => Classify(invocation.TargetMethod);
 
     /// <summary>The argument passed for the parameter at <paramref name="ordinal"/>, conversions stripped.</summary>
     public static IOperation? Argument(IInvocationOperation invocation, int ordinal)
@@ -57,8 +33,8 @@ internal sealed class EdgeTriggeredCalls
     }
 
     /// <summary>The fd every read-like call, accept and epoll_ctl call takes (epoll_ctl: the third argument).</summary>
-    public static IOperation? FdArgument(IInvocationOperation invocation, DrainCallKind kind)
-        => Argument(invocation, kind == DrainCallKind.EpollCtl ? 2 : 0);
+    public static IOperation? FdArgument(IInvocationOperation invocation, LibcCallKind kind)
+        => Argument(invocation, kind == LibcCallKind.EpollCtl ? 2 : 0);
 
     /// <summary>The byte count of read, recv and recvfrom (readv and recvmsg have none).</summary>
     public static IOperation? CountArgument(IInvocationOperation invocation)

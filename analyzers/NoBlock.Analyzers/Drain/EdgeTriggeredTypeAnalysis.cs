@@ -5,13 +5,14 @@ using System.Threading;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Operations;
 using NoBlock.Analyzers.Rules;
+using NoBlock.Analyzers.Platform;
 
 namespace NoBlock.Analyzers.Drain;
 
 /// <summary>A read or accept on an edge-triggered fd that does not drain it.</summary>
 internal readonly struct DrainFinding
 {
-    public DrainFinding(IInvocationOperation call, DrainCallKind kind, DrainVerdict verdict)
+    public DrainFinding(IInvocationOperation call, LibcCallKind kind, DrainVerdict verdict)
     {
         Call = call;
         Kind = kind;
@@ -20,7 +21,7 @@ internal readonly struct DrainFinding
 
     public IInvocationOperation Call { get; }
 
-    public DrainCallKind Kind { get; }
+    public LibcCallKind Kind { get; }
 
     public DrainVerdict Verdict { get; }
 }
@@ -54,7 +55,7 @@ internal sealed class EdgeTriggeredTypeAnalysis
     private readonly CancellationToken _cancellationToken;
     private readonly HashSet<SyntaxNode> _checked = new();
     private readonly Dictionary<SyntaxNode, DrainVerdict> _verdicts = new();
-    private readonly Dictionary<(IMethodSymbol, int, DrainCallKind), bool> _drainsParameter = new();
+    private readonly Dictionary<(IMethodSymbol, int, LibcCallKind), bool> _drainsParameter = new();
     private readonly List<DrainFinding> _findings = new();
     private readonly List<Diagnostic> _failures = new();
 
@@ -87,10 +88,10 @@ internal sealed class EdgeTriggeredTypeAnalysis
 
             switch (_calls.Classify(invocation))
             {
-                case DrainCallKind.EpollCtl:
+                case LibcCallKind.EpollCtl:
                     epollCtls.Add(invocation);
                     break;
-                case DrainCallKind.Wait:
+                case LibcCallKind.Wait:
                     waits.Add(invocation);
                     break;
             }
@@ -180,7 +181,7 @@ internal sealed class EdgeTriggeredTypeAnalysis
             }
 
             var kind = _calls.Classify(invocation);
-            if (kind is DrainCallKind.Read or DrainCallKind.Accept)
+            if (kind is LibcCallKind.Read or LibcCallKind.Accept)
             {
                 if (IsFromEvent(EdgeTriggeredCalls.FdArgument(invocation, kind), sources, 0))
                 {
@@ -320,7 +321,7 @@ internal sealed class EdgeTriggeredTypeAnalysis
             {
                 switch (descendant)
                 {
-                    case IInvocationOperation invocation when _calls.Classify(invocation) == DrainCallKind.Wait || scope.IsWaitWrapper(invocation.TargetMethod):
+                    case IInvocationOperation invocation when _calls.Classify(invocation) == LibcCallKind.Wait || scope.IsWaitWrapper(invocation.TargetMethod):
                         own = false;
                         break;
                     case IIncrementOrDecrementOperation { Target: ILocalReferenceOperation local } when scope.Cursors.Contains(local.Local):
@@ -416,7 +417,7 @@ internal sealed class EdgeTriggeredTypeAnalysis
         sources.UnionWith(scope.Cursors);
         foreach (var epollCtl in epollCtls)
         {
-            switch (SymbolOf(EdgeTriggeredCalls.FdArgument(epollCtl, DrainCallKind.EpollCtl)))
+            switch (SymbolOf(EdgeTriggeredCalls.FdArgument(epollCtl, LibcCallKind.EpollCtl)))
             {
                 case IFieldSymbol field:
                     sources.Add(field);
@@ -551,8 +552,8 @@ internal sealed class EdgeTriggeredTypeAnalysis
         }
     }
 
-    private static bool IsCounterRead(IInvocationOperation invocation, DrainCallKind kind)
-        => kind == DrainCallKind.Read
+    private static bool IsCounterRead(IInvocationOperation invocation, LibcCallKind kind)
+        => kind == LibcCallKind.Read
             && EdgeTriggeredCalls.CountArgument(invocation) is { ConstantValue: { HasValue: true, Value: { } count } }
             && System.Convert.ToInt64(count, System.Globalization.CultureInfo.InvariantCulture) == CounterReadSize;
 
@@ -602,7 +603,7 @@ internal sealed class EdgeTriggeredTypeAnalysis
 
     // ---- the check ---------------------------------------------------------------------------------------
 
-    private void Check(IInvocationOperation call, DrainCallKind kind, DrainScope scope, CallContext context)
+    private void Check(IInvocationOperation call, LibcCallKind kind, DrainScope scope, CallContext context)
     {
         if (!_checked.Add(call.Syntax))
         {
@@ -613,7 +614,7 @@ internal sealed class EdgeTriggeredTypeAnalysis
         AnalyzerFailure.Guard(NoBlock.Analyzers.Rules.EdgeTriggeredDrainAnalyzer.AnalysisName, call.Syntax.GetLocation(), _failures.Add, () => CheckCore(call, kind, scope, context));
     }
 
-    private void CheckCore(IInvocationOperation call, DrainCallKind kind, DrainScope scope, CallContext context)
+    private void CheckCore(IInvocationOperation call, LibcCallKind kind, DrainScope scope, CallContext context)
     {
         if (IsCounterRead(call, kind) || KeepsMayHaveMoreFlag(call))
         {
@@ -639,7 +640,7 @@ internal sealed class EdgeTriggeredTypeAnalysis
         }
     }
 
-    private DrainVerdict Verdict(IInvocationOperation call, DrainCallKind kind, DrainScope scope)
+    private DrainVerdict Verdict(IInvocationOperation call, LibcCallKind kind, DrainScope scope)
     {
         if (!_verdicts.TryGetValue(call.Syntax, out var verdict))
         {
@@ -651,7 +652,7 @@ internal sealed class EdgeTriggeredTypeAnalysis
     }
 
     /// <summary>True when every path to <paramref name="target"/> in its function first passes a draining read/accept of <paramref name="fd"/>.</summary>
-    private bool IsAfterDrain(IOperation target, IOperation? fd, DrainCallKind kind, DrainScope scope)
+    private bool IsAfterDrain(IOperation target, IOperation? fd, LibcCallKind kind, DrainScope scope)
     {
         if (fd is null)
         {
@@ -698,7 +699,7 @@ internal sealed class EdgeTriggeredTypeAnalysis
         => Microsoft.CodeAnalysis.CSharp.SyntaxFactory.AreEquivalent(left.Syntax, right.Syntax);
 
     /// <summary>True when the method reads (accepts) from its parameter in a drain loop that every path passes.</summary>
-    private bool DrainsParameter(IMethodSymbol method, int ordinal, DrainCallKind kind, DrainScope scope)
+    private bool DrainsParameter(IMethodSymbol method, int ordinal, LibcCallKind kind, DrainScope scope)
     {
         var key = (method, ordinal, kind);
         if (_drainsParameter.TryGetValue(key, out var drains))
@@ -737,8 +738,8 @@ internal sealed class EdgeTriggeredTypeAnalysis
         foreach (var argument in callSite.Arguments)
         {
             if (IsFromEvent(argument.Value, sources, 0)
-                && (IsAfterDrain(callSite, FlagEvaluator.Strip(argument.Value), DrainCallKind.Read, scope)
-                    || IsAfterDrain(callSite, FlagEvaluator.Strip(argument.Value), DrainCallKind.Accept, scope)))
+                && (IsAfterDrain(callSite, FlagEvaluator.Strip(argument.Value), LibcCallKind.Read, scope)
+                    || IsAfterDrain(callSite, FlagEvaluator.Strip(argument.Value), LibcCallKind.Accept, scope)))
             {
                 return true;
             }

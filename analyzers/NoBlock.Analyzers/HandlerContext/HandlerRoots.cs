@@ -36,6 +36,9 @@ internal sealed class HandlerRoots
     }
 
     /// <summary>Attribute names from .editorconfig that resolved to no type (reported as NB9001 at compilation end).</summary>
+    /// <summary>Whether NoBlock.Handlers.txt named any member this compilation can see.</summary>
+    public bool HasListedHandlers => _listed.Count > 0;
+
     public IEnumerable<string> UnknownConfiguredAttributes => _unknownConfigured.Keys;
 
     public bool IsHandlerParameter(IParameterSymbol parameter) => _handlerAttribute is not null && HasAttribute(parameter, _handlerAttribute);

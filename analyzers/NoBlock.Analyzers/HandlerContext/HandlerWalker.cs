@@ -15,8 +15,11 @@ internal interface IHandlerCodeSink
     /// <summary>A catalogued call or property read that blocks (or writes to the console) at this operation.</summary>
     void OnBlocking(IOperation operation, BlockingApis.Match match);
 
-    /// <summary>A call to a method with source in this compilation (followed for NB0002).</summary>
-    void OnCallee(IOperation operation, IMethodSymbol callee, bool insideLoop);
+    /// <summary>
+    /// A method with source in this compilation that the operation runs (followed for NB0002), with how it was
+    /// resolved. The operation is null for what a constructor runs implicitly (its base constructor).
+    /// </summary>
+    void OnCallee(IOperation? operation, CallTarget target, bool insideLoop);
 
     /// <summary>A call that waits on epoll (<c>epoll_wait</c>, <c>epoll_pwait</c>).</summary>
     void OnEpollWait(IInvocationOperation operation, bool insideLoop);
@@ -32,27 +35,38 @@ internal sealed class HandlerWalker
     private readonly BlockingApis _apis;
     private readonly IAssemblySymbol _assembly;
     private readonly Func<IParameterSymbol, bool> _isHandlerParameter;
+    private readonly CallTargets _targets;
 
-    public HandlerWalker(BlockingApis apis, IAssemblySymbol assembly, Func<IParameterSymbol, bool> isHandlerParameter)
+    public HandlerWalker(BlockingApis apis, IAssemblySymbol assembly, Func<IParameterSymbol, bool> isHandlerParameter, CallTargets targets)
     {
         _apis = apis;
         _assembly = assembly;
         _isHandlerParameter = isHandlerParameter;
+        _targets = targets;
     }
+
+    public CallTargets Targets => _targets;
 
     /// <summary>
     /// Bodies NoBlock can follow: those compiled here. (A project reference exposes another project's source
     /// symbols, but its syntax trees are not part of this compilation.)
     /// </summary>
     public bool HasBodyHere(IMethodSymbol method)
-        => !method.IsAbstract && !method.IsExtern && method.DeclaringSyntaxReferences.Length > 0
+        => !method.IsAbstract && !method.IsExtern
+           && (method.DeclaringSyntaxReferences.Length > 0 || IsImplicitConstructorHere(method))
            && SymbolEqualityComparer.Default.Equals(method.ContainingAssembly, _assembly);
+
+    /// <summary>An implicit instance constructor of a source type: no body, but it runs the initializers and the base constructor.</summary>
+    private static bool IsImplicitConstructorHere(IMethodSymbol method)
+        => method is { MethodKind: MethodKind.Constructor, IsStatic: false, IsImplicitlyDeclared: true }
+           && method.ContainingType.DeclaringSyntaxReferences.Length > 0;
 
     public void Walk(IOperation root, IHandlerCodeSink sink, Func<IOperation, bool>? exclude = null)
     {
         var localFunctions = new Dictionary<IMethodSymbol, ILocalFunctionOperation>(SymbolEqualityComparer.Default);
         var walkedLocalFunctions = new HashSet<IMethodSymbol>(SymbolEqualityComparer.Default);
         var stack = new Stack<IOperation>();
+        var sites = new List<CallSite>();
         stack.Push(root);
         while (stack.Count > 0)
         {
@@ -76,40 +90,17 @@ internal sealed class HandlerWalker
                 case ITypeOfOperation:
                     descend = false;
                     break;
-                case IInvocationOperation invocation:
-                    if (IsCompiledOut(invocation))
-                    {
-                        descend = false;
-                        break;
-                    }
-
-                    if (invocation.TargetMethod.MethodKind == MethodKind.LocalFunction)
-                    {
-                        var target = invocation.TargetMethod.OriginalDefinition;
-                        if (walkedLocalFunctions.Add(target) && FindLocalFunction(root, target, localFunctions) is { } body)
-                        {
-                            stack.Push(body.Body ?? (IOperation)body);
-                            // the local function's own node would be skipped above, so push its body
-                        }
-                    }
-                    else
-                    {
-                        Check(invocation, invocation.TargetMethod, sink);
-                    }
-
+                case IInvocationOperation invocation when IsCompiledOut(invocation):
+                    descend = false;
                     break;
-                case IPropertyReferenceOperation property:
-                    var accessor = property.Parent is ISimpleAssignmentOperation assignment && assignment.Target == property
-                        ? property.Property.SetMethod
-                        : property.Property.GetMethod;
-                    if (accessor is not null)
+                case IInvocationOperation invocation when invocation.TargetMethod.MethodKind == MethodKind.LocalFunction:
+                    var called = invocation.TargetMethod.OriginalDefinition;
+                    if (walkedLocalFunctions.Add(called) && FindLocalFunction(root, called, localFunctions) is { } calledBody)
                     {
-                        Check(property, accessor, sink);
+                        stack.Push(calledBody.Body ?? (IOperation)calledBody);
+                        // the local function's own node would be skipped above, so push its body
                     }
 
-                    break;
-                case IObjectCreationOperation { Constructor: { } constructor } creation:
-                    Check(creation, constructor, sink);
                     break;
                 case IMethodReferenceOperation reference when Offloading.RunsInline(reference, _isHandlerParameter):
                     if (reference.Method.MethodKind == MethodKind.LocalFunction)
@@ -122,10 +113,20 @@ internal sealed class HandlerWalker
                     }
                     else
                     {
-                        Check(reference, reference.Method, sink);
+                        Check(reference, new CallSite(reference.Method, reference.Instance, SynchronousCallees.DispatchOf(reference.Method, reference.Instance), reference.Method.Name), sink);
                     }
 
                     break;
+            }
+
+            if (operation is not IInvocationOperation { TargetMethod.MethodKind: MethodKind.LocalFunction } && operation is not IMethodReferenceOperation && descend)
+            {
+                sites.Clear();
+                SynchronousCallees.Collect(operation, sites);
+                foreach (var site in sites)
+                {
+                    Check(operation, site, sink);
+                }
             }
 
             if (descend)
@@ -135,8 +136,9 @@ internal sealed class HandlerWalker
         }
     }
 
-    private void Check(IOperation operation, IMethodSymbol method, IHandlerCodeSink sink)
+    private void Check(IOperation operation, CallSite site, IHandlerCodeSink sink)
     {
+        var method = site.Method;
         var match = _apis.Find(method);
         if (match.IsHit)
         {
@@ -153,13 +155,27 @@ internal sealed class HandlerWalker
             return;
         }
 
-        var definition = method.PartialImplementationPart ?? method;
-        if (definition.MethodKind is MethodKind.Ordinary or MethodKind.Constructor or MethodKind.PropertyGet or MethodKind.PropertySet or MethodKind.ExplicitInterfaceImplementation
-            && HasBodyHere(definition))
+        var targets = new List<CallTarget>();
+        _targets.Resolve(site, targets);
+        var reportAt = SynchronousCallees.ReportedAt(operation);
+        foreach (var target in targets)
         {
-            sink.OnCallee(operation, definition.OriginalDefinition, IsInsideLoop(operation));
+            var definition = target.Method.PartialImplementationPart ?? target.Method;
+            if (IsFollowedKind(definition.MethodKind, target.Reason is not null) && HasBodyHere(definition))
+            {
+                sink.OnCallee(reportAt, new CallTarget(definition.OriginalDefinition, target.Reason, target.CalledName), IsInsideLoop(operation));
+            }
         }
     }
+
+    /// <summary>Kinds of methods followed into; lambdas and local functions only as a delegate's targets (called directly, they are walked inline).</summary>
+    private static bool IsFollowedKind(MethodKind kind, bool resolved) => kind switch
+    {
+        MethodKind.Ordinary or MethodKind.Constructor or MethodKind.PropertyGet or MethodKind.PropertySet or MethodKind.ExplicitInterfaceImplementation
+            or MethodKind.UserDefinedOperator or MethodKind.Conversion or MethodKind.EventAdd or MethodKind.EventRemove => true,
+        MethodKind.AnonymousFunction or MethodKind.LocalFunction => resolved,
+        _ => false,
+    };
 
     /// <summary>
     /// True when the operation sits inside a loop statement of its own function (not crossing lambdas), counting only
@@ -237,9 +253,14 @@ internal sealed class HandlerWalker
 
         var tree = invocation.Syntax.SyntaxTree;
         var defined = new HashSet<string>(tree.Options is CSharpParseOptions options ? options.PreprocessorSymbolNames : Enumerable.Empty<string>(), StringComparer.Ordinal);
-        for (var directive = ((CSharpSyntaxNode)tree.GetRoot()).GetFirstDirective(); directive is not null; directive = directive.GetNextDirective())
+        // #define and #undef may only come before the file's first token (CS1032), so the scan stops there instead of
+        // walking every #if and #region of the file up to the call.
+        var root = (CSharpSyntaxNode)tree.GetRoot();
+        var firstToken = root.GetFirstToken(includeZeroWidth: true, includeSkipped: true);
+        var end = System.Math.Min(invocation.Syntax.SpanStart, firstToken.SpanStart);
+        for (var directive = root.GetFirstDirective(); directive is not null; directive = directive.GetNextDirective())
         {
-            if (directive.SpanStart > invocation.Syntax.SpanStart)
+            if (directive.SpanStart > end)
             {
                 break;
             }

@@ -1,6 +1,8 @@
 using System;
+using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Linq;
+using System.Runtime.CompilerServices;
 using System.Threading;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
@@ -20,6 +22,30 @@ internal static class SyntaxIndex
     /// <summary>How many levels of wrappers around a libc call are followed by name.</summary>
     private const int WrapperDepth = 3;
 
+    private static readonly ConditionalWeakTable<Compilation, ConcurrentDictionary<string, bool>> s_mentions = new();
+
+    /// <summary>
+    /// Whether the text of any tree of the compilation contains <paramref name="needle"/> (ordinal), computed once per
+    /// compilation and needle and shared by both analyzers. A name the code calls must be spelled in its text, so
+    /// "no tree says <c>epoll_</c>" means no source calls, wraps or imports an epoll function.
+    /// </summary>
+    public static bool AnyTreeMentions(Compilation compilation, string needle, CancellationToken cancellationToken)
+    {
+        var cache = s_mentions.GetValue(compilation, _ => new ConcurrentDictionary<string, bool>(StringComparer.Ordinal));
+        return cache.GetOrAdd(needle, n =>
+        {
+            foreach (var tree in compilation.SyntaxTrees)
+            {
+                if (tree.GetText(cancellationToken).ToString().IndexOf(n, StringComparison.Ordinal) >= 0)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        });
+    }
+
     /// <summary>
     /// Names of methods declared in this compilation that mention any of <paramref name="libcNames"/> (an identifier
     /// or a DllImport entry point), or call such a method, up to <see cref="WrapperDepth"/> levels; plus the libc names.
@@ -28,6 +54,11 @@ internal static class SyntaxIndex
     public static HashSet<string> NamesReaching(Compilation compilation, string needle, IReadOnlyCollection<string> libcNames, CancellationToken cancellationToken)
     {
         var names = new HashSet<string>(libcNames, StringComparer.Ordinal);
+        if (!AnyTreeMentions(compilation, needle, cancellationToken))
+        {
+            return names; // the common case: no source mentions epoll at all
+        }
+
         var texts = new List<(SyntaxTree Tree, string Text)>();
         var anyNeedle = false;
         foreach (var tree in compilation.SyntaxTrees)

@@ -1,7 +1,28 @@
 using System;
+using System.Collections.Immutable;
 using Microsoft.CodeAnalysis;
 
 namespace NoBlock.Analyzers.Platform;
+
+/// <summary>What a libc call is, to every rule: the one classification of entry points.</summary>
+internal enum LibcCallKind
+{
+    None,
+
+    /// <summary>read, recv, recvfrom, recvmsg, readv: NB0003.</summary>
+    Read,
+
+    /// <summary>accept, accept4: NB0004.</summary>
+    Accept,
+
+    /// <summary>
+    /// epoll_wait, epoll_pwait, epoll_pwait2 (<see cref="LibcFunctions.EpollWaitNames"/>): the call a dispatch loop is
+    /// built around, and going back to wait for the next edge.
+    /// </summary>
+    Wait,
+
+    EpollCtl,
+}
 
 /// <summary>
 /// Recognises calls into libc by their native entry point, whatever declares them: Tmds.LibC
@@ -10,6 +31,28 @@ namespace NoBlock.Analyzers.Platform;
 /// </summary>
 internal static class LibcFunctions
 {
+    /// <summary>
+    /// The epoll waits, the one definition every rule uses (NB0001's catalogue and nested-wait check, the dispatch
+    /// loops, the syntax gate, NB0003/NB0004).
+    /// </summary>
+    public static readonly ImmutableArray<string> EpollWaitNames = ImmutableArray.Create("epoll_wait", "epoll_pwait", "epoll_pwait2");
+
+    /// <summary>True for the native name of an epoll wait (<see cref="EpollWaitNames"/>).</summary>
+    public static bool IsEpollWaitName(string? nativeName) => nativeName is "epoll_wait" or "epoll_pwait" or "epoll_pwait2";
+
+    /// <summary>What a native entry point is (<see cref="GetNativeName"/>'s answer).</summary>
+    public static LibcCallKind KindOf(string? nativeName) => nativeName switch
+    {
+        "read" or "recv" or "recvfrom" or "recvmsg" or "readv" => LibcCallKind.Read,
+        "accept" or "accept4" => LibcCallKind.Accept,
+        "epoll_ctl" => LibcCallKind.EpollCtl,
+        _ when IsEpollWaitName(nativeName) => LibcCallKind.Wait,
+        _ => LibcCallKind.None,
+    };
+
+    /// <summary>What a method is as a libc call (<see cref="LibcCallKind.None"/> for anything that is not one).</summary>
+    public static LibcCallKind Classify(IMethodSymbol method) => KindOf(GetNativeName(method));
+
     /// <summary>
     /// The libc function a method stands for (<c>"read"</c>, <c>"epoll_wait"</c>, …), or null when the method is
     /// not a libc binding. The name comes from the entry point when the declaration names one, else from the

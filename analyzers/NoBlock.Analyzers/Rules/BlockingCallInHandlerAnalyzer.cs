@@ -73,6 +73,21 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
         var configuration = NoBlockConfiguration.Read(compilation, context.Options.AdditionalFiles, context.CancellationToken);
         var analysis = new Analysis(compilation, configuration);
 
+        // Code without any handler context costs nothing: no [EventLoopHandler] to see, no handler list, no configured
+        // handler attribute and no text naming an epoll function mean no method is a handler, no lambda is passed as
+        // one and no loop waits on epoll, so no type passes the gate below and nothing needs binding.
+        if (analysis.CannotHoldEventLoopCode(context.Options, context.CancellationToken))
+        {
+            context.RegisterCompilationEndAction(end =>
+            {
+                foreach (var problem in configuration.Problems)
+                {
+                    end.ReportDiagnostic(problem);
+                }
+            });
+            return;
+        }
+
         // Types first, by syntax: only the members of types that can hold event-loop code are bound and walked.
         context.RegisterSymbolStartAction(analysis.OnTypeStart, SymbolKind.NamedType);
         context.RegisterCompilationEndAction(end =>
@@ -103,13 +118,14 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
         private readonly ConcurrentDictionary<IMethodSymbol, bool> _takesHandlers = new(SymbolEqualityComparer.Default);
         private readonly System.Lazy<HashSet<string>> _gateNames;
 
-        private static readonly string[] EpollWaitNames = { "epoll_wait", "epoll_pwait", "epoll_pwait2" };
+        private readonly Compilation _compilation;
 
         public Analysis(Compilation compilation, NoBlockConfiguration configuration)
         {
+            _compilation = compilation;
             _apis = new BlockingApis(compilation, configuration.Blocking);
             Roots = new HandlerRoots(compilation, configuration.Handlers);
-            _walker = new HandlerWalker(_apis, compilation.Assembly, Roots.IsHandlerParameter);
+            _walker = new HandlerWalker(_apis, compilation.Assembly, Roots.IsHandlerParameter, new CallTargets(compilation));
             _graph = new CallGraph(compilation, _walker);
             _loops = new EpollLoops(compilation, _apis, _graph, _walker);
             var handlerAttribute = compilation.GetTypeByMetadataName(KnownNames.EventLoopHandlerAttribute);
@@ -117,7 +133,7 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
             _gateNames = new System.Lazy<HashSet<string>>(() =>
             {
                 var names = SyntaxIndex.HandlerTakingNames(compilation, handlerAttribute, CancellationToken.None);
-                names.UnionWith(SyntaxIndex.NamesReaching(compilation, "epoll_", EpollWaitNames, CancellationToken.None));
+                names.UnionWith(SyntaxIndex.NamesReaching(compilation, "epoll_", LibcFunctions.EpollWaitNames, CancellationToken.None));
                 return names;
             }, LazyThreadSafetyMode.ExecutionAndPublication);
 
@@ -128,6 +144,26 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
         }
 
         public HandlerRoots Roots { get; }
+
+        public bool CannotHoldEventLoopCode(AnalyzerOptions options, CancellationToken cancellationToken)
+        {
+            if (_hasHandlerAttribute || Roots.HasListedHandlers
+                || SyntaxIndex.AnyTreeMentions(_compilation, "epoll_", cancellationToken))
+            {
+                return false;
+            }
+
+            foreach (var tree in _compilation.SyntaxTrees)
+            {
+                if (options.AnalyzerConfigOptionsProvider.GetOptions(tree).TryGetValue(KnownNames.HandlerAttributesKey, out var value)
+                    && !string.IsNullOrWhiteSpace(value))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
 
         public void OnTypeStart(SymbolStartAnalysisContext context)
         {
@@ -296,6 +332,10 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
                     var sink = new ReportingSink(this, report, handlerName, "handler", cancellationToken, reported);
                     sink.ReportMethodGroup(reference);
                     break;
+                case ILocalReferenceOperation or IFieldReferenceOperation or IPropertyReferenceOperation or IArrayElementReferenceOperation or IConditionalOperation or ICoalesceOperation:
+                    var valueSink = new ReportingSink(this, report, handlerName, "handler", cancellationToken, reported);
+                    valueSink.ReportDelegateValue(value, value.Syntax.ToString());
+                    break;
             }
         }
 
@@ -408,16 +448,22 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
                 Report(BlockingCallRule, operation, properties, match.Name, _handler, alternative);
             }
 
-            public void OnCallee(IOperation operation, IMethodSymbol callee, bool insideLoop)
+            public void OnCallee(IOperation? operation, CallTarget target, bool insideLoop)
             {
-                var chain = _analysis._graph.FindBlockingChain(callee, _cancellationToken);
+                if (operation is null)
+                {
+                    return;
+                }
+
+                var chain = _analysis._graph.FindBlockingChain(target.Method, _cancellationToken);
                 if (chain is null)
                 {
                     return;
                 }
 
-                var text = _chainHead + " → " + string.Join(" → ", chain.Methods.Select(Name)) + " → " + chain.Step;
-                Report(TransitiveBlockingCallRule, operation, ImmutableDictionary<string, string?>.Empty, _handler, Name(callee), text);
+                var steps = chain.Methods.Select((step, i) => CallTargets.StepName(step.Method, i == 0 ? target.Reason : step.Reason));
+                var text = _chainHead + " → " + string.Join(" → ", steps) + " → " + chain.Step;
+                Report(TransitiveBlockingCallRule, operation, ImmutableDictionary<string, string?>.Empty, _handler, target.CalledName, text);
             }
 
             public void OnEpollWait(IInvocationOperation operation, bool insideLoop)
@@ -445,7 +491,22 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
                 var definition = (method.PartialImplementationPart ?? method).OriginalDefinition;
                 if (_analysis._walker.HasBodyHere(definition))
                 {
-                    OnCallee(reference, definition, insideLoop: false);
+                    OnCallee(reference, new CallTarget(definition, null, definition.Name), insideLoop: false);
+                }
+            }
+
+            /// <summary>A delegate value passed as a handler (<c>loop.Register(fd, …, _onRead)</c>): whatever it may hold runs on the loop.</summary>
+            public void ReportDelegateValue(IOperation value, string calledName)
+            {
+                var targets = new List<CallTarget>();
+                _analysis._walker.Targets.ResolveDelegateValue(value, calledName, targets);
+                foreach (var target in targets)
+                {
+                    var definition = (target.Method.PartialImplementationPart ?? target.Method).OriginalDefinition;
+                    if (_analysis._walker.HasBodyHere(definition))
+                    {
+                        OnCallee(value, new CallTarget(definition, target.Reason, calledName), insideLoop: false);
+                    }
                 }
             }
 
@@ -458,13 +519,6 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
 
                 _report(Diagnostic.Create(rule, operation.Syntax.GetLocation(), properties, arguments));
             }
-
-            private static string Name(IMethodSymbol method) => method.MethodKind switch
-            {
-                MethodKind.Constructor => method.ContainingType.Name,
-                MethodKind.PropertyGet or MethodKind.PropertySet => method.AssociatedSymbol?.Name ?? method.Name,
-                _ => method.Name,
-            };
         }
     }
 

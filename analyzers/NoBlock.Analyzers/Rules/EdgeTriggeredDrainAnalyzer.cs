@@ -7,6 +7,7 @@ using Microsoft.CodeAnalysis.Diagnostics;
 using NoBlock.Analyzers.Drain;
 using NoBlock.Analyzers.HandlerContext;
 using NoBlock.Analyzers.Operations;
+using NoBlock.Analyzers.Platform;
 
 namespace NoBlock.Analyzers.Rules;
 
@@ -54,6 +55,14 @@ public sealed class EdgeTriggeredDrainAnalyzer : DiagnosticAnalyzer
         {
             var compilation = start.Compilation;
             var known = EdgeTriggeredKnownSymbols.Create(compilation);
+
+            // A registration is EventLoop.Register (NoBlock referenced) or epoll_ctl, whose name (or DllImport entry
+            // point) any caller or wrapper spells in its text: without either, no type can hold one, so nothing is
+            // registered and the driver builds no operation tree for this analyzer (ordinary code costs nothing).
+            if (known.EventLoop is null && !SyntaxIndex.AnyTreeMentions(compilation, "epoll_", start.CancellationToken))
+            {
+                return;
+            }
             var calls = new EdgeTriggeredCalls();
 
             // A read reached from two types (two handlers calling the same helper) is reported once.
@@ -64,7 +73,10 @@ public sealed class EdgeTriggeredDrainAnalyzer : DiagnosticAnalyzer
             var gate = new System.Lazy<System.Collections.Generic.HashSet<string>>(() =>
             {
                 var names = SyntaxIndex.NamesReaching(compilation, "epoll_", new[] { "epoll_ctl" }, CancellationToken.None);
-                names.Add("Register");
+                if (known.EventLoop is not null)
+                {
+                    names.Add("Register"); // only NoBlock's EventLoop.Register counts (EdgeTriggeredKnownSymbols.IsRegister)
+                }
                 return names;
             }, LazyThreadSafetyMode.ExecutionAndPublication);
             start.RegisterSymbolStartAction(symbolStart =>
@@ -147,7 +159,7 @@ public sealed class EdgeTriggeredDrainAnalyzer : DiagnosticAnalyzer
 
     private static Diagnostic Create(DrainFinding finding)
     {
-        var isAccept = finding.Kind == DrainCallKind.Accept;
+        var isAccept = finding.Kind == LibcCallKind.Accept;
         var properties = ImmutableDictionary.CreateBuilder<string, string?>();
         properties[VerdictProperty] = finding.Verdict.ToString();
         if (finding.Verdict == DrainVerdict.CallsOnce && DrainLoopShape.TryGet(finding.Call.Syntax, isAccept, out _, out _, out _))

@@ -1,3 +1,4 @@
+using System.Linq;
 using System.Globalization;
 using System.Text;
 
@@ -137,6 +138,84 @@ public sealed class StallReport
     /// </summary>
     public long? UdpDropsGrowth { get; init; }
 
+    /// <summary>
+    /// The loop thread's managed stack, innermost frame first, sampled while the handler was stalled
+    /// (<see cref="StallWatchdogOptions.CaptureStack"/>): on the first report of a stall, and on its "stall ended"
+    /// report (the stack where the stall was seen). Null when it was not captured; <see cref="StackUnavailable"/> says why.
+    /// </summary>
+    public IReadOnlyList<StallStackFrame>? Stack { get; internal set; }
+
+    /// <summary>Why <see cref="Stack"/> is null on a report that should carry it ("capture is off", "the diagnostics port is unavailable (…)", "timed out after 5000 ms", …); null otherwise.</summary>
+    public string? StackUnavailable { get; internal set; }
+
+    /// <summary>The innermost user frame of <see cref="Stack"/> (runtime and BCL frames folded), or null.</summary>
+    public StallStackFrame? StalledAt => Stack?.FirstOrDefault(f => f.IsUserCode);
+
+    /// <summary>How many user frames the alert shows: enough for handler → parser → the call that blocks.</summary>
+    internal const int UserFramesShown = 4;
+
+    /// <summary>
+    /// "at Server.Lookup (Server.cs:42) ← Server.Parse (Server.cs:30) ← Server.OnReadable (Server.cs:18)", or
+    /// "stack unavailable: why", or "" when the report carries neither. The innermost user frames, runtime and BCL frames
+    /// folded (a "[Thread.Sleep]"-style note names the folded frame the user code called, when there is one), up to the
+    /// loop's own dispatch.
+    /// </summary>
+    public string DescribeStack()
+    {
+        if (Stack is not { } stack)
+        {
+            return StackUnavailable is null ? "" : "stack unavailable: " + StackUnavailable;
+        }
+        var sb = new StringBuilder(160);
+        int first = -1;
+        for (int i = 0; i < stack.Count; i++)
+        {
+            if (stack[i].IsUserCode)
+            {
+                first = i;
+                break;
+            }
+        }
+        if (first < 0)
+        {
+            return "stack: no user frame (" + string.Join(" ← ", stack.Take(3).Select(f => f.TypeName + "." + f.MethodName)) + ")";
+        }
+        sb.Append("at ");
+        if (first > 0)
+        {
+            // The BCL frame the user code called (Thread.Sleep, Monitor.Enter, Socket.Receive …), kept as a hint.
+            var callee = stack[first - 1];
+            sb.Append('[').Append(ShortType(callee.TypeName)).Append('.').Append(callee.MethodName).Append("] ← ");
+        }
+        int shown = 0;
+        for (int i = first; i < stack.Count && shown < UserFramesShown; i++)
+        {
+            var f = stack[i];
+            if (!f.IsUserCode)
+            {
+                // Folded; the loop's own dispatch (NoBlock) ends the part a person needs.
+                if (f.Module is "NoBlock.dll")
+                {
+                    break;
+                }
+                continue;
+            }
+            if (shown > 0)
+            {
+                sb.Append(" ← ");
+            }
+            sb.Append(f);
+            shown++;
+        }
+        return sb.ToString();
+    }
+
+    private static string ShortType(string type)
+    {
+        int dot = type.LastIndexOf('.');
+        return dot >= 0 ? type[(dot + 1)..] : type;
+    }
+
     /// <summary>The handler's readiness as words: "readable", "readable+writable", "hang-up"; "" for none.</summary>
     public static string DescribeEvents(IoEvents events)
     {
@@ -202,7 +281,12 @@ public sealed class StallReport
                 return;
             case StallPhase.Ended:
                 sb.Append("NoBlock: loop '").Append(LoopName).Append("' stall ended after ").Append(ms).Append(" ms in ").Append(Handler)
-                  .Append(' ').Append(DescribeSource(Fd, Events)).Append(", last seen ");
+                  .Append(' ').Append(DescribeSource(Fd, Events));
+                if (StalledAt is { } at)
+                {
+                    sb.Append(", stalled at ").Append(at);
+                }
+                sb.Append(", last seen ");
                 AppendVerdict(sb);
                 AppendSocketCost(sb);
                 return;
@@ -211,6 +295,11 @@ public sealed class StallReport
           .Append(ms).Append(" ms in ").Append(Handler).Append(' ').Append(DescribeSource(Fd, Events)).Append(": ");
         AppendVerdict(sb);
         AppendFigures(sb);
+        var stack = DescribeStack();
+        if (stack.Length > 0)
+        {
+            sb.Append("; ").Append(stack);
+        }
     }
 
     /// <summary>"blocked in futex (a managed wait: lock contention)", "running on CPU (a CPU-bound handler)", "starved, waiting for a CPU (the machine is overloaded)".</summary>

@@ -81,6 +81,11 @@ internal static class StallWatchdog
         Wake.Set(); // recompute the interval for this loop's threshold
     }
 
+    static StallWatchdog()
+    {
+        StackCapture.Completed = () => Wake.Set(); // a held report can go out
+    }
+
     /// <summary>Called by <see cref="EventLoop.Run"/> on the loop thread when it returns. The watchdog finishes the loop's last stall, then drops it.</summary>
     public static void Detach(EventLoop loop)
     {
@@ -193,6 +198,13 @@ internal sealed class LoopWatch
     private bool _hasBaseline;
     private StallReport? _last;     // the stall's last verdict, for its end report
 
+    // The stack capture of the stall's first report, and the reports held until it is done (delivered in order).
+    private StackCaptureRequest? _capture;
+    private long _captureStart, _captureDeadline;
+    private readonly List<(long Start, StallReport Report)> _held = new();
+    private IReadOnlyList<StallStackFrame>? _stack; // the stack of the stall that started at _stackStart
+    private long _stackStart;
+
     private int _sinkFailures;
     private readonly LagProbe _lagProbe;
     private readonly Sockets.StallSocketWatch _sockets;
@@ -233,8 +245,8 @@ internal sealed class LoopWatch
     /// <summary>The managed wait the runtime's events say the loop thread is in (null: none known).</summary>
     public string? CurrentWait => Contended ? "lock contention" : WaitHandleWait;
 
-    /// <summary>No stall is being followed.</summary>
-    public bool Idle => _start == 0;
+    /// <summary>No stall is being followed, and no report waits for a stack.</summary>
+    public bool Idle => _start == 0 && _capture is null && _held.Count == 0;
 
     public string Name => Loop.Name;
 
@@ -259,6 +271,53 @@ internal sealed class LoopWatch
 
     /// <summary>Looks at the loop once; returns when it next needs a look (a Stopwatch timestamp).</summary>
     public long Check(long now, bool debuggerAttached)
+    {
+        DeliverHeld(now);
+        long next = CheckStall(now, debuggerAttached);
+        DeliverHeld(now); // a capture asked for by this look may be answered at once (capture off, port unavailable)
+        return _capture is null ? next : Math.Min(next, _captureDeadline);
+    }
+
+    /// <summary>Once the capture is done or its time is up: the held reports go out, in order, with the stack.</summary>
+    private void DeliverHeld(long now)
+    {
+        if (_capture is not { } capture || (!capture.Done && now < _captureDeadline))
+        {
+            return;
+        }
+        IReadOnlyList<StallStackFrame>? frames = capture.Done ? capture.Frames : null;
+        string? why = capture.Done ? capture.Unavailable
+            : $"timed out after {_options.Watchdog.StackCaptureTimeout.TotalMilliseconds:0} ms (StallWatchdogOptions.StackCaptureTimeout)";
+        _capture = null;
+        _stack = frames;
+        _stackStart = _captureStart;
+        var held = _held.ToArray();
+        _held.Clear();
+        foreach (var (start, report) in held)
+        {
+            if (start == _captureStart && report.Phase is StallPhase.Stalled or StallPhase.Ended)
+            {
+                report.Stack = frames;
+                report.StackUnavailable = report.Phase == StallPhase.Stalled ? why : null;
+            }
+            Deliver(report);
+        }
+    }
+
+    /// <summary>Delivers now, or after the capture the reports before it wait for.</summary>
+    private void DeliverInOrder(long start, StallReport report)
+    {
+        if (_capture is not null)
+        {
+            _held.Add((start, report));
+        }
+        else
+        {
+            Deliver(report);
+        }
+    }
+
+    private long CheckStall(long now, bool debuggerAttached)
     {
         if (!Detached)
         {
@@ -374,7 +433,24 @@ internal sealed class LoopWatch
             _activity.RequestEndTimestamp(); // before the sink runs: the handler may return meanwhile
             bool first = !_reported;
             _reported = true;
-            Deliver(report);
+            if (first && _capture is null && _options.Watchdog.CaptureStack)
+            {
+                // The first report carries the stack: held until the capture (off this thread) is done or times out.
+                _capture = StackCapture.Request(tid, start, _activity);
+                _captureStart = start;
+                _captureDeadline = now + ToTicks(_options.Watchdog.StackCaptureTimeout);
+                _held.Add((start, report));
+            }
+            else
+            {
+                if (first)
+                {
+                    report.StackUnavailable = _options.Watchdog.CaptureStack
+                        ? "the previous stall's capture was still running"
+                        : "capture is off (StallWatchdogOptions.CaptureStack)";
+                }
+                DeliverInOrder(start, report);
+            }
             if (first)
             {
                 _sockets.Begin(now); // after the alert, which must not wait for a look at every socket
@@ -419,7 +495,7 @@ internal sealed class LoopWatch
         {
             long end = _activity.TryGetEndTimestamp(_start, out long ended) ? ended : now;
             var last = _last!;
-            Deliver(new StallReport(Name, FromTicks(end - _start), last.Handler, _fd, last.Blocked, null)
+            DeliverInOrder(_start, new StallReport(Name, FromTicks(end - _start), last.Handler, _fd, last.Blocked, null)
             {
                 Syscall = last.Syscall,
                 Events = _events,
@@ -431,6 +507,7 @@ internal sealed class LoopWatch
                 NetworkCountersGrowth = cost.Growth,
                 UdpDropsGrowth = cost.UdpDrops,
                 Threshold = Threshold,
+                Stack = _start == _stackStart ? _stack : null, // where the stall was seen (held reports get it on delivery)
             });
         }
         _start = 0;
@@ -525,15 +602,17 @@ internal sealed class LoopWatch
                 break;
             case StallPhase.Ended:
                 var cost = r.DescribeSocketCost();
-                logger.LoopStallEnded(r.LoopName, elapsed, r.Handler, r.Fd, events, r.Kind, syscall, cost.Length == 0 ? RuntimeLog.None : cost);
+                logger.LoopStallEnded(r.LoopName, elapsed, r.Handler, r.Fd, events, r.StalledAt?.ToString() ?? RuntimeLog.None, r.Kind, syscall, cost.Length == 0 ? RuntimeLog.None : cost);
                 break;
             case StallPhase.StillStalled:
                 logger.LoopStillStalled(r.LoopName, elapsed, r.Handler, r.Fd, events, r.Kind, syscall, r.ManagedWait ?? RuntimeLog.None,
                     Ms(r.ObservedTime), Ms(r.CpuTime), Ms(r.RunQueueDelay), Ms(r.SleepTime), r.ThreadState.ToString(), Ms(r.Threshold));
                 break;
             default:
+                var stack = r.DescribeStack();
                 logger.LoopStalled(r.LoopName, elapsed, r.Handler, r.Fd, events, r.Kind, syscall, r.ManagedWait ?? RuntimeLog.None,
-                    Ms(r.ObservedTime), Ms(r.CpuTime), Ms(r.RunQueueDelay), Ms(r.SleepTime), r.ThreadState.ToString(), Ms(r.Threshold));
+                    Ms(r.ObservedTime), Ms(r.CpuTime), Ms(r.RunQueueDelay), Ms(r.SleepTime), r.ThreadState.ToString(), Ms(r.Threshold),
+                    stack.Length == 0 ? RuntimeLog.None : stack);
                 break;
         }
     }

@@ -40,6 +40,21 @@ public sealed class StallWatchdogOptions
     /// </summary>
     public bool RuntimeWaitEvents { get; set; } = LoopGuardOptions.IsDebugBuild;
 
+    /// <summary>
+    /// Take the stalled loop thread's managed stack for the first report of each stall (<see cref="StallReport.Stack"/>):
+    /// an EventPipe session on the process's own diagnostics port, off the loop thread, one at a time, rate-limited
+    /// with the reports. The first report waits for it, at most <see cref="StackCaptureTimeout"/>. Default true; costs
+    /// are in docs/watchdog.md ("The stack of a stall").
+    /// </summary>
+    public bool CaptureStack { get; set; } = true;
+
+    /// <summary>
+    /// How long the first report of a stall waits for its stack before it goes out with "stack unavailable: timed out".
+    /// Default 5 s: the rundown that names methods grows with the process's jitted code (dotnet-stack warns of seconds
+    /// for large applications); a small service takes a few hundred milliseconds (bench/RESULTS.md).
+    /// </summary>
+    public TimeSpan StackCaptureTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Write reports to standard error when neither <see cref="EventLoopOptions.OnStall"/> nor a logger is set. Default true.</summary>
     public bool StandardErrorWhenNoSink { get; set; } = true;
 }

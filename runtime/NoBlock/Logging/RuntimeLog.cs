@@ -22,9 +22,9 @@ internal static partial class RuntimeLog
 
     [LoggerMessage(EventId = 1, EventName = "LoopStalled", Level = LogLevel.Warning,
         Message = "Loop {LoopName} stalled {ElapsedMs} ms in {Handler} on fd {Fd} ({Events}): {Verdict}; syscall {Syscall}, managed wait {ManagedWait}; " +
-                  "observed {ObservedMs} ms: {CpuMs} ms on CPU, {RunQueueMs} ms waiting for a CPU, {SleepMs} ms asleep, thread state {ThreadState}; threshold {ThresholdMs} ms")]
+                  "observed {ObservedMs} ms: {CpuMs} ms on CPU, {RunQueueMs} ms waiting for a CPU, {SleepMs} ms asleep, thread state {ThreadState}; threshold {ThresholdMs} ms; {Stack}")]
     public static partial void LoopStalled(this ILogger logger, string loopName, long elapsedMs, string handler, int fd, string events, StallKind verdict,
-        string syscall, string managedWait, long observedMs, long cpuMs, long runQueueMs, long sleepMs, string threadState, long thresholdMs);
+        string syscall, string managedWait, long observedMs, long cpuMs, long runQueueMs, long sleepMs, string threadState, long thresholdMs, string stack);
 
     [LoggerMessage(EventId = 2, EventName = "LoopStillStalled", Level = LogLevel.Warning,
         Message = "Loop {LoopName} still stalled, {ElapsedMs} ms in {Handler} on fd {Fd} ({Events}): {Verdict}; syscall {Syscall}, managed wait {ManagedWait}; " +
@@ -33,8 +33,8 @@ internal static partial class RuntimeLog
         string syscall, string managedWait, long observedMs, long cpuMs, long runQueueMs, long sleepMs, string threadState, long thresholdMs);
 
     [LoggerMessage(EventId = 3, EventName = "LoopStallEnded", Level = LogLevel.Information,
-        Message = "Loop {LoopName} stall ended after {ElapsedMs} ms in {Handler} on fd {Fd} ({Events}), last verdict {Verdict}; syscall {Syscall}; what piled up: {SocketCost}")]
-    public static partial void LoopStallEnded(this ILogger logger, string loopName, long elapsedMs, string handler, int fd, string events, StallKind verdict,
+        Message = "Loop {LoopName} stall ended after {ElapsedMs} ms in {Handler} on fd {Fd} ({Events}), stalled at {StalledAt}, last verdict {Verdict}; syscall {Syscall}; what piled up: {SocketCost}")]
+    public static partial void LoopStallEnded(this ILogger logger, string loopName, long elapsedMs, string handler, int fd, string events, string stalledAt, StallKind verdict,
         string syscall, string socketCost);
 
     [LoggerMessage(EventId = 4, EventName = "StallReportsSuppressed", Level = LogLevel.Warning,

@@ -130,7 +130,7 @@ public sealed class TransitiveBlockingCallTests
         using System.Threading.Tasks;
         using NoBlock;
 
-        interface IStore { string Get(string key); }
+        interface IStore : System.IDisposable { string Get(string key); }
 
         class Server
         {
@@ -139,7 +139,7 @@ public sealed class TransitiveBlockingCallTests
             {
                 Compute();
                 StartBackground();
-                store.Get("k");          // interface call: the implementation is not guessed
+                store.Dispose();         // an interface of another assembly: its implementations are not guessed
                 Log();                   // console output is NB0005's business, not a blocking chain
             }
 
@@ -150,7 +150,8 @@ public sealed class TransitiveBlockingCallTests
 
         class SlowStore : IStore
         {
-            public string Get(string key) { Thread.Sleep(10); return key; }
+            public string Get(string key) => key;
+            public void Dispose() => Thread.Sleep(10);
         }
         """);
 

@@ -38,5 +38,7 @@ internal sealed class ReportCollector
         StallThreshold = threshold,
         OnStall = OnStall,
         Guards = { OnReport = OnGuard, EdgeTriggeredLeftovers = false, SyncWaits = false },
+        // Stack capture costs an EventPipe session per stall: only StallStackTests turn it on.
+        Watchdog = { CaptureStack = false },
     };
 }

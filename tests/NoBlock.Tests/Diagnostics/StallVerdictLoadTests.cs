@@ -87,7 +87,7 @@ public sealed class StallVerdictLoadTests(ITestOutputHelper output)
                     collected.Add(new IndexedReport(Volatile.Read(ref current), r));
                 }
             },
-            Watchdog = { MaxReportsPerMinute = 1000 },
+            Watchdog = { MaxReportsPerMinute = 1000, CaptureStack = false }, // a verdict test: no EventPipe session competing for the CPU
             Guards = { EdgeTriggeredLeftovers = false, SyncWaits = false },
         };
         using var lt = new LoopThread(options);

@@ -245,7 +245,7 @@ public sealed class StallWatchdogTests
     public void A_logger_gets_one_event_per_phase_with_the_same_named_fields()
     {
         var logger = new FakeLogger();
-        var options = new EventLoopOptions { Name = "logged", StallThreshold = Threshold, Logger = logger };
+        var options = new EventLoopOptions { Name = "logged", StallThreshold = Threshold, Logger = logger, Watchdog = { CaptureStack = false } };
         using var lt = new LoopThread(options);
         lt.Loop.Post(() => Thread.Sleep(300)); // 1×, 2×, 4× the threshold, then the end
 
@@ -262,6 +262,7 @@ public sealed class StallWatchdogTests
         Assert.Equal("S", stalled.GetStructuredStateValue("ThreadState"));
         Assert.True(long.Parse(stalled.GetStructuredStateValue("ElapsedMs")!) >= 50);
         Assert.Equal("50", stalled.GetStructuredStateValue("ThresholdMs"));
+        Assert.StartsWith("stack unavailable: capture is off", stalled.GetStructuredStateValue("Stack"));
         Assert.StartsWith("Loop {LoopName} stalled {ElapsedMs} ms in {Handler}", stalled.GetStructuredStateValue("{OriginalFormat}"));
         Assert.StartsWith("Loop logged stalled ", stalled.Message);
         Assert.DoesNotContain("{", stalled.Message);

@@ -1,0 +1,378 @@
+using System.Linq;
+using System.Diagnostics;
+using System.Diagnostics.Tracing;
+using System.Runtime.InteropServices;
+using Microsoft.Diagnostics.NETCore.Client;
+using Microsoft.Diagnostics.Tracing.Etlx;
+
+namespace NoBlock.Diagnostics;
+
+/// <summary>One loop thread's stack wanted for a stall report; completed by <see cref="StackCapture"/>'s worker.</summary>
+internal sealed class StackCaptureRequest
+{
+    public StackCaptureRequest(int tid, long stallStart, LoopActivity activity)
+    {
+        Tid = tid;
+        StallStart = stallStart;
+        Activity = activity;
+    }
+
+    public int Tid { get; }
+
+    /// <summary>The stalled handler's start (Stopwatch timestamp): a sample counts only from here to the handler's end.</summary>
+    public long StallStart { get; }
+
+    public LoopActivity Activity { get; }
+
+    /// <summary>Set (last, with release semantics) once <see cref="Frames"/> or <see cref="Unavailable"/> is final.</summary>
+    public bool Done => Volatile.Read(ref _done) != 0;
+
+    public IReadOnlyList<StallStackFrame>? Frames { get; private set; }
+
+    public string? Unavailable { get; private set; }
+
+    private int _done;
+
+    public void Complete(IReadOnlyList<StallStackFrame>? frames, string? unavailable)
+    {
+        if (Done)
+        {
+            return;
+        }
+        Frames = frames;
+        Unavailable = frames is null ? unavailable ?? "no sample of the loop thread" : null;
+        Volatile.Write(ref _done, 1);
+    }
+}
+
+/// <summary>
+/// Takes stalled loop threads' managed stacks without running anything on them: an EventPipe session on the process's
+/// own diagnostics port with the sample profiler (which samples every managed thread about once a millisecond) and the
+/// rundown of jitted methods (their names and IL maps), like <c>dotnet-stack report</c>. The session stream is read on
+/// this class's own thread (never a loop thread, never the thread pool, which a stall may starve), written to a temp
+/// file, and parsed with TraceEvent's <see cref="TraceLog"/>; lines come from portable PDBs (<see cref="PdbLines"/>).
+/// </summary>
+/// <remarks>
+/// One session at a time for the whole process: the requests waiting when a session starts share it (each looks for
+/// its own thread's samples), later ones wait for the next. The watchdog never waits for a capture: it delivers the
+/// report without a stack once <see cref="StallWatchdogOptions.StackCaptureTimeout"/> has passed, while this thread
+/// goes on stopping the session. The session is stopped and disposed on every path, the temp files deleted.
+/// TraceEvent is loaded only by the first capture (this class is the only one that names its types).
+/// </remarks>
+internal static class StackCapture
+{
+    private const string SampleProfilerProvider = "Microsoft-DotNETCore-SampleProfiler";
+
+    /// <summary>
+    /// The rundown keywords: loader (0x8, module paths), JIT (0x10, jitted methods' names and ranges), end rundown
+    /// (0x100) and jitted methods' IL-to-native maps (0x20000, for lines). Without NGen (0x20): the runtime's default
+    /// (0x80020139) sent no IL maps on .NET 10 at all in our probe, and ReadyToRun BCL frames are folded anyway.
+    /// </summary>
+    private const long RundownKeywords = 0x8 | 0x10 | 0x100 | 0x20000;
+
+    /// <summary>
+    /// How long the sample profiler runs before the session is stopped: dotnet-stack's 10 ms doubled, so that a loaded
+    /// machine (where the sampler thread waits for a CPU too) still takes a few samples of the loop thread.
+    /// </summary>
+    internal static readonly TimeSpan SampleWindow = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>The session's buffer: the samples of a 20 ms window and a rundown fit many times over.</summary>
+    private const int CircularBufferMB = 64;
+
+    /// <summary>Requests waiting beyond this get "too many captures waiting" at once (a flood of loops stalling together).</summary>
+    private const int MaxWaiting = 64;
+
+    /// <summary>The innermost frames kept per stack (the alert shows the user frames among them).</summary>
+    private const int MaxFrames = 64;
+
+    private static readonly object Gate = new();
+    private static readonly List<StackCaptureRequest> Waiting = new();
+    private static readonly AutoResetEvent Work = new(false);
+    private static Thread? _worker;
+
+    /// <summary>Called when a request completes (the watchdog wakes to deliver its report).</summary>
+    internal static Action? Completed;
+
+    /// <summary>Captures finished since the process started (tests and the bench count them).</summary>
+    internal static long CaptureCount;
+
+    /// <summary>Why no capture can work in this process, or null when it may (checked once: environment only).</summary>
+    internal static string? DisabledReason { get; } = FindDisabledReason();
+
+    public static StackCaptureRequest Request(int tid, long stallStart, LoopActivity activity)
+    {
+        var request = new StackCaptureRequest(tid, stallStart, activity);
+        if (DisabledReason is { } why)
+        {
+            request.Complete(null, why);
+            return request;
+        }
+        if (tid <= 0)
+        {
+            request.Complete(null, "the loop thread's id is unknown");
+            return request;
+        }
+        lock (Gate)
+        {
+            if (Waiting.Count >= MaxWaiting)
+            {
+                request.Complete(null, "too many captures waiting");
+                return request;
+            }
+            Waiting.Add(request);
+            if (_worker is null)
+            {
+                _worker = new Thread(RunWorker) { IsBackground = true, Name = "NoBlock stack capture" };
+                _worker.Start();
+            }
+        }
+        Work.Set();
+        return request;
+    }
+
+    private static string? FindDisabledReason()
+    {
+        foreach (var prefix in new[] { "DOTNET_", "COMPlus_" })
+        {
+            if (Environment.GetEnvironmentVariable(prefix + "EnableDiagnostics") == "0")
+            {
+                return $"diagnostics are disabled ({prefix}EnableDiagnostics=0)";
+            }
+            if (Environment.GetEnvironmentVariable(prefix + "EnableDiagnostics_IPC") == "0")
+            {
+                return $"the diagnostics port is disabled ({prefix}EnableDiagnostics_IPC=0)";
+            }
+        }
+        return null;
+    }
+
+    private static void RunWorker()
+    {
+        while (true)
+        {
+            Work.WaitOne();
+            while (true)
+            {
+                StackCaptureRequest[] batch;
+                lock (Gate)
+                {
+                    batch = [.. Waiting];
+                    Waiting.Clear();
+                }
+                if (batch.Length == 0)
+                {
+                    break;
+                }
+                try
+                {
+                    CaptureBatch(batch);
+                }
+                catch (Exception ex)
+                {
+                    foreach (var r in batch)
+                    {
+                        r.Complete(null, $"the capture failed ({ex.GetType().Name}: {ex.Message})");
+                    }
+                }
+                finally
+                {
+                    Interlocked.Increment(ref CaptureCount);
+                    foreach (var r in batch)
+                    {
+                        r.Complete(null, "the capture ended without a result");
+                    }
+                    try
+                    {
+                        Completed?.Invoke();
+                    }
+                    catch (Exception)
+                    {
+                        // waking the watchdog cannot fail in a way worth stopping the worker for
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>One session for every request of the batch.</summary>
+    private static void CaptureBatch(StackCaptureRequest[] batch)
+    {
+        string trace = Path.Combine(Path.GetTempPath(), $"noblock-stack-{Environment.ProcessId}-{Guid.NewGuid():N}.nettrace");
+        string? etlx = null;
+        try
+        {
+            string? failure = Record(trace);
+            if (failure is not null)
+            {
+                foreach (var r in batch)
+                {
+                    r.Complete(null, failure);
+                }
+                return;
+            }
+            etlx = TraceLog.CreateFromEventPipeDataFile(trace);
+            using var log = new TraceLog(etlx);
+            var pending = batch.ToDictionary(r => r.Tid, r => r);
+            foreach (var e in log.Events)
+            {
+                if (pending.Count == 0)
+                {
+                    break;
+                }
+                if (e.ProviderName != SampleProfilerProvider || !pending.TryGetValue(e.ThreadID, out var request))
+                {
+                    continue;
+                }
+                // EventPipe stamps events with CLOCK_MONOTONIC nanoseconds on Linux, the clock Stopwatch reads too.
+#pragma warning disable CS0618 // "discouraged": the raw timestamp is what compares with the loop's Stopwatch stamps
+                long at = e.TimeStampQPC;
+#pragma warning restore CS0618
+                if (at < request.StallStart)
+                {
+                    continue;
+                }
+                if (request.Activity.TryGetEndTimestamp(request.StallStart, out long ended) && at >= ended)
+                {
+                    pending.Remove(e.ThreadID);
+                    request.Complete(null, "the stall ended before a sample of the loop thread was taken");
+                    continue;
+                }
+                var frames = Frames(e.CallStack());
+                if (frames.Count > 0)
+                {
+                    pending.Remove(e.ThreadID);
+                    request.Complete(frames, null);
+                }
+            }
+            foreach (var r in pending.Values)
+            {
+                r.Complete(null, "no sample of the loop thread in the session (the sampler did not reach it)");
+            }
+        }
+        finally
+        {
+            TryDelete(trace);
+            if (etlx is not null)
+            {
+                TryDelete(etlx);
+            }
+        }
+    }
+
+    /// <summary>Runs the session into <paramref name="path"/>; returns why it could not, or null.</summary>
+    private static string? Record(string path)
+    {
+        DiagnosticsClient client;
+        EventPipeSession session;
+        try
+        {
+            client = new DiagnosticsClient(Environment.ProcessId);
+            var providers = new[] { new EventPipeProvider(SampleProfilerProvider, EventLevel.Informational) };
+            session = client.StartEventPipeSession(new EventPipeSessionConfiguration(providers, CircularBufferMB, RundownKeywords, requestStackwalk: true));
+        }
+        catch (Exception ex)
+        {
+            return $"the diagnostics port is unavailable ({ex.GetType().Name}: {ex.Message})";
+        }
+        Exception? readFailure = null;
+        using (session)
+        using (var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+        {
+            // The runtime writes the stream as the session runs and the rundown when it stops: read it all the time,
+            // on a thread of our own, or Stop would wait for a reader that is not there.
+            var reader = new Thread(() =>
+            {
+                try
+                {
+                    session.EventStream.CopyTo(file);
+                }
+                catch (Exception ex)
+                {
+                    readFailure = ex;
+                }
+            }) { IsBackground = true, Name = "NoBlock stack capture reader" };
+            reader.Start();
+            try
+            {
+                Thread.Sleep(SampleWindow);
+            }
+            finally
+            {
+                try
+                {
+                    session.Stop();
+                }
+                catch (Exception ex)
+                {
+                    readFailure ??= ex;
+                }
+            }
+            reader.Join();
+        }
+        return readFailure is null ? null : $"reading the session failed ({readFailure.GetType().Name}: {readFailure.Message})";
+    }
+
+    private static List<StallStackFrame> Frames(TraceCallStack? stack)
+    {
+        var frames = new List<StallStackFrame>();
+        bool leaf = true;
+        for (var cs = stack; cs is not null && frames.Count < MaxFrames; cs = cs.Caller)
+        {
+            var address = cs.CodeAddress;
+            var method = address.Method;
+            bool isLeaf = leaf;
+            leaf = false;
+            if (method is null)
+            {
+                continue; // native code, or a stub the rundown does not name
+            }
+            var (type, name) = Split(method.FullMethodName);
+            string modulePath = address.ModuleFile?.FilePath ?? "";
+            int il = address.ILOffset;
+            // A caller's address is the return address, just past its call: the statement is the one before it.
+            var (file, line) = PdbLines.Find(modulePath, method.MethodToken, isLeaf || il <= 0 ? il : il - 1);
+            frames.Add(new StallStackFrame(type, name, Path.GetFileName(modulePath), file, line, IsUserModule(modulePath)));
+        }
+        return frames;
+    }
+
+    /// <summary>"Server+Inner.Lookup(int32,bool)" → ("Server+Inner", "Lookup").</summary>
+    internal static (string Type, string Method) Split(string fullName)
+    {
+        int paren = fullName.IndexOf('(');
+        string head = paren >= 0 ? fullName[..paren] : fullName;
+        int dot = head.LastIndexOf('.');
+        // ".ctor" and ".cctor": the dot belongs to the method's name.
+        if (dot > 0 && head[dot - 1] == '.')
+        {
+            dot--;
+        }
+        return dot > 0 ? (head[..dot], head[(dot + 1)..]) : ("", head);
+    }
+
+    private static readonly string RuntimeDirectory = RuntimeEnvironment.GetRuntimeDirectory();
+
+    /// <summary>The runtime's and the BCL's modules, and NoBlock's own, are not user code.</summary>
+    internal static bool IsUserModule(string modulePath)
+    {
+        if (modulePath.Length == 0 || modulePath.StartsWith(RuntimeDirectory, StringComparison.Ordinal))
+        {
+            return false;
+        }
+        string name = Path.GetFileName(modulePath);
+        return !(name.StartsWith("System.", StringComparison.Ordinal) || name.StartsWith("Microsoft.", StringComparison.Ordinal)
+                 || name is "NoBlock.dll" or "NoBlock.Hosting.dll" or "mscorlib.dll" or "netstandard.dll");
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception)
+        {
+            // a leftover temp file is not worth failing a report for
+        }
+    }
+}

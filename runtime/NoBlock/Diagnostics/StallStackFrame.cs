@@ -1,0 +1,48 @@
+namespace NoBlock;
+
+/// <summary>
+/// One managed frame of a stalled loop thread's stack (<see cref="StallReport.Stack"/>), innermost first: the method,
+/// and the source line where the PDB of its assembly is present.
+/// </summary>
+public sealed class StallStackFrame
+{
+    /// <summary>Creates a frame.</summary>
+    public StallStackFrame(string typeName, string methodName, string module, string? file, int? line, bool isUserCode)
+    {
+        TypeName = typeName;
+        MethodName = methodName;
+        Module = module;
+        File = file;
+        Line = line;
+        IsUserCode = isUserCode;
+    }
+
+    /// <summary>The declaring type's full name ("Server", "System.Threading.Thread").</summary>
+    public string TypeName { get; }
+
+    /// <summary>The method's name ("Lookup").</summary>
+    public string MethodName { get; }
+
+    /// <summary>The module's file name ("Server.dll").</summary>
+    public string Module { get; }
+
+    /// <summary>The source file (its path as the PDB records it), or null without a PDB or a sequence point.</summary>
+    public string? File { get; }
+
+    /// <summary>The source line, or null without a PDB or a sequence point.</summary>
+    public int? Line { get; }
+
+    /// <summary>
+    /// False for the runtime's and the BCL's frames (System.*, Microsoft.*, NoBlock's own loop), which the alert folds;
+    /// true for the rest.
+    /// </summary>
+    public bool IsUserCode { get; }
+
+    /// <summary>"Server.Lookup (Server.cs:42)", or "Server.Lookup" without a line: the type without its namespace, as handler names are.</summary>
+    public override string ToString()
+    {
+        int dot = TypeName.LastIndexOf('.');
+        string type = dot >= 0 ? TypeName[(dot + 1)..] : TypeName;
+        return File is null || Line is null ? $"{type}.{MethodName}" : $"{type}.{MethodName} ({System.IO.Path.GetFileName(File)}:{Line})";
+    }
+}
