@@ -228,13 +228,7 @@ internal sealed class CallTargets
 
     private static string DelegateOrigin(IOperation value)
     {
-        var stripped = OperationHelpers.WalkDownConversion(value);
-        if (stripped is IConditionalAccessInstanceOperation && FindConditionalAccess(stripped) is { } access)
-        {
-            stripped = OperationHelpers.WalkDownConversion(access.Operation);
-        }
-
-        return stripped switch
+        return OperationHelpers.ReadValue(value) switch
         {
             IEventReferenceOperation @event => "subscribed to " + @event.Event.Name,
             ILocalReferenceOperation local => "delegate in local " + local.Local.Name,
@@ -277,7 +271,7 @@ internal sealed class CallTargets
                 DelegateTargets(coalesce.Value, depth, found, visited);
                 DelegateTargets(coalesce.WhenNull, depth, found, visited);
                 break;
-            case IConditionalAccessInstanceOperation instance when FindConditionalAccess(instance) is { } access:
+            case IConditionalAccessInstanceOperation instance when OperationHelpers.EnclosingConditionalAccess(instance) is { } access:
                 DelegateTargets(access.Operation, depth, found, visited);
                 break;
             case ILocalReferenceOperation local when visited.Add(local.Local):
@@ -380,19 +374,6 @@ internal sealed class CallTargets
     }
 
     private static bool IsDelegate(ITypeSymbol? type) => type?.TypeKind == TypeKind.Delegate;
-
-    private static IConditionalAccessOperation? FindConditionalAccess(IOperation instance)
-    {
-        for (var parent = instance.Parent; parent is not null; parent = parent.Parent)
-        {
-            if (parent is IConditionalAccessOperation access)
-            {
-                return access;
-            }
-        }
-
-        return null;
-    }
 
     /// <summary>One symbol for one lambda or local function, whichever semantic model bound it (they key the call graph).</summary>
     private IMethodSymbol Canonical(IMethodSymbol method)

@@ -136,15 +136,9 @@ internal static class SynchronousCallees
     /// <summary>Where a finding about this operation is reported: the whole <c>E?.Invoke(x)</c> rather than its <c>.Invoke(x)</c>.</summary>
     public static IOperation ReportedAt(IOperation operation)
     {
-        if (operation is IInvocationOperation { Instance: IConditionalAccessInstanceOperation })
+        if (operation is IInvocationOperation { Instance: IConditionalAccessInstanceOperation } && OperationHelpers.EnclosingConditionalAccess(operation) is { } access)
         {
-            for (var parent = operation.Parent; parent is not null; parent = parent.Parent)
-            {
-                if (parent is IConditionalAccessOperation access)
-                {
-                    return access;
-                }
-            }
+            return access;
         }
 
         if (operation is IUsingOperation @using)
@@ -185,20 +179,7 @@ internal static class SynchronousCallees
 
     private static string DelegateName(IOperation? value)
     {
-        var stripped = value is null ? null : OperationHelpers.WalkDownConversion(value);
-        if (stripped is IConditionalAccessInstanceOperation)
-        {
-            for (var parent = stripped.Parent; parent is not null; parent = parent.Parent)
-            {
-                if (parent is IConditionalAccessOperation access)
-                {
-                    stripped = OperationHelpers.WalkDownConversion(access.Operation);
-                    break;
-                }
-            }
-        }
-
-        return stripped switch
+        return (value is null ? null : OperationHelpers.ReadValue(value)) switch
         {
             ILocalReferenceOperation local => local.Local.Name,
             IParameterReferenceOperation parameter => parameter.Parameter.Name,

@@ -257,13 +257,7 @@ internal static class TaskCompletion
             return false;
         }
 
-        IOperation? current = lambda.Parent;
-        while (current is IDelegateCreationOperation or IConversionOperation)
-        {
-            current = current.Parent;
-        }
-
-        if (current is not IArgumentOperation { Parent: IInvocationOperation { TargetMethod.Name: "ContinueWith" } continueWith })
+        if (OperationHelpers.PassedTo(lambda) is not IArgumentOperation { Parent: IInvocationOperation { TargetMethod.Name: "ContinueWith" } continueWith })
         {
             return false;
         }

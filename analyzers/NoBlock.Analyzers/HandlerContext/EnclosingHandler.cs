@@ -5,6 +5,7 @@ using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Diagnostics;
 using Microsoft.CodeAnalysis.Operations;
+using NoBlock.Analyzers.Operations;
 
 namespace NoBlock.Analyzers.HandlerContext;
 
@@ -103,13 +104,7 @@ internal sealed class EnclosingHandler
     /// <summary>The argument a lambda or method group is passed as, when its parameter takes handlers.</summary>
     private IArgumentOperation? RegistrationOf(IOperation function)
     {
-        var current = function.Parent;
-        while (current is IDelegateCreationOperation or IConversionOperation or IParenthesizedOperation)
-        {
-            current = current.Parent;
-        }
-
-        return current is IArgumentOperation { Parameter: { } parameter } argument && _roots.IsHandlerParameter(parameter) ? argument : null;
+        return OperationHelpers.PassedTo(function) is IArgumentOperation { Parameter: { } parameter } argument && _roots.IsHandlerParameter(parameter) ? argument : null;
     }
 }
 

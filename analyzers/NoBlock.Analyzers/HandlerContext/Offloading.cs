@@ -1,5 +1,6 @@
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Operations;
+using NoBlock.Analyzers.Operations;
 
 namespace NoBlock.Analyzers.HandlerContext;
 
@@ -37,13 +38,7 @@ internal static class Offloading
     /// </summary>
     public static bool RunsInline(IOperation function, System.Func<IParameterSymbol, bool> isHandlerParameter)
     {
-        var current = function.Parent;
-        while (current is IDelegateCreationOperation or IConversionOperation or IParenthesizedOperation)
-        {
-            current = current.Parent;
-        }
-
-        if (current is not IArgumentOperation argument)
+        if (OperationHelpers.PassedTo(function) is not IArgumentOperation argument)
         {
             return false; // stored, returned, subscribed to an event: runs later, not here
         }

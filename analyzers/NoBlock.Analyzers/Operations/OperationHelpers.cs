@@ -24,6 +24,47 @@ internal static class OperationHelpers
         }
     }
 
+    /// <summary>
+    /// The operation a lambda or method group is handed to, past the delegate creation and conversions that wrap it:
+    /// an <see cref="IArgumentOperation"/> when it is passed to a call, otherwise where it is stored or returned.
+    /// </summary>
+    public static IOperation? PassedTo(IOperation function)
+    {
+        var current = function.Parent;
+        while (current is IDelegateCreationOperation or IConversionOperation or IParenthesizedOperation)
+        {
+            current = current.Parent;
+        }
+
+        return current;
+    }
+
+    /// <summary>The <c>a?.…</c> above <paramref name="operation"/> (for the instance of <c>a?.M()</c>: the access whose receiver it stands for).</summary>
+    public static IConditionalAccessOperation? EnclosingConditionalAccess(IOperation operation)
+    {
+        for (var parent = operation.Parent; parent is not null; parent = parent.Parent)
+        {
+            if (parent is IConditionalAccessOperation access)
+            {
+                return access;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// The value an expression reads, conversions skipped; for the instance of <c>a?.Invoke(x)</c>, the <c>a</c> it
+    /// stands for.
+    /// </summary>
+    public static IOperation ReadValue(IOperation operation)
+    {
+        var stripped = WalkDownConversion(operation);
+        return stripped is IConditionalAccessInstanceOperation && EnclosingConditionalAccess(stripped) is { } access
+            ? WalkDownConversion(access.Operation)
+            : stripped;
+    }
+
     /// <summary>The symbol a simple expression names (local, parameter, field or property of this), or null.</summary>
     public static ISymbol? ReferencedSymbol(IOperation? operation)
     {

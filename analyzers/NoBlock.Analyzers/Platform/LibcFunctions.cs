@@ -38,7 +38,7 @@ internal static class LibcFunctions
     public static readonly ImmutableArray<string> EpollWaitNames = ImmutableArray.Create("epoll_wait", "epoll_pwait", "epoll_pwait2");
 
     /// <summary>True for the native name of an epoll wait (<see cref="EpollWaitNames"/>).</summary>
-    public static bool IsEpollWaitName(string? nativeName) => nativeName is "epoll_wait" or "epoll_pwait" or "epoll_pwait2";
+    public static bool IsEpollWaitName(string? nativeName) => nativeName is not null && EpollWaitNames.Contains(nativeName);
 
     /// <summary>What a native entry point is (<see cref="GetNativeName"/>'s answer).</summary>
     public static LibcCallKind KindOf(string? nativeName) => nativeName switch

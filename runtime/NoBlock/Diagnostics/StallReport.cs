@@ -185,7 +185,7 @@ public sealed class StallReport
         {
             // The BCL frame the user code called (Thread.Sleep, Monitor.Enter, Socket.Receive …), kept as a hint.
             var callee = stack[first - 1];
-            sb.Append('[').Append(ShortType(callee.TypeName)).Append('.').Append(callee.MethodName).Append("] ← ");
+            sb.Append('[').Append(callee.ShortTypeName).Append('.').Append(callee.MethodName).Append("] ← ");
         }
         int shown = 0;
         for (int i = first; i < stack.Count && shown < UserFramesShown; i++)
@@ -208,12 +208,6 @@ public sealed class StallReport
             shown++;
         }
         return sb.ToString();
-    }
-
-    private static string ShortType(string type)
-    {
-        int dot = type.LastIndexOf('.');
-        return dot >= 0 ? type[(dot + 1)..] : type;
     }
 
     /// <summary>The handler's readiness as words: "readable", "readable+writable", "hang-up"; "" for none.</summary>

@@ -38,11 +38,17 @@ public sealed class StallStackFrame
     /// </summary>
     public bool IsUserCode { get; }
 
-    /// <summary>"Server.Lookup (Server.cs:42)", or "Server.Lookup" without a line: the type without its namespace, as handler names are.</summary>
-    public override string ToString()
+    /// <summary>The type without its namespace ("Server" for "MyApp.Server"), as handler names are.</summary>
+    internal string ShortTypeName
     {
-        int dot = TypeName.LastIndexOf('.');
-        string type = dot >= 0 ? TypeName[(dot + 1)..] : TypeName;
-        return File is null || Line is null ? $"{type}.{MethodName}" : $"{type}.{MethodName} ({System.IO.Path.GetFileName(File)}:{Line})";
+        get
+        {
+            int dot = TypeName.LastIndexOf('.');
+            return dot >= 0 ? TypeName[(dot + 1)..] : TypeName;
+        }
     }
+
+    /// <summary>"Server.Lookup (Server.cs:42)", or "Server.Lookup" without a line.</summary>
+    public override string ToString()
+        => File is null || Line is null ? $"{ShortTypeName}.{MethodName}" : $"{ShortTypeName}.{MethodName} ({System.IO.Path.GetFileName(File)}:{Line})";
 }
