@@ -101,7 +101,8 @@ internal static class Program
 
     private static IPEndPoint Listen(EventLoopGroup group, Options options, LoopStats[] stats)
     {
-        var serverOptions = new TcpServerOptions { EdgeTriggered = options.EdgeTriggered, Backlog = 4096 };
+        // Workers of one supervisor share the port on purpose; a lone server wants "port in use" if it is taken.
+        var serverOptions = new TcpServerOptions { EdgeTriggered = options.EdgeTriggered, Backlog = 4096, ReusePort = options.WorkerIndex >= 0 };
         return group.Listen(new IPEndPoint(options.Address, options.Port), () =>
         {
             // The factory runs on the accepting loop's thread: each loop counts into its own stats, unshared.

@@ -14,7 +14,7 @@ internal readonly struct Errno
     private const int EPERM = 1, ENOENT = 2, EINTR = 4, EBADF = 9, EAGAIN = 11, ENOMEM = 12, EEXIST = 17,
         ENFILE = 23, EMFILE = 24, EPIPE = 32, ENOBUFS = 105, ECONNABORTED = 103, ECONNRESET = 104, ENOTCONN = 107,
         ETIMEDOUT = 110, EHOSTUNREACH = 113, EPROTO = 71, ENOTSOCK = 88,
-        EINVAL = 22, ENOSYS = 38, ETIME = 62, ECANCELED = 125, EALREADY = 114, EBUSY = 16, EOPNOTSUPP = 95;
+        EINVAL = 22, ENOSYS = 38, ETIME = 62, ECANCELED = 125, EALREADY = 114, EBUSY = 16, EOPNOTSUPP = 95, EADDRINUSE = 98;
 
     public Errno(int value) => Value = value;
 
@@ -25,6 +25,7 @@ internal readonly struct Errno
     public bool IsBadFd => Value == EBADF;
     public bool IsAlreadyExists => Value == EEXIST;
     public bool IsNotFound => Value == ENOENT;
+    public bool IsAddressInUse => Value == EADDRINUSE;
     public bool IsOutOfFds => Value is EMFILE or ENFILE or ENOBUFS or ENOMEM;
 
     // ---- io_uring: completions carry -errno in cqe->res (FromCompletion); setup and enter set errno ----------------
@@ -84,7 +85,7 @@ internal readonly struct Errno
         ECONNABORTED => SocketError.ConnectionAborted,
         ENOTCONN => SocketError.NotConnected,
         EINTR => SocketError.Interrupted,
-        98 => SocketError.AddressAlreadyInUse,
+        EADDRINUSE => SocketError.AddressAlreadyInUse,
         99 => SocketError.AddressNotAvailable,
         13 => SocketError.AccessDenied,
         EMFILE or ENFILE => SocketError.TooManyOpenSockets,

@@ -31,6 +31,7 @@ public sealed unsafe partial class EventLoop : IDisposable
     private readonly LoopActivity _activity = new();
     private readonly LoopSynchronizationContext _syncContext;
     private readonly ILogger? _logger;
+    private readonly HandlerFaultLines _faultLines;  // the stderr default when neither Logger nor OnHandlerException is set
     private readonly LoopMetrics _metrics;     // the instruments of the meter this loop records on (EventLoopOptions.MeterFactory)
     private readonly KeyValuePair<string, object?> _nameTag;
 
@@ -66,7 +67,12 @@ public sealed unsafe partial class EventLoop : IDisposable
         {
             throw new ArgumentOutOfRangeException(nameof(options), _options.MaxPostedPerTurn, "EventLoopOptions.MaxPostedPerTurn must be positive.");
         }
+        if (_options.StandardErrorFaultsPerMinute <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), _options.StandardErrorFaultsPerMinute, "EventLoopOptions.StandardErrorFaultsPerMinute must be positive (HandlerFaultsToStandardError = false turns the lines off).");
+        }
         _logger = _options.Logger;
+        _faultLines = new HandlerFaultLines(_options.FaultWriter);
         _metrics = LoopMetrics.For(_options);
         _nameTag = new KeyValuePair<string, object?>(LoopMetrics.LoopNameTag, _options.Name);
 
@@ -569,6 +575,10 @@ public sealed unsafe partial class EventLoop : IDisposable
         }
         var fault = new HandlerFault(Name, name, fd, ex);
         _logger?.HandlerFaulted(ex, Name, name, fd, _options.HandlerExceptionPolicy);
+        if (_logger is null && _options.OnHandlerException is null && _options.HandlerFaultsToStandardError)
+        {
+            _faultLines.Write(fault, _options.HandlerExceptionPolicy, _options.StandardErrorFaultsPerMinute);
+        }
         try
         {
             _options.OnHandlerException?.Invoke(fault);

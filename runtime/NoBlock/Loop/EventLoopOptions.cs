@@ -40,6 +40,19 @@ public sealed class EventLoopOptions
     public Action<HandlerFault>? OnHandlerException { get; set; }
 
     /// <summary>
+    /// With neither <see cref="Logger"/> nor <see cref="OnHandlerException"/> set, write each handler failure as one
+    /// line to standard error (at most <see cref="StandardErrorFaultsPerMinute"/> a minute; the rest are counted and
+    /// the count is written with the next line). Default true: a failing handler never goes unnoticed. False: silence.
+    /// </summary>
+    public bool HandlerFaultsToStandardError { get; set; } = true;
+
+    /// <summary>Most handler-failure lines written to standard error per minute (see <see cref="HandlerFaultsToStandardError"/>). Default 10.</summary>
+    public int StandardErrorFaultsPerMinute { get; set; } = 10;
+
+    /// <summary>Tests: where the standard-error lines go instead of <see cref="Console.Error"/> (Console.SetError is process-wide).</summary>
+    internal Func<TextWriter>? FaultWriter { get; set; }
+
+    /// <summary>
     /// Most readiness events fetched by one <c>epoll_wait</c> (the size of the loop's reusable event buffer).
     /// Default 256: large enough that a busy loop needs few syscalls, small enough that the events of one turn
     /// are dispatched before timers and posted work get their next chance.

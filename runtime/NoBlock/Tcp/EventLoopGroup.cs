@@ -95,14 +95,20 @@ public sealed class EventLoopGroup : IDisposable
 
     /// <summary>
     /// Opens one listener per loop on <paramref name="endPoint"/> with <c>SO_REUSEPORT</c>. With port 0, the first
-    /// listener picks a free port and the others bind to the same one. Before <see cref="Start"/> the listeners are
+    /// listener picks a free port and the others bind to the same one. Unless
+    /// <see cref="TcpServerOptions.ReusePort"/> is set, the port must be free: a port another socket already listens on
+    /// (another server, or a second group in this process) is a <see cref="System.Net.Sockets.SocketException"/>
+    /// (<see cref="System.Net.Sockets.SocketError.AddressAlreadyInUse"/>) naming the port, not a
+    /// silent share of its traffic. Set <see cref="TcpServerOptions.ReusePort"/> to join such a port on purpose. Before <see cref="Start"/> the listeners are
     /// registered directly; once the loops run, each is registered on its own loop's thread (posted) and this call
     /// waits until all are listening — so a hosted service can listen on a group its host already started.
     /// </summary>
     /// <param name="endPoint">Address and port.</param>
     /// <param name="factory">Makes a connection object per accepted socket (called on the accepting loop).</param>
-    /// <param name="options">Listener settings; <see cref="TcpServerOptions.ReusePort"/> is forced on.</param>
+    /// <param name="options">Listener settings. The group's own listeners always share the port with each other;
+    /// <see cref="TcpServerOptions.ReusePort"/> says whether they may also share it with listeners already there.</param>
     /// <returns>The bound address (with the actual port).</returns>
+    /// <exception cref="System.Net.Sockets.SocketException">The port is already in use and <see cref="TcpServerOptions.ReusePort"/> is not set, or another bind/listen failure.</exception>
     /// <exception cref="InvalidOperationException">Called on one of the group's loop threads (it would wait for itself), or a loop stopped before it could listen.</exception>
     public IPEndPoint Listen(IPEndPoint endPoint, Func<TcpConnection> factory, TcpServerOptions? options = null)
     {
@@ -116,6 +122,12 @@ public sealed class EventLoopGroup : IDisposable
                 "Call it from another thread (a hosted service's StartAsync, Main), or use TcpAcceptor.Listen for this loop alone.");
         }
         options ??= new TcpServerOptions();
+        if (!options.ReusePort && endPoint.Port != 0)
+        {
+            TcpAcceptor.ThrowIfPortInUse(endPoint);
+        }
+        // The group's own listeners share the port (SO_REUSEPORT on each), on a copy: the caller's options stay as given.
+        options = options.Copy();
         options.ReusePort = true;
         var bound = endPoint;
         foreach (var loop in _loops)

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using NoBlock.Interop;
 
@@ -74,7 +75,8 @@ public sealed class TcpAcceptor : IDisposable, IRegistrationOwner, Sockets.ITrac
     /// <param name="factory">Makes the connection object for each accepted socket (called on the loop).</param>
     /// <param name="options">Settings; null for the defaults.</param>
     /// <returns>The listening acceptor.</returns>
-    /// <exception cref="System.Net.Sockets.SocketException">socket, bind or listen failed (e.g. address in use).</exception>
+    /// <exception cref="System.Net.Sockets.SocketException">socket, bind or listen failed; a port already in use is
+    /// <see cref="System.Net.Sockets.SocketError.AddressAlreadyInUse"/> with a message that names the port and what to do.</exception>
     public static TcpAcceptor Listen(EventLoop loop, IPEndPoint endPoint, Func<TcpConnection> factory, TcpServerOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(loop);
@@ -108,7 +110,7 @@ public sealed class TcpAcceptor : IDisposable, IRegistrationOwner, Sockets.ITrac
             }
             if (!Sys.Bind(fd, endPoint, out err))
             {
-                throw err.ToException($"bind to {endPoint}");
+                throw err.IsAddressInUse ? PortInUse(endPoint, err, options.ReusePort) : err.ToException($"bind to {endPoint}");
             }
             if (!Sys.Listen(fd, options.Backlog, out err))
             {
@@ -122,6 +124,34 @@ public sealed class TcpAcceptor : IDisposable, IRegistrationOwner, Sockets.ITrac
             handle.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Throws the "port in use" error when a socket already listens on <paramref name="endPoint"/>'s port: a probe
+    /// binds it without <c>SO_REUSEPORT</c> (which any listener there refuses), then closes. The check and the
+    /// listeners' own bind are two steps: a server that starts in between with <c>SO_REUSEPORT</c> still joins.
+    /// </summary>
+    internal static void ThrowIfPortInUse(IPEndPoint endPoint)
+    {
+        int fd = Sys.SocketTcp(endPoint.AddressFamily, out var err);
+        if (fd < 0)
+        {
+            throw err.ToException("socket");
+        }
+        using var probe = new FdHandle(fd);
+        SetOrThrow(fd, Sys.SockOpt.ReuseAddress, 1); // as the listeners do: a TIME_WAIT leftover is not "in use"
+        if (!Sys.Bind(fd, endPoint, out err))
+        {
+            throw err.IsAddressInUse ? PortInUse(endPoint, err, reusePort: false) : err.ToException($"bind to {endPoint}");
+        }
+    }
+
+    private static SocketException PortInUse(IPEndPoint endPoint, Errno err, bool reusePort)
+    {
+        var hint = reusePort
+            ? "a socket without SO_REUSEPORT holds it (another server, or a listener opened without TcpServerOptions.ReusePort)"
+            : "another server (or another listener in this process) holds it. Stop that one, pick another port, or set TcpServerOptions.ReusePort = true to share the port with it on purpose";
+        return new SocketException((int)SocketError.AddressAlreadyInUse, $"bind to {endPoint} failed: port {endPoint.Port} on {endPoint.Address} is already in use (EADDRINUSE, errno {err.Value}): {hint}.");
     }
 
     private static void SetOrThrow(int fd, Sys.SockOpt opt, int value)

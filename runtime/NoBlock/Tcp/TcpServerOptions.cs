@@ -9,7 +9,12 @@ public sealed class TcpServerOptions
     /// </summary>
     public int Backlog { get; set; } = 511;
 
-    /// <summary>Set <c>SO_REUSEPORT</c> so several listeners (one per loop) share the port. Default false.</summary>
+    /// <summary>
+    /// Set <c>SO_REUSEPORT</c> so several listeners share the port, and the kernel spreads new connections over them.
+    /// Default false: a port already in use is an error naming it. <see cref="EventLoopGroup.Listen"/> shares the
+    /// port among its own loops either way; this says whether it may also join listeners that were there first (any
+    /// process of the same user that sets <c>SO_REUSEPORT</c> can, and then takes part of the traffic).
+    /// </summary>
     public bool ReusePort { get; set; }
 
     /// <summary>Register the listener and connections edge-triggered (<c>EPOLLET</c>). Default false (level).</summary>
@@ -44,6 +49,9 @@ public sealed class TcpServerOptions
     /// connections every 64 accepts (the rest are accepted on later turns).
     /// </summary>
     public int MaxAcceptsPerEvent { get; set; } = 64;
+
+    /// <summary>A copy of every setting.</summary>
+    internal TcpServerOptions Copy() => (TcpServerOptions)MemberwiseClone();
 
     internal void Validate()
     {
