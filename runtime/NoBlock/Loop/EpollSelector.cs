@@ -139,25 +139,7 @@ internal sealed unsafe class EpollSelector : Selector
         {
             return;
         }
-        // A reference on the handle for the length of the write: a Dispose racing us cannot close the eventfd (and
-        // let its number be reused by another open) between the check above and the write.
-        bool added = false;
-        try
-        {
-            _waker.DangerousAddRef(ref added);
-            Sys.EventFdSignal(_wakerFd);
-        }
-        catch (ObjectDisposedException)
-        {
-            // disposed meanwhile: nothing to wake
-        }
-        finally
-        {
-            if (added)
-            {
-                _waker.DangerousRelease();
-            }
-        }
+        _waker.SignalEventFd();
     }
 
     public override void Dispose()

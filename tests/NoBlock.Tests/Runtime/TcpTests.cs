@@ -358,16 +358,6 @@ public sealed class TcpTests
         }
     }
 
-    [Fact]
-    public void Address_in_use_is_a_clear_SocketException()
-    {
-        using var loop = new EventLoop();
-        using var first = TcpAcceptor.Listen(loop, AnyLoopbackPort, () => new EchoConnection());
-        var ex = Assert.Throws<SocketException>(() => TcpAcceptor.Listen(loop, first.LocalEndPoint, () => new EchoConnection()));
-        Assert.Equal(SocketError.AddressAlreadyInUse, ex.SocketErrorCode);
-        Assert.Contains(first.LocalEndPoint.Port.ToString(), ex.Message);
-    }
-
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
