@@ -17,6 +17,32 @@ internal sealed class ReportCollector
 
     public void OnGuard(GuardReport r) => _guards.Enqueue(r);
 
+    /// <summary>Reports of <paramref name="phase"/> for the loop named <paramref name="loop"/> so far.</summary>
+    public int Count(string loop, StallPhase phase) => _stalls.Count(r => r.LoopName == loop && r.Phase == phase);
+
+    /// <summary>
+    /// Keeps the calling (loop) thread stalled, asleep or spinning, until the loop named <paramref name="loop"/> has
+    /// <paramref name="count"/> reports of <paramref name="phase"/>, or <see cref="Waits.Long"/> has passed. A stall of
+    /// a fixed length can end before a starved watchdog first looks at it (on a loaded machine a 150 ms sleep went
+    /// unreported about once in ten runs); this one lasts until it has been seen, so the test does not depend on
+    /// how soon the watchdog got a CPU.
+    /// </summary>
+    public void StallUntil(string loop, StallPhase phase, int count = 1, bool spin = false)
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (Count(loop, phase) < count && waited.Elapsed < Waits.Long)
+        {
+            if (spin)
+            {
+                Thread.SpinWait(1000);
+            }
+            else
+            {
+                Thread.Sleep(5);
+            }
+        }
+    }
+
     public StallReport WaitFor(StallPhase phase, string? handlerContains = null)
     {
         StallReport? found = null;

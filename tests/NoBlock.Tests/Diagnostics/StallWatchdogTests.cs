@@ -64,7 +64,7 @@ public sealed class StallWatchdogTests
     {
         var reports = new ReportCollector();
         using var lt = new LoopThread(reports.Options("spinner", Threshold));
-        lt.Loop.Post(() => Spin(TimeSpan.FromMilliseconds(300)));
+        lt.Loop.Post(() => reports.StallUntil("spinner", StallPhase.Stalled, spin: true));
 
         var report = reports.WaitFor(StallPhase.Stalled);
         Assert.False(report.Blocked, report.ToString() + $" cpu={report.CpuTime} rq={report.RunQueueDelay} sleep={report.SleepTime} obs={report.ObservedTime}");
@@ -93,8 +93,8 @@ public sealed class StallWatchdogTests
         using var a = new LoopThread(reports.Options("group-a", Threshold));
         using var b = new LoopThread(reports.Options("group-b", TimeSpan.FromMilliseconds(80)));
         using var quiet = new LoopThread(reports.Options("group-quiet", Threshold));
-        a.Loop.Post(() => Thread.Sleep(300));
-        b.Loop.Post(() => Spin(TimeSpan.FromMilliseconds(300)));
+        a.Loop.Post(() => reports.StallUntil("group-a", StallPhase.Stalled));
+        b.Loop.Post(() => reports.StallUntil("group-b", StallPhase.Stalled, spin: true));
         Waits.Until(() => reports.Stalls.Count(r => r.Phase == StallPhase.Ended) == 2, "both loops' stalls to end");
         Assert.Contains(reports.Stalls, r => r.LoopName == "group-a" && r.Kind == StallKind.Blocked);
         Assert.Contains(reports.Stalls, r => r.LoopName == "group-b" && !r.Blocked);
@@ -233,11 +233,18 @@ public sealed class StallWatchdogTests
         {
             var thread = new Thread(loop.Run) { IsBackground = true };
             thread.Start();
-            loop.Post(() => Thread.Sleep(150));
             int expected = run;
-            Waits.Until(() => reports.Stalls.Count(r => r.Phase == StallPhase.Ended) == expected, $"run {run}'s stall to end");
-            loop.Stop();
-            Assert.True(thread.Join(Waits.Long));
+            try
+            {
+                loop.Post(() => reports.StallUntil("rerun", StallPhase.Stalled, expected));
+                Waits.Until(() => reports.Count("rerun", StallPhase.Ended) == expected, $"run {run}'s stall to end");
+            }
+            finally
+            {
+                // Also when the wait failed: a loop left running would make Dispose throw and hide the failure.
+                loop.Stop();
+                Assert.True(thread.Join(Waits.Long), $"run {run} returned after Stop");
+            }
         }
     }
 
