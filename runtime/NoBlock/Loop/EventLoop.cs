@@ -111,6 +111,9 @@ public sealed unsafe partial class EventLoop : IDisposable
     /// <summary>Tests only: runs on the loop thread after the poll timeout is computed, before the loop announces its sleep.</summary>
     internal Action? TestHookBeforeSleep { get; set; }
 
+    /// <summary>Test seam: runs between an offloaded fault's enqueue and its disposed check (a Dispose there is the race both paths see).</summary>
+    internal Action? TestHookAfterFaultQueued { get; set; }
+
     /// <summary>The instruments this loop records on (the watchdog's stall counter and lag probe use them too).</summary>
     internal LoopMetrics Metrics => _metrics;
 
@@ -248,6 +251,52 @@ public sealed unsafe partial class EventLoop : IDisposable
             WakeIfBlocked();
         }, null);
         return tcs.Task;
+    }
+
+    /// <summary>
+    /// Runs blocking <paramref name="work"/> on the thread pool when nothing waits for its outcome (a log write, an
+    /// audit record): the fire-and-forget twin of <see cref="Offload(Action)"/>, without a task to discard. If the work
+    /// throws, the exception is a fault of this loop's handler code, reported on the loop thread exactly as a
+    /// throwing posted action's would be (the logger, <see cref="EventLoopOptions.OnHandlerException"/> or the
+    /// standard-error line, named after <paramref name="work"/>; under <see cref="HandlerExceptionPolicy.StopLoop"/> the
+    /// loop stops). If the loop is disposed by then, the fault is reported on the pool thread instead: never lost.
+    /// </summary>
+    /// <param name="work">Work that may block. Runs on a pool thread, not on the loop.</param>
+    /// <exception cref="ObjectDisposedException">The loop was disposed.</exception>
+    public void OffloadAndReport(Action work)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        ThrowIfDisposed();
+        ThreadPool.UnsafeQueueUserWorkItem(static s => s.Loop.RunReportingFaults(s.Work), (Loop: this, Work: work), preferLocal: false);
+    }
+
+    private void RunReportingFaults(Action work)
+    {
+        try
+        {
+            work();
+        }
+        catch (Exception ex)
+        {
+            int reported = 0;
+            void Report()
+            {
+                if (Interlocked.Exchange(ref reported, 1) == 0)
+                {
+                    OnHandlerFault(work, -1, ex, null);
+                }
+            }
+            // As an Offload completion: the loop reports it on its thread, or Dispose's drain reports it on the pool;
+            // the disposed check after the enqueue covers a loop already gone. Report() runs once whichever comes first.
+            _posted.Enqueue(new WorkItem(Report, isCompletion: true));
+            TestHookAfterFaultQueued?.Invoke();
+            if (IsDisposed)
+            {
+                Report();
+                return;
+            }
+            WakeIfBlocked();
+        }
     }
 
     /// <summary>
