@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Composition;
 using System.Linq;
@@ -74,15 +75,16 @@ public sealed class BlockingCallInHandlerFixer : CodeFixProvider
                 _ => $"Use 'await {diagnostic.Properties[BlockingCallInHandlerAnalyzer.AlternativeProperty]}'",
             };
             context.RegisterCodeFix(
-                CodeAction.Create(title, ct => Replace(context.Document, expression, replacement, ct), equivalenceKey: "NB0001." + fix),
+                CodeAction.Create(title, ct => Replace(context.Document, expression, replacement, ct), equivalenceKey: EquivalenceKey),
                 diagnostic);
         }
     }
 
     /// <summary>
     /// In a synchronous handler, a blocking statement (the call is the whole statement) moves into
-    /// <c>loop.Offload(() =&gt; …)</c> when an <c>EventLoop</c> is in scope. Not offered when the statement uses
-    /// ref-like locals (a lambda cannot capture them), ref parameters, or <c>this</c> of a struct.
+    /// <c>loop.OffloadAndReport(() =&gt; …)</c>: the work runs on the thread pool and a failure is reported as the loop's
+    /// handler fault (no task is discarded). Not offered when the statement uses ref-like locals (a lambda cannot capture
+    /// them), ref parameters or <c>this</c> of a struct, nor when no one loop can be named; see <see cref="ChooseLoop"/>.
     /// </summary>
     private static void RegisterOffload(CodeFixContext context, SyntaxNode root, SemanticModel model, Diagnostic diagnostic)
     {
@@ -93,16 +95,13 @@ public sealed class BlockingCallInHandlerFixer : CodeFixProvider
         }
 
         var loopType = model.Compilation.GetTypeByMetadataName("NoBlock.EventLoop");
-        if (loopType is null)
+        // An older runtime without OffloadAndReport would leave only Offload, whose task the statement would discard.
+        if (loopType is null || loopType.GetMembers(OffloadMethod).IsEmpty)
         {
             return;
         }
 
-        var loop = model.LookupSymbols(statement.SpanStart)
-            .Where(symbol => SymbolEqualityComparer.Default.Equals(TypeOf(symbol), loopType) && IsUsableAt(symbol, statement))
-            .OrderBy(symbol => symbol.Kind == SymbolKind.Local || symbol.Kind == SymbolKind.Parameter ? 0 : 1)
-            .ThenBy(symbol => symbol.Name, System.StringComparer.Ordinal)
-            .FirstOrDefault();
+        var loop = ChooseLoop(statement, root, model, loopType, context.CancellationToken);
         if (loop is null)
         {
             return;
@@ -110,10 +109,139 @@ public sealed class BlockingCallInHandlerFixer : CodeFixProvider
 
         context.RegisterCodeFix(
             CodeAction.Create(
-                $"Move to '{loop.Name}.Offload(...)' (runs on the thread pool; the handler no longer waits for it)",
+                $"Move to '{loop.Name}.{OffloadMethod}(...)' (runs on the thread pool; a failure is reported as the loop's handler fault)",
                 ct => OffloadAsync(context.Document, statement, loop.Name, ct),
-                equivalenceKey: "NB0001.Offload"),
+                equivalenceKey: EquivalenceKey),
             diagnostic);
+    }
+
+    private const string OffloadMethod = "OffloadAndReport";
+
+    /// <summary>
+    /// One key for every NB0001 fix: a diagnostic gets at most one (the await fixes need an async function, the offload
+    /// fix a synchronous one), so Fix All — and one <c>dotnet format analyzers</c> pass — fixes every kind at once.
+    /// </summary>
+    private const string EquivalenceKey = "NB0001";
+
+    /// <summary>
+    /// The loop the work is handed to: the one the handler is registered on when the registration is in view (the
+    /// receiver of the <c>Register</c>/<c>Post</c>/<c>Schedule</c> call a lambda around the statement is passed to, or
+    /// that names the enclosing method as a method group in this document), else the only <c>EventLoop</c> the
+    /// statement can use. Usable means: a local or parameter of the enclosing functions declared before the statement
+    /// (a top-level statement's local is not usable inside a type's member: CS8801), a field or property (instance
+    /// ones only where there is a <c>this</c>), not shadowed, and not nullable-annotated (<c>EventLoop?</c> would need a
+    /// null check the fix cannot choose). Several candidates and no registration in view: no fix.
+    /// </summary>
+    private static ISymbol? ChooseLoop(ExpressionStatementSyntax statement, SyntaxNode root, SemanticModel model, INamedTypeSymbol loopType, CancellationToken cancellationToken)
+    {
+        var functions = new HashSet<ISymbol>(SymbolEqualityComparer.Default);
+        bool hasThis = false;
+        for (var symbol = model.GetEnclosingSymbol(statement.SpanStart, cancellationToken); symbol is IMethodSymbol method; symbol = method.ContainingSymbol)
+        {
+            functions.Add(method);
+            if (method.MethodKind is not (MethodKind.AnonymousFunction or MethodKind.LocalFunction))
+            {
+                hasThis = !method.IsStatic;
+                break;
+            }
+            if (method.IsStatic)
+            {
+                break; // a static lambda or local function captures nothing from outside
+            }
+        }
+
+        var candidates = model.LookupSymbols(statement.SpanStart)
+            .Where(symbol => TypeOf(symbol) is { } type
+                && SymbolEqualityComparer.Default.Equals(type.WithNullableAnnotation(NullableAnnotation.None), loopType)
+                && type.NullableAnnotation != NullableAnnotation.Annotated
+                && IsUsableAt(symbol, statement, model, functions, hasThis))
+            .ToList();
+        if (candidates.Count == 0)
+        {
+            return null;
+        }
+
+        var registeredOn = RegisteredOn(statement, root, model, functions, cancellationToken)
+            .Where(symbol => candidates.Contains(symbol, SymbolEqualityComparer.Default))
+            .Distinct(SymbolEqualityComparer.Default)
+            .ToList();
+        return registeredOn.Count switch
+        {
+            1 => registeredOn[0],
+            0 when candidates.Count == 1 => candidates[0],
+            _ => null,
+        };
+    }
+
+    private static bool IsUsableAt(ISymbol symbol, StatementSyntax statement, SemanticModel model, HashSet<ISymbol> functions, bool hasThis)
+    {
+        switch (symbol)
+        {
+            case ILocalSymbol or IParameterSymbol when !functions.Contains(symbol.ContainingSymbol):
+                return false;
+            case ILocalSymbol local when local.DeclaringSyntaxReferences.Any(r => r.Span.Start > statement.SpanStart):
+                return false; // declared later in the block: in scope, not yet usable (CS0841)
+            case IFieldSymbol or IPropertySymbol when !symbol.IsStatic && !hasThis:
+                return false;
+        }
+
+        // The name must mean this symbol where the fix writes it.
+        var found = model.LookupSymbols(statement.SpanStart, name: symbol.Name);
+        return found.Length > 0 && SymbolEqualityComparer.Default.Equals(found[0], symbol);
+    }
+
+    /// <summary>
+    /// The receivers (as symbols) of EventLoop calls in view that run this code: the call a lambda around the statement
+    /// is an argument of, or calls in this document that pass the enclosing method as a method group.
+    /// </summary>
+    private static IEnumerable<ISymbol> RegisteredOn(ExpressionStatementSyntax statement, SyntaxNode root, SemanticModel model, HashSet<ISymbol> functions, CancellationToken cancellationToken)
+    {
+        foreach (var lambda in statement.Ancestors().OfType<AnonymousFunctionExpressionSyntax>())
+        {
+            if (ReceiverOfArgument(lambda, model, cancellationToken) is { } receiver)
+            {
+                yield return receiver;
+                yield break; // the innermost call that takes the code decides
+            }
+        }
+
+        var method = functions.OfType<IMethodSymbol>().FirstOrDefault(m => m.MethodKind is not (MethodKind.AnonymousFunction or MethodKind.LocalFunction));
+        if (method is null || functions.Count != 1)
+        {
+            yield break;
+        }
+
+        foreach (var name in root.DescendantNodes().OfType<SimpleNameSyntax>())
+        {
+            if (name.Identifier.ValueText != method.Name || name.Parent is InvocationExpressionSyntax)
+            {
+                continue;
+            }
+
+            var argument = name.Parent is MemberAccessExpressionSyntax access && access.Name == name ? access : (ExpressionSyntax)name;
+            if (argument.Parent is not ArgumentSyntax
+                || !SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(argument, cancellationToken).Symbol?.OriginalDefinition, method.OriginalDefinition))
+            {
+                continue;
+            }
+
+            if (ReceiverOfArgument(argument, model, cancellationToken) is { } receiver)
+            {
+                yield return receiver;
+            }
+        }
+    }
+
+    /// <summary>For <c>x.M(…, <paramref name="argument"/>, …)</c> with <c>x</c> an EventLoop: the symbol <c>x</c> names.</summary>
+    private static ISymbol? ReceiverOfArgument(ExpressionSyntax argument, SemanticModel model, CancellationToken cancellationToken)
+    {
+        if (argument.Parent is ArgumentSyntax { Parent: ArgumentListSyntax { Parent: InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax access } } }
+            && model.GetTypeInfo(access.Expression, cancellationToken).Type is { Name: "EventLoop", ContainingNamespace.Name: "NoBlock" })
+        {
+            return model.GetSymbolInfo(access.Expression, cancellationToken).Symbol;
+        }
+
+        return null;
     }
 
     private static ITypeSymbol? TypeOf(ISymbol symbol) => symbol switch
@@ -124,17 +252,6 @@ public sealed class BlockingCallInHandlerFixer : CodeFixProvider
         IPropertySymbol property => property.Type,
         _ => null,
     };
-
-    private static bool IsUsableAt(ISymbol symbol, SyntaxNode at)
-    {
-        if (symbol is IFieldSymbol or IPropertySymbol && !symbol.IsStatic)
-        {
-            var method = at.FirstAncestorOrSelf<MethodDeclarationSyntax>();
-            return method is not null && !method.Modifiers.Any(SyntaxKind.StaticKeyword);
-        }
-
-        return true;
-    }
 
     private static bool IsInAsyncFunction(SyntaxNode node)
     {
@@ -195,7 +312,7 @@ public sealed class BlockingCallInHandlerFixer : CodeFixProvider
         var root = await document.GetSyntaxRootAsync(cancellationToken).ConfigureAwait(false);
         var offload = ExpressionStatement(
             InvocationExpression(
-                MemberAccessExpression(SyntaxKind.SimpleMemberAccessExpression, IdentifierName(loopName), IdentifierName("Offload")),
+                MemberAccessExpression(SyntaxKind.SimpleMemberAccessExpression, IdentifierName(loopName), IdentifierName(OffloadMethod)),
                 ArgumentList(SingletonSeparatedList(Argument(ParenthesizedLambdaExpression(statement.Expression.WithoutTrivia()))))))
             .WithTriviaFrom(statement)
             .WithAdditionalAnnotations(Formatter.Annotation);

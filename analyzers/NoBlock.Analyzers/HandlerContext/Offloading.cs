@@ -30,6 +30,7 @@ internal static class Offloading
         ("System.Threading.CancellationToken", "Register"),
         ("System.Threading.CancellationToken", "UnsafeRegister"),
         ("NoBlock.EventLoop", "Offload"),
+        ("NoBlock.EventLoop", "OffloadAndReport"),
     };
 
     /// <summary>

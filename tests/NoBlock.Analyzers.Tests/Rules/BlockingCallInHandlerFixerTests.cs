@@ -135,7 +135,7 @@ public sealed class BlockingCallInHandlerFixerTests
         """;
 
     [Fact]
-    public Task Blocking_statement_in_a_synchronous_handler_moves_to_Offload() => Verify.VerifyAsync(
+    public Task Blocking_statement_in_a_synchronous_handler_moves_to_OffloadAndReport() => Verify.VerifyAsync(
         LoopHandler("""
                     var line = e.Fd.ToString();
                     {|NB0001:File.AppendAllText("audit.log", line)|};
@@ -143,8 +143,8 @@ public sealed class BlockingCallInHandlerFixerTests
             """),
         LoopHandler("""
                     var line = e.Fd.ToString();
-                    _loop.Offload(() => File.AppendAllText("audit.log", line));
-                    _loop.Offload(() => Thread.Sleep(10));
+                    _loop.OffloadAndReport(() => File.AppendAllText("audit.log", line));
+                    _loop.OffloadAndReport(() => Thread.Sleep(10));
             """));
 
     [Fact]
@@ -167,4 +167,198 @@ public sealed class BlockingCallInHandlerFixerTests
     public Task No_fix_in_a_synchronous_lambda_inside_an_async_handler() => Verify.VerifyNoFixAsync(Handler("""
                 new System.Collections.Generic.List<int> { 1 }.ForEach(i => {|NB0001:Thread.Sleep(i)|});
         """));
+
+    private const string Usings = """
+        using System;
+        using System.IO;
+        using System.Threading;
+        using System.Threading.Tasks;
+        using NoBlock;
+
+        """;
+
+    private static Task VerifyProgram(string source, string fixedSource) => new CodeFixVerifier<BlockingCallInHandlerAnalyzer, BlockingCallInHandlerFixer>.Test
+    {
+        TestState = { OutputKind = Microsoft.CodeAnalysis.OutputKind.ConsoleApplication, Sources = { source } },
+        FixedState = { OutputKind = Microsoft.CodeAnalysis.OutputKind.ConsoleApplication, Sources = { fixedSource } },
+    }.RunAsync();
+
+    [Fact]
+    public Task A_class_handler_beside_top_level_statements_uses_its_own_loop_not_the_top_level_local() => VerifyProgram(
+        Usings + """
+        var loop = new EventLoop();
+        loop.Run();
+
+        class Server
+        {
+            private readonly EventLoop _loop = new();
+
+            [EventLoopHandler]
+            void OnReadable(IoEvent e)
+            {
+                {|NB0001:Thread.Sleep(10)|};
+            }
+        }
+        """,
+        Usings + """
+        var loop = new EventLoop();
+        loop.Run();
+
+        class Server
+        {
+            private readonly EventLoop _loop = new();
+
+            [EventLoopHandler]
+            void OnReadable(IoEvent e)
+            {
+                _loop.OffloadAndReport(() => Thread.Sleep(10));
+            }
+        }
+        """);
+
+    [Fact]
+    public Task A_top_level_lambda_uses_the_loop_it_is_posted_to() => VerifyProgram(
+        Usings + """
+        using var first = new EventLoop();
+        using var second = new EventLoop();
+        second.Post(() =>
+        {
+            {|NB0001:File.AppendAllText("audit.log", "x")|};
+        });
+        first.Run();
+        """,
+        Usings + """
+        using var first = new EventLoop();
+        using var second = new EventLoop();
+        second.Post(() =>
+        {
+            second.OffloadAndReport(() => File.AppendAllText("audit.log", "x"));
+        });
+        first.Run();
+        """);
+
+    [Fact]
+    public Task With_two_loops_the_one_the_method_is_registered_on_is_used() => Verify.VerifyAsync(
+        Usings + """
+        class Server
+        {
+            private readonly EventLoop _accept = new();
+            private readonly EventLoop _io = new();
+
+            Server(int fd) => _io.Register(fd, IoEvents.Readable, OnReadable);
+
+            [EventLoopHandler]
+            void OnReadable(IoEvent e)
+            {
+                {|NB0001:Thread.Sleep(10)|};
+            }
+        }
+        """,
+        Usings + """
+        class Server
+        {
+            private readonly EventLoop _accept = new();
+            private readonly EventLoop _io = new();
+
+            Server(int fd) => _io.Register(fd, IoEvents.Readable, OnReadable);
+
+            [EventLoopHandler]
+            void OnReadable(IoEvent e)
+            {
+                _io.OffloadAndReport(() => Thread.Sleep(10));
+            }
+        }
+        """);
+
+    [Fact]
+    public Task No_offload_when_the_loop_is_ambiguous_nullable_or_declared_later() => Verify.VerifyNoFixAsync(
+        Usings + """
+        #nullable enable
+        class TwoLoops
+        {
+            private readonly EventLoop _a = new(), _b = new();
+
+            [EventLoopHandler]
+            void OnReadable(IoEvent e) => {|NB0001:Thread.Sleep(1)|};
+
+            [EventLoopHandler]
+            void OnWritable(IoEvent e)
+            {
+                {|NB0001:Thread.Sleep(1)|};
+            }
+        }
+
+        class MaybeLoop
+        {
+            private EventLoop? _loop;
+
+            [EventLoopHandler]
+            void OnReadable(IoEvent e)
+            {
+                {|NB0001:Thread.Sleep(1)|};
+            }
+        }
+
+        class LaterLoop
+        {
+            [EventLoopHandler]
+            static void OnReadable(IoEvent e)
+            {
+                {|NB0001:Thread.Sleep(1)|};
+                var loop = new EventLoop();
+                loop.Dispose();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Fix_All_fixes_every_kind_in_one_pass()
+    {
+        var test = new CodeFixVerifier<BlockingCallInHandlerAnalyzer, BlockingCallInHandlerFixer>.Test
+        {
+            TestCode = Usings + """
+                class Server
+                {
+                    private readonly EventLoop _loop = new();
+
+                    [EventLoopHandler]
+                    async Task OnTimer(Task<int> pending)
+                    {
+                        var n = {|NB0001:pending.Result|};
+                        {|NB0001:Thread.Sleep(n)|};
+                    }
+
+                    [EventLoopHandler]
+                    void OnReadable(IoEvent e)
+                    {
+                        {|NB0001:File.AppendAllText("audit.log", "read")|};
+                    }
+                }
+                """,
+            FixedCode = Usings + """
+                class Server
+                {
+                    private readonly EventLoop _loop = new();
+
+                    [EventLoopHandler]
+                    async Task OnTimer(Task<int> pending)
+                    {
+                        var n = await pending;
+                        await Task.Delay(n);
+                    }
+
+                    [EventLoopHandler]
+                    void OnReadable(IoEvent e)
+                    {
+                        _loop.OffloadAndReport(() => File.AppendAllText("audit.log", "read"));
+                    }
+                }
+                """,
+            CodeActionEquivalenceKey = "NB0001",
+            NumberOfFixAllIterations = 1,
+            NumberOfFixAllInDocumentIterations = 1,
+            NumberOfFixAllInProjectIterations = 1,
+        };
+        return test.RunAsync();
+    }
 }
