@@ -21,6 +21,8 @@ public static class RuleIdentifiers
     public const string ConfigureAwaitAdviceNetAnalyzers = "NBS0002";
     public const string AsyncVoidHandlerVsThreading = "NBS0003";
     public const string AsyncVoidHandlerAsyncFixer = "NBS0004";
+    public const string AsyncLambdaHandlerVsThreading = "NBS0005";
+    public const string AsyncLambdaHandlerMeziantou = "NBS0006";
 
     private const string DocsRoot = "https://github.com/noblock-dev/noblock/blob/main/docs/rules/";
 

@@ -101,6 +101,19 @@ internal sealed class EnclosingHandler
         return found.ToImmutable();
     }
 
+    /// <summary>
+    /// True when <paramref name="node"/> is itself a handler handed to the loop: a lambda or method group passed to an
+    /// <c>[EventLoopHandler]</c> parameter (<c>loop.Post(async () =&gt; …)</c>, <c>loop.Post(OnTick)</c>).
+    /// </summary>
+    public bool IsRegisteredHandler(SemanticModel model, SyntaxNode node, CancellationToken cancellationToken) =>
+        model.GetOperation(node, cancellationToken) switch
+        {
+            IAnonymousFunctionOperation function => RegistrationOf(function) is not null,
+            IMethodReferenceOperation reference => RegistrationOf(reference) is not null,
+            IDelegateCreationOperation { Target: { } target } => RegistrationOf(target) is not null,
+            _ => false,
+        };
+
     /// <summary>The argument a lambda or method group is passed as, when its parameter takes handlers.</summary>
     private IArgumentOperation? RegistrationOf(IOperation function)
     {

@@ -1,5 +1,6 @@
 using System.Collections.Generic;
 using System.Collections.Immutable;
+using System.Linq;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Diagnostics;
 using NoBlock.Analyzers.Configuration;
@@ -12,7 +13,11 @@ namespace NoBlock.Analyzers.Rules;
 /// MA0004 / CA2007 ("add ConfigureAwait(false)" — in a handler that moves the rest of it off the loop, see NB0006)
 /// and VSTHRD100 / AsyncFixer03 ("avoid async void" — an <c>async void</c> handler is the shape the loop expects:
 /// its delegates return void and its SynchronizationContext brings the handler's exceptions to the loop's fault
-/// policy). Where code is handler code is decided by <see cref="EnclosingHandler"/>, the rules' own routes.
+/// policy); VSTHRD101 / MA0147 ("avoid async lambdas / async void methods for void delegates") where the async lambda
+/// or method group is itself the handler handed to the loop (<c>loop.Post(async () =&gt; …)</c>, <c>loop.Post(OnTick)</c>),
+/// for the same reason — not for one handed to anything else, even inside a handler (<c>list.ForEach(async x =&gt; …)</c>
+/// is fire-and-forget there too).
+/// Where code is handler code is decided by <see cref="EnclosingHandler"/>, the rules' own routes.
 /// </summary>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
 public sealed class EventLoopCodeSuppressor : DiagnosticSuppressor
@@ -33,7 +38,18 @@ public sealed class EventLoopCodeSuppressor : DiagnosticSuppressor
         RuleIdentifiers.AsyncVoidHandlerAsyncFixer, "AsyncFixer03",
         "An async void EventLoop handler is the shape the loop expects: its exceptions reach the loop's fault policy through the loop's SynchronizationContext");
 
-    public override ImmutableArray<SuppressionDescriptor> SupportedSuppressions { get; } = ImmutableArray.Create(Meziantou, NetAnalyzers, VsThreading, AsyncFixer);
+    internal static readonly SuppressionDescriptor VsThreadingLambda = new(
+        RuleIdentifiers.AsyncLambdaHandlerVsThreading, "VSTHRD101",
+        "An async lambda passed to the loop as a handler is the shape the loop expects: its exceptions reach the loop's fault policy through the loop's SynchronizationContext");
+
+    internal static readonly SuppressionDescriptor MeziantouLambda = new(
+        RuleIdentifiers.AsyncLambdaHandlerMeziantou, "MA0147",
+        "An async lambda passed to the loop as a handler is the shape the loop expects: its exceptions reach the loop's fault policy through the loop's SynchronizationContext");
+
+    /// <summary>Suppressions that hold only where the diagnostic's lambda or method group is itself the handler handed to the loop.</summary>
+    private static readonly ImmutableHashSet<string> OnlyForRegisteredHandlers = ImmutableHashSet.Create("VSTHRD101", "MA0147");
+
+    public override ImmutableArray<SuppressionDescriptor> SupportedSuppressions { get; } = ImmutableArray.Create(Meziantou, NetAnalyzers, VsThreading, AsyncFixer, VsThreadingLambda, MeziantouLambda);
 
     public override void ReportSuppressions(SuppressionAnalysisContext context)
     {
@@ -59,8 +75,11 @@ public sealed class EventLoopCodeSuppressor : DiagnosticSuppressor
             }
 
             var node = tree.GetRoot(context.CancellationToken).FindNode(diagnostic.Location.SourceSpan, getInnermostNodeForTie: true);
-            var options = context.Options.AnalyzerConfigOptionsProvider.GetOptions(tree);
-            if (handlers.Find(context.GetSemanticModel(tree), node, options, context.CancellationToken) is not null)
+            var model = context.GetSemanticModel(tree);
+            bool suppress = OnlyForRegisteredHandlers.Contains(diagnostic.Id)
+                ? handlers.IsRegisteredHandler(model, node, context.CancellationToken)
+                : handlers.Find(model, node, context.Options.AnalyzerConfigOptionsProvider.GetOptions(tree), context.CancellationToken) is not null;
+            if (suppress)
             {
                 context.ReportSuppression(Suppression.Create(descriptor, diagnostic));
             }

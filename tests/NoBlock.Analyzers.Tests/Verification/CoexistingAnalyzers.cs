@@ -19,7 +19,7 @@ internal static class CoexistingAnalyzers
     public static ImmutableArray<DiagnosticAnalyzer> All => Loaded.Value;
 
     /// <summary>The rules the suppressor handles; every other rule of those packages is switched off in the tests.</summary>
-    public static readonly ImmutableHashSet<string> Suppressible = ImmutableHashSet.Create("MA0004", "CA2007", "VSTHRD100", "AsyncFixer03");
+    public static readonly ImmutableHashSet<string> Suppressible = ImmutableHashSet.Create("MA0004", "CA2007", "VSTHRD100", "AsyncFixer03", "VSTHRD101", "MA0147");
 
     /// <summary>Turns off every rule of the loaded analyzers except <see cref="Suppressible"/>, so a test sees only those.</summary>
     public static Solution OnlySuppressible(Solution solution, ProjectId projectId)
