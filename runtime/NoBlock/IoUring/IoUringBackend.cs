@@ -108,6 +108,11 @@ internal sealed unsafe class IoUringBackend : IDisposable
     /// <summary>As above, with the receive buffers given (count, size, incremental) instead of the defaults (tests).</summary>
     internal static IoUringBackend? TryCreate(int maxEvents, (int Count, int Size, bool Incremental)? receiveBuffers, out string? unavailable)
     {
+        if (IoUringSupport.Simulated is { } simulated)
+        {
+            unavailable = simulated;
+            return null;
+        }
         var ring = IoUringRing.Create(SqEntries, CqEntries, IoUringSetupFlags.SubmitAll | IoUringSetupFlags.CoopTaskrun | IoUringSetupFlags.TaskrunFlag, out var err);
         if (ring is null && err.IsInvalidArgument)
         {
