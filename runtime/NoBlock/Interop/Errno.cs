@@ -33,6 +33,9 @@ internal readonly struct Errno
     /// <summary>The errno of a completion whose <c>res</c> is negative.</summary>
     public static Errno FromCompletion(int res) => new(-res);
 
+    /// <summary>EBUSY: what a selector reports when the submission queue had no slot and submitting it failed too.</summary>
+    public static Errno SubmissionQueueFull => new(EBUSY);
+
     public bool IsNotImplemented => Value == ENOSYS;
     public bool IsPermissionDenied => Value == EPERM;
     public bool IsInvalidArgument => Value is EINVAL or EOPNOTSUPP;

@@ -113,15 +113,23 @@ internal static unsafe class IoUringSys
     public enum FdKind { NotOpen, RegularFile, Directory, Other }
 
     /// <summary>What an fd is (<c>fstat</c>): the checks epoll_ctl ADD makes itself (EBADF, EPERM for files), made for a poll request.</summary>
-    public static FdKind FileKind(int fd, out Errno err)
+    public static FdKind FileKind(int fd, out Errno err) => FileKind(fd, out _, out err);
+
+    /// <summary>
+    /// As above, plus which open file the number names now (<c>st_dev</c>, <c>st_ino</c>): a poll request holds its
+    /// file, so a closed-and-reused fd number is only recognisable by comparing identities.
+    /// </summary>
+    public static FdKind FileKind(int fd, out (ulong Device, ulong Inode) identity, out Errno err)
     {
         stat st;
+        identity = default;
         if (fstat(fd, &st) < 0)
         {
             err = LastErrno();
             return err.IsBadFd ? FdKind.NotOpen : FdKind.Other;
         }
         err = default;
+        identity = ((ulong)st.st_dev, (ulong)st.st_ino);
         uint format = (uint)st.st_mode & (uint)S_IFMT;
         return format == (uint)S_IFREG ? FdKind.RegularFile : format == (uint)S_IFDIR ? FdKind.Directory : FdKind.Other;
     }

@@ -108,6 +108,11 @@ internal sealed unsafe class IoUringBackend : IDisposable
     /// <summary>As above, with the receive buffers given (count, size, incremental) instead of the defaults (tests).</summary>
     internal static IoUringBackend? TryCreate(int maxEvents, (int Count, int Size, bool Incremental)? receiveBuffers, out string? unavailable)
     {
+        if (IoUringSupport.Simulated is { } simulated)
+        {
+            unavailable = simulated;
+            return null;
+        }
         var ring = IoUringRing.Create(SqEntries, CqEntries, IoUringSetupFlags.SubmitAll | IoUringSetupFlags.CoopTaskrun | IoUringSetupFlags.TaskrunFlag, out var err);
         if (ring is null && err.IsInvalidArgument)
         {
@@ -156,18 +161,30 @@ internal sealed unsafe class IoUringBackend : IDisposable
     /// Registers <paramref name="fd"/> for readiness under the loop's <paramref name="token"/>. Like epoll_ctl ADD it
     /// refuses an fd that is not open, one that cannot be polled (a regular file or a directory) and one that is
     /// registered already; the poll itself is armed by the next submission.
+    /// <para>
+    /// An fd number registered here whose open file is not the one registered (the registered fd was closed while
+    /// registered and the number reused) is not "registered already": closing the fd ended that registration under
+    /// epoll, so here the old source is <em>orphaned</em> (its poll removed, no more events, it only waits for its
+    /// owner's <see cref="RemovePoll"/>) and the new fd registers. Files are compared by (st_dev, st_ino), so two
+    /// anonymous-inode fds (eventfds, timerfds) look the same: reusing an eventfd's number for another eventfd
+    /// without disposing the registration first is refused as a double registration.
+    /// </para>
     /// </summary>
     public SelectorStatus AddPoll(int fd, IoEvents interest, ulong token, out int source)
     {
         source = -1;
-        if (_pollSourceByFd.ContainsKey(fd))
-        {
-            return SelectorStatus.AlreadyRegistered;
-        }
-        var kind = IoUringSys.FileKind(fd, out var err);
+        var kind = IoUringSys.FileKind(fd, out var file, out _);
         if (kind == IoUringSys.FdKind.NotOpen)
         {
             return SelectorStatus.NotOpen;
+        }
+        if (_pollSourceByFd.TryGetValue(fd, out int existing))
+        {
+            if (_sources[existing].File == file)
+            {
+                return SelectorStatus.AlreadyRegistered;
+            }
+            Orphan(existing);
         }
         if (kind is IoUringSys.FdKind.RegularFile or IoUringSys.FdKind.Directory)
         {
@@ -176,6 +193,7 @@ internal sealed unsafe class IoUringBackend : IDisposable
         source = Allocate(fd, token, SourceKind.Readiness);
         ref var s = ref _sources[source];
         s.Interest = interest;
+        s.File = file;
         _pollSourceByFd[fd] = source;
         if (!ArmPoll(source))
         {
@@ -190,9 +208,9 @@ internal sealed unsafe class IoUringBackend : IDisposable
     public SelectorStatus ModifyPoll(int source, IoEvents interest)
     {
         ref var s = ref _sources[source];
-        if (s.Kind != SourceKind.Readiness)
+        if (s.Kind != SourceKind.Readiness || s.Orphaned)
         {
-            return SelectorStatus.NotRegistered;
+            return SelectorStatus.NotRegistered; // orphaned: its fd was closed while registered, as epoll_ctl MOD's ENOENT says
         }
         if (!RemoveArmedPoll(source))
         {
@@ -218,13 +236,31 @@ internal sealed unsafe class IoUringBackend : IDisposable
         }
         bool armed = s.PollArmed;
         RemoveArmedPoll(source);
-        _pollSourceByFd.Remove(s.Fd);
+        if (_pollSourceByFd.TryGetValue(s.Fd, out int current) && current == source)
+        {
+            _pollSourceByFd.Remove(s.Fd); // not when orphaned: the number belongs to a newer registration then
+        }
         Release(source);
         if (armed && !_disposed)
         {
             _ring.Submit(out _);
         }
     }
+
+    /// <summary>Ends a readiness source whose fd was closed while registered (see <see cref="AddPoll"/>).</summary>
+    private void Orphan(int source)
+    {
+        ref var s = ref _sources[source];
+        RemoveArmedPoll(source);
+        _pollSourceByFd.Remove(s.Fd);
+        s.Sequence = NextSequence(s.Sequence); // completions of its last poll, already on their way, are stale
+        s.Orphaned = true;
+        s.RearmQueued = false;
+    }
+
+    /// <summary>The loop's token of readiness source <paramref name="source"/>, or 0 if it is not one (freed, reused by a completion source).</summary>
+    public ulong ReadinessToken(int source) =>
+        (uint)source < (uint)_highWater && _sources[source].Kind == SourceKind.Readiness ? _sources[source].Token : 0;
 
     private bool ArmPoll(int source)
     {
@@ -342,7 +378,8 @@ internal sealed unsafe class IoUringBackend : IDisposable
     /// Re-arms level-triggered polls that fired last turn, submits everything queued (sends, arms, cancels) and
     /// waits up to <paramref name="timeoutMs"/> ms (-1: no limit; 0: do not wait) for completions, in one
     /// io_uring_enter. Returns false with <paramref name="err"/> if the enter failed (EINTR returns true with
-    /// nothing). The events are views valid until the next call.
+    /// nothing and <paramref name="err"/> EINTR, or with the completions that were already there). The events are
+    /// views valid until the next call.
     /// </summary>
     public bool Wait(int timeoutMs, out ReadOnlySpan<ReadinessEvent> ready, out ReadOnlySpan<CompletionEvent> completions, out Errno err)
     {
@@ -358,7 +395,7 @@ internal sealed unsafe class IoUringBackend : IDisposable
         {
             return false;
         }
-        err = default;
+        err = rc < 0 && err.IsInterrupted ? err : default;
         int n = _ring.TakeCompletions(_cqes);
         for (int i = 0; i < n; i++)
         {
@@ -451,7 +488,7 @@ internal sealed unsafe class IoUringBackend : IDisposable
         {
             int source = _rearm[i];
             ref var s = ref _sources[source];
-            if (s.Kind != SourceKind.Readiness || !s.RearmQueued)
+            if (s.Kind != SourceKind.Readiness || !s.RearmQueued || s.Orphaned)
             {
                 continue;
             }
@@ -547,6 +584,8 @@ internal sealed unsafe class IoUringBackend : IDisposable
         s.Interest = IoEvents.None;
         s.PollArmed = false;
         s.RearmQueued = false;
+        s.Orphaned = false;
+        s.File = default;
         s.Sequence = NextSequence(s.Sequence); // a reused index never matches its previous owner's requests
         SourceCount++;
         return index;
@@ -611,6 +650,8 @@ internal sealed unsafe class IoUringBackend : IDisposable
         public uint Sequence;
         public bool PollArmed;
         public bool RearmQueued;
+        public bool Orphaned;                        // readiness: its fd was closed while registered (AddPoll)
+        public (ulong Device, ulong Inode) File;     // readiness: the open file registered, to tell a reused fd number
     }
 }
 

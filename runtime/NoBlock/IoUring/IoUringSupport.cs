@@ -37,6 +37,49 @@ internal static unsafe class IoUringSupport
     private static string? _kernelVerdict;   // null: not probed yet; "": everything is there; else why not
     private static uint _kernelFeatures;
 
+    private static string? _simulated;       // tests: the reason io_uring "is unavailable" while a simulation is on
+    private static string? _processVerdict;  // null: not probed yet; "": a backend can be created; else why not
+
+    /// <summary>
+    /// Tests: until the returned scope is disposed, every backend creation fails with <paramref name="reason"/>, as
+    /// on a machine without io_uring (the fallback path runs for real; only the kernel's answer is simulated).
+    /// Process-wide: the test assembly runs its tests one at a time.
+    /// </summary>
+    internal static IDisposable SimulateUnavailable(string reason)
+    {
+        Volatile.Write(ref _simulated, reason);
+        return new SimulationScope();
+    }
+
+    /// <summary>The simulated reason, if a test set one (<see cref="SimulateUnavailable"/>).</summary>
+    internal static string? Simulated => Volatile.Read(ref _simulated);
+
+    /// <summary>
+    /// Null when this process can run the io_uring backend, else why not (the same reason the loop's fallback
+    /// notice or exception gives). Probed once by creating and disposing a backend; the simulation wins.
+    /// </summary>
+    public static string? WhyUnavailable()
+    {
+        if (Simulated is { } simulated)
+        {
+            return simulated;
+        }
+        lock (Gate)
+        {
+            if (_processVerdict is null)
+            {
+                using var backend = IoUringBackend.TryCreate(1, out var why);
+                _processVerdict = why ?? "";
+            }
+            return _processVerdict.Length == 0 ? null : _processVerdict;
+        }
+    }
+
+    private sealed class SimulationScope : IDisposable
+    {
+        public void Dispose() => Volatile.Write(ref _simulated, null);
+    }
+
     /// <summary>The running kernel's release (<c>uname -r</c>), for messages.</summary>
     public static string KernelRelease
     {

@@ -85,6 +85,10 @@ internal static partial class RuntimeLog
         Message = "Loop {LoopName}: an EventLoopGroup.LoopFaulted handler threw while told that the loop stopped on an exception")]
     public static partial void LoopFaultedHandlerFailed(this ILogger logger, Exception exception, string loopName);
 
+    [LoggerMessage(EventId = 26, EventName = "BackendFallback", Level = LogLevel.Warning,
+        Message = "Loop {LoopName}: io_uring is unavailable ({Reason}); the loop uses epoll (EventLoopOptions.Backend = {Backend})")]
+    public static partial void BackendFallback(this ILogger logger, string loopName, string reason, EventLoopBackend backend);
+
     // ---- TCP listeners (30–39) -----------------------------------------------------------------------------------
 
     [LoggerMessage(EventId = 30, EventName = "AcceptFailed", Level = LogLevel.Error,

@@ -54,8 +54,12 @@ public sealed unsafe partial class EventLoop : IDisposable
     private bool _edgeGuard;           // EventLoopOptions.Guards.EdgeTriggeredLeftovers, read when Run starts
     private byte* _readBuffer;          // the loop-owned receive buffer lent to TCP connections (see ReadBuffer)
 
-    /// <summary>Creates a loop (an epoll instance and its waker eventfd). Call <see cref="Run"/> to turn it.</summary>
+    /// <summary>
+    /// Creates a loop (an epoll instance or an io_uring ring, as <see cref="EventLoopOptions.Backend"/> says, and its
+    /// waker eventfd). Call <see cref="Run"/> to turn it.
+    /// </summary>
     /// <param name="options">Settings; null for the defaults.</param>
+    /// <exception cref="PlatformNotSupportedException"><see cref="EventLoopOptions.Backend"/> is <see cref="EventLoopBackend.IoUring"/> and io_uring is unavailable here (the message says why).</exception>
     public EventLoop(EventLoopOptions? options = null)
     {
         _options = options ?? new EventLoopOptions();
@@ -76,12 +80,19 @@ public sealed unsafe partial class EventLoop : IDisposable
         _metrics = LoopMetrics.For(_options);
         _nameTag = new KeyValuePair<string, object?>(LoopMetrics.LoopNameTag, _options.Name);
 
-        _selector = EpollSelector.TryCreate(_options.MaxEventsPerPoll, out var failedCall, out var err)
-            ?? throw err.ToException(failedCall!);
+        _selector = CreateSelector(out var backend);
+        Backend = backend;
         _syncContext = new LoopSynchronizationContext(this);
         _utilizationMarkWall = Stopwatch.GetTimestamp();
         _metrics.Track(this);
     }
+
+    /// <summary>
+    /// The kernel mechanism this loop waits with: <see cref="EventLoopBackend.Epoll"/> or
+    /// <see cref="EventLoopBackend.IoUring"/> (never <see cref="EventLoopBackend.PreferIoUring"/>: that option
+    /// resolves to one of them when the loop is created).
+    /// </summary>
+    public EventLoopBackend Backend { get; }
 
     /// <summary>The loop's name (<see cref="EventLoopOptions.Name"/>).</summary>
     public string Name => _options.Name;
@@ -416,6 +427,65 @@ public sealed unsafe partial class EventLoop : IDisposable
         {
             NativeMemory.Free(_readBuffer);
             _readBuffer = null;
+        }
+    }
+
+    // =========================================================================================================
+    // Backend
+    // =========================================================================================================
+
+    /// <summary>Set once per process when a fallback notice went to standard error (a group's loops all fall back alike).</summary>
+    private static int _fallbackLineWritten;
+
+    private Selector CreateSelector(out EventLoopBackend backend)
+    {
+        var wanted = _options.Backend;
+        if (wanted is not (EventLoopBackend.Epoll or EventLoopBackend.IoUring or EventLoopBackend.PreferIoUring))
+        {
+            throw new ArgumentOutOfRangeException(nameof(EventLoopOptions.Backend), wanted, "EventLoopOptions.Backend must be Epoll, IoUring or PreferIoUring.");
+        }
+        if (wanted != EventLoopBackend.Epoll)
+        {
+            var uring = IoUring.IoUringSelector.TryCreate(_options.MaxEventsPerPoll, out var why);
+            if (uring is not null)
+            {
+                backend = EventLoopBackend.IoUring;
+                return uring;
+            }
+            if (wanted == EventLoopBackend.IoUring)
+            {
+                throw new PlatformNotSupportedException(
+                    $"EventLoop '{Name}': EventLoopOptions.Backend is IoUring, but {why}. " +
+                    "Set Backend = PreferIoUring to fall back to epoll where io_uring is unavailable, or Epoll.");
+            }
+            ReportFallback(why!);
+        }
+        backend = EventLoopBackend.Epoll;
+        return EpollSelector.TryCreate(_options.MaxEventsPerPoll, out var failedCall, out var err)
+            ?? throw err.ToException(failedCall!);
+    }
+
+    private void ReportFallback(string reason)
+    {
+        if (_logger is not null)
+        {
+            _logger.BackendFallback(Name, reason, _options.Backend);
+            return;
+        }
+        // The real stderr gets one line per process; a test's writer (FaultWriter) gets every loop's.
+        if (_options.FaultWriter is null && Interlocked.Exchange(ref _fallbackLineWritten, 1) != 0)
+        {
+            return;
+        }
+        try
+        {
+            (_options.FaultWriter?.Invoke() ?? Console.Error).WriteLine(
+                $"NoBlock: loop '{Name}': io_uring is unavailable ({reason}); using epoll (EventLoopOptions.Backend = PreferIoUring). " +
+                "Set EventLoopOptions.Logger to get this as a log event (BackendFallback).");
+        }
+        catch (IOException)
+        {
+            // stderr closed: nowhere left to say it
         }
     }
 

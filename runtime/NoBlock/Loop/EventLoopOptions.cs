@@ -53,6 +53,14 @@ public sealed class EventLoopOptions
     internal Func<TextWriter>? FaultWriter { get; set; }
 
     /// <summary>
+    /// The kernel mechanism the loop waits with: <see cref="EventLoopBackend.Epoll"/> (the default),
+    /// <see cref="EventLoopBackend.IoUring"/> (throws where io_uring is unavailable) or
+    /// <see cref="EventLoopBackend.PreferIoUring"/> (io_uring if available, else epoll with a notice).
+    /// <see cref="EventLoop.Backend"/> says which one a loop got.
+    /// </summary>
+    public EventLoopBackend Backend { get; set; } = EventLoopBackend.Epoll;
+
+    /// <summary>
     /// Most readiness events fetched by one <c>epoll_wait</c> (the size of the loop's reusable event buffer).
     /// Default 256: large enough that a busy loop needs few syscalls, small enough that the events of one turn
     /// are dispatched before timers and posted work get their next chance.

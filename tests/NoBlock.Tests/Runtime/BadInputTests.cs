@@ -9,18 +9,18 @@ public sealed class BadInputTests
     {
     }
 
-    [Fact]
-    public void Negative_fd_is_refused()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Negative_fd_is_refused(EventLoopBackend backend)
     {
-        using var loop = new EventLoop();
+        using var loop = Backends.Loop(backend);
         var ex = Assert.Throws<ArgumentOutOfRangeException>(() => loop.Register(-1, IoEvents.Readable, NoOp));
         Assert.Contains("fd -1", ex.Message);
     }
 
-    [Fact]
-    public void Closed_fd_is_refused_with_its_number()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Closed_fd_is_refused_with_its_number(EventLoopBackend backend)
     {
-        using var loop = new EventLoop(); // created first: its own fds must not take the closed number
+        using var loop = Backends.Loop(backend); // created first: its own fds must not take the closed number
         var (r, w) = Fds.Pipe();
         Fds.Close(r);
         Fds.Close(w);
@@ -29,13 +29,13 @@ public sealed class BadInputTests
         Assert.Contains("not open", ex.Message);
     }
 
-    [Fact]
-    public void Blocking_fd_is_refused_with_the_fix()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Blocking_fd_is_refused_with_the_fix(EventLoopBackend backend)
     {
         var (r, w) = Fds.Pipe(nonBlocking: false);
         try
         {
-            using var loop = new EventLoop();
+            using var loop = Backends.Loop(backend);
             var ex = Assert.Throws<ArgumentException>(() => loop.Register(r, IoEvents.Readable, NoOp));
             Assert.Contains($"fd {r}", ex.Message);
             Assert.Contains("O_NONBLOCK", ex.Message);
@@ -49,14 +49,14 @@ public sealed class BadInputTests
         }
     }
 
-    [Fact]
-    public void Double_registration_is_refused_and_the_first_keeps_working()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Double_registration_is_refused_and_the_first_keeps_working(EventLoopBackend backend)
     {
         var (r, w) = Fds.Pipe();
         try
         {
             var seen = new EventRecorder();
-            var loop = new EventLoop();
+            var loop = Backends.Loop(backend);
             loop.Register(r, IoEvents.Readable, e =>
             {
                 seen.Record(e);
@@ -77,14 +77,14 @@ public sealed class BadInputTests
         }
     }
 
-    [Fact]
-    public void Regular_file_is_refused_because_epoll_cannot_watch_it()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Regular_file_is_refused_because_epoll_cannot_watch_it(EventLoopBackend backend)
     {
         int fd = Fds.OpenFile("/proc/self/status");
         Assert.True(fd >= 0);
         try
         {
-            using var loop = new EventLoop();
+            using var loop = Backends.Loop(backend);
             var ex = Assert.Throws<ArgumentException>(() => loop.Register(fd, IoEvents.Readable, NoOp));
             Assert.Contains($"fd {fd}", ex.Message);
         }
@@ -94,14 +94,14 @@ public sealed class BadInputTests
         }
     }
 
-    [Fact]
-    public void Bad_registration_inside_a_handler_is_reported_and_the_loop_keeps_serving_others()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Bad_registration_inside_a_handler_is_reported_and_the_loop_keeps_serving_others(EventLoopBackend backend)
     {
         var (r, w) = Fds.Pipe();
         var (blockingR, blockingW) = Fds.Pipe(nonBlocking: false);
         try
         {
-            using var lt = new LoopThread();
+            using var lt = new LoopThread(Backends.Options(backend));
             var seen = new EventRecorder();
             lt.Invoke(() => lt.Loop.Register(r, IoEvents.Readable, e =>
             {
@@ -122,13 +122,13 @@ public sealed class BadInputTests
         }
     }
 
-    [Fact]
-    public void Register_from_another_thread_while_running_is_refused_with_the_fix()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Register_from_another_thread_while_running_is_refused_with_the_fix(EventLoopBackend backend)
     {
         var (r, w) = Fds.Pipe();
         try
         {
-            using var lt = new LoopThread();
+            using var lt = new LoopThread(Backends.Options(backend));
             var ex = Assert.Throws<InvalidOperationException>(() => lt.Loop.Register(r, IoEvents.Readable, NoOp));
             Assert.Contains("Post", ex.Message);
             Assert.Equal(0, lt.Invoke(() => lt.Loop.RegistrationCount));
@@ -140,13 +140,13 @@ public sealed class BadInputTests
         }
     }
 
-    [Fact]
-    public void Use_after_Dispose_throws_ObjectDisposedException()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Use_after_Dispose_throws_ObjectDisposedException(EventLoopBackend backend)
     {
         var (r, w) = Fds.Pipe();
         try
         {
-            var loop = new EventLoop(new EventLoopOptions { Name = "gone" });
+            var loop = new EventLoop(new EventLoopOptions { Backend = backend, Name = "gone" });
             loop.Dispose();
             loop.Dispose(); // idempotent
             Assert.Contains("gone", Assert.Throws<ObjectDisposedException>(() => loop.Register(r, IoEvents.Readable, NoOp)).Message);
@@ -163,13 +163,13 @@ public sealed class BadInputTests
         }
     }
 
-    [Fact]
-    public void Registration_Modify_after_Dispose_throws_and_Dispose_is_idempotent()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Registration_Modify_after_Dispose_throws_and_Dispose_is_idempotent(EventLoopBackend backend)
     {
         var (r, w) = Fds.Pipe();
         try
         {
-            using var loop = new EventLoop();
+            using var loop = Backends.Loop(backend);
             var reg = loop.Register(r, IoEvents.Readable, NoOp);
             reg.Dispose();
             reg.Dispose();
@@ -185,20 +185,20 @@ public sealed class BadInputTests
         }
     }
 
-    [Fact]
-    public void Run_on_a_second_thread_is_refused_while_the_first_keeps_running()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Run_on_a_second_thread_is_refused_while_the_first_keeps_running(EventLoopBackend backend)
     {
-        using var lt = new LoopThread();
+        using var lt = new LoopThread(Backends.Options(backend));
         var ex = Assert.Throws<InvalidOperationException>(lt.Loop.Run);
         Assert.Contains("already running", ex.Message);
         Assert.True(lt.Loop.IsRunning);
         Assert.Equal(7, lt.Invoke(() => 7));
     }
 
-    [Fact]
-    public void Run_inside_a_handler_is_refused()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Run_inside_a_handler_is_refused(EventLoopBackend backend)
     {
-        using var lt = new LoopThread();
+        using var lt = new LoopThread(Backends.Options(backend));
         var ex = Assert.Throws<InvalidOperationException>(() => lt.Invoke(() =>
         {
             lt.Loop.Run();
@@ -208,10 +208,10 @@ public sealed class BadInputTests
         Assert.Equal(7, lt.Invoke(() => 7));
     }
 
-    [Fact]
-    public void Dispose_while_running_is_refused_and_the_loop_keeps_serving()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Dispose_while_running_is_refused_and_the_loop_keeps_serving(EventLoopBackend backend)
     {
-        using var lt = new LoopThread();
+        using var lt = new LoopThread(Backends.Options(backend));
         var ex = Assert.Throws<InvalidOperationException>(lt.Loop.Dispose);
         Assert.Contains("Stop()", ex.Message);
         Assert.Equal(7, lt.Invoke(() => 7));
@@ -224,22 +224,22 @@ public sealed class BadInputTests
         Assert.Equal(8, lt.Invoke(() => 8));
     }
 
-    [Fact]
-    public void Negative_timer_delay_and_null_handlers_are_refused()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Negative_timer_delay_and_null_handlers_are_refused(EventLoopBackend backend)
     {
-        using var loop = new EventLoop();
+        using var loop = Backends.Loop(backend);
         Assert.Throws<ArgumentOutOfRangeException>(() => loop.Schedule(TimeSpan.FromMilliseconds(-1), () => { }));
         Assert.Throws<ArgumentNullException>(() => loop.Post(null!));
         Assert.Throws<ArgumentNullException>(() => loop.Register(0, IoEvents.Readable, null!));
     }
 
-    [Fact]
-    public void Loop_resources_are_released_on_Dispose()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Loop_resources_are_released_on_Dispose(EventLoopBackend backend)
     {
         int before = Fds.OpenCount();
         for (int i = 0; i < 20; i++)
         {
-            using var loop = new EventLoop();
+            using var loop = Backends.Loop(backend);
             loop.Post(() => { });
             loop.Stop();
             loop.Run();

@@ -17,14 +17,14 @@ public sealed class EventLoopTests
         Assert.Equal((uint)IoEvents.OneShot, (uint)Tmds.Linux.LibC.EPOLLONESHOT);
     }
 
-    [Fact]
-    public void Level_triggered_reports_unread_data_on_every_turn()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Level_triggered_reports_unread_data_on_every_turn(EventLoopBackend backend)
     {
         var (r, w) = Fds.Pipe();
         var seen = new EventRecorder();
         try
         {
-            using var lt = new LoopThread();
+            using var lt = new LoopThread(Backends.Options(backend));
             lt.Invoke(() => lt.Loop.Register(r, IoEvents.Readable, seen.Record)); // never reads
             Fds.Write(w);
             seen.ExpectEvents(IoEvents.Readable, atLeast: 3);
@@ -36,15 +36,15 @@ public sealed class EventLoopTests
         }
     }
 
-    [Fact]
-    public void Edge_triggered_reports_once_until_drained_to_EAGAIN()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Edge_triggered_reports_once_until_drained_to_EAGAIN(EventLoopBackend backend)
     {
         var (r, w) = Fds.Pipe();
         var seen = new EventRecorder();
         bool drain = false;
         try
         {
-            using var lt = new LoopThread();
+            using var lt = new LoopThread(Backends.Options(backend));
             lt.Invoke(() => lt.Loop.Register(r, IoEvents.Readable | IoEvents.EdgeTriggered, e =>
             {
                 seen.Record(e);
@@ -79,14 +79,14 @@ public sealed class EventLoopTests
         }
     }
 
-    [Fact]
-    public void OneShot_reports_once_until_rearmed_with_Modify()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void OneShot_reports_once_until_rearmed_with_Modify(EventLoopBackend backend)
     {
         var (r, w) = Fds.Pipe();
         var seen = new EventRecorder();
         try
         {
-            using var lt = new LoopThread();
+            using var lt = new LoopThread(Backends.Options(backend));
             var reg = lt.Invoke(() => lt.Loop.Register(r, IoEvents.Readable | IoEvents.OneShot, seen.Record));
             Fds.Write(w);
             seen.ExpectEvents(IoEvents.Readable);
@@ -102,14 +102,14 @@ public sealed class EventLoopTests
         }
     }
 
-    [Fact]
-    public void Writable_interest_reports_a_pipe_with_room()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Writable_interest_reports_a_pipe_with_room(EventLoopBackend backend)
     {
         var (r, w) = Fds.Pipe();
         var seen = new EventRecorder();
         try
         {
-            using var lt = new LoopThread();
+            using var lt = new LoopThread(Backends.Options(backend));
             var reg = lt.Invoke(() => lt.Loop.Register(w, IoEvents.Writable, seen.Record));
             seen.ExpectEvents(IoEvents.Writable);
             lt.Invoke(reg.Dispose);
@@ -123,10 +123,10 @@ public sealed class EventLoopTests
         }
     }
 
-    [Fact]
-    public void Post_from_another_thread_wakes_a_sleeping_loop_and_runs_on_the_loop_thread()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Post_from_another_thread_wakes_a_sleeping_loop_and_runs_on_the_loop_thread(EventLoopBackend backend)
     {
-        using var lt = new LoopThread();
+        using var lt = new LoopThread(Backends.Options(backend));
         // The loop has nothing to do: it sleeps in epoll_wait with no timeout. Only the waker can get it out.
         Waits.Until(() => lt.Loop.Activity.PollStartTimestamp != 0, "the loop to sleep in epoll_wait");
         var ran = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -134,11 +134,11 @@ public sealed class EventLoopTests
         Assert.Equal(lt.ManagedThreadId, Waits.Result(ran.Task, "the posted action"));
     }
 
-    [Fact]
-    public void Posts_from_many_threads_all_run_once_in_each_threads_order()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Posts_from_many_threads_all_run_once_in_each_threads_order(EventLoopBackend backend)
     {
         const int Threads = 4, PerThread = 5000;
-        using var lt = new LoopThread();
+        using var lt = new LoopThread(Backends.Options(backend));
         var seen = new List<(int Thread, int Seq)>();
         var done = new CountdownEvent(Threads * PerThread);
         var posters = Enumerable.Range(0, Threads).Select(t => new Thread(() =>
@@ -164,13 +164,13 @@ public sealed class EventLoopTests
         }
     }
 
-    [Fact]
-    public void Posted_work_is_bounded_per_turn_so_io_is_not_starved()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Posted_work_is_bounded_per_turn_so_io_is_not_starved(EventLoopBackend backend)
     {
         var (r, w) = Fds.Pipe();
         try
         {
-            using var lt = new LoopThread(new EventLoopOptions { MaxPostedPerTurn = 16 });
+            using var lt = new LoopThread(new EventLoopOptions { Backend = backend, MaxPostedPerTurn = 16 });
             var ioSeen = new EventRecorder();
             int selfPosts = 0;
             lt.Invoke(() => lt.Loop.Register(r, IoEvents.Readable, e =>
@@ -198,10 +198,10 @@ public sealed class EventLoopTests
         }
     }
 
-    [Fact]
-    public void Timers_run_in_due_order_on_the_loop_thread_and_not_before_due()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Timers_run_in_due_order_on_the_loop_thread_and_not_before_due(EventLoopBackend backend)
     {
-        using var lt = new LoopThread();
+        using var lt = new LoopThread(Backends.Options(backend));
         var order = new ConcurrentQueue<(int Id, int Thread, long Elapsed)>();
         var all = new CountdownEvent(4);
         var clock = Stopwatch.StartNew();
@@ -225,10 +225,10 @@ public sealed class EventLoopTests
         Assert.True(list[0].Elapsed >= 20, "a timer ran before it was due"); // a lower bound: correctness, not speed
     }
 
-    [Fact]
-    public void Cancelled_timers_never_run()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Cancelled_timers_never_run(EventLoopBackend backend)
     {
-        using var lt = new LoopThread();
+        using var lt = new LoopThread(Backends.Options(backend));
         int cancelledRan = 0;
         var later = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         // Hold the loop inside a handler so it cannot reach its timer phase while this thread schedules and cancels.
@@ -258,14 +258,14 @@ public sealed class EventLoopTests
         Assert.False(fromOtherThread.HasRun);
     }
 
-    [Fact]
-    public void Regression_Schedule_from_another_thread_never_misses_a_loop_about_to_sleep()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Regression_Schedule_from_another_thread_never_misses_a_loop_about_to_sleep(EventLoopBackend backend)
     {
         // Bug: a timer added by another thread after the loop computed its epoll_wait timeout (no timers: infinite)
         // but before it announced its sleep was not noticed: the loop slept forever. The hook schedules from
         // another thread exactly in that window.
         using var ran = new SemaphoreSlim(0);
-        var loop = new EventLoop();
+        var loop = Backends.Loop(backend);
         int armed = 1;
         loop.TestHookBeforeSleep = () =>
         {
@@ -280,10 +280,10 @@ public sealed class EventLoopTests
         Assert.True(ran.Wait(Waits.Long), "the timer never ran: the loop slept through it");
     }
 
-    [Fact]
-    public void A_timer_that_ran_cannot_be_cancelled()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void A_timer_that_ran_cannot_be_cancelled(EventLoopBackend backend)
     {
-        using var lt = new LoopThread();
+        using var lt = new LoopThread(Backends.Options(backend));
         var ran = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var t = lt.Loop.Schedule(TimeSpan.Zero, () => ran.SetResult());
         Waits.Done(ran.Task, "the timer");
@@ -291,10 +291,10 @@ public sealed class EventLoopTests
         Assert.False(t.Cancel());
     }
 
-    [Fact]
-    public void Offload_runs_on_the_pool_and_await_resumes_on_the_loop_thread()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Offload_runs_on_the_pool_and_await_resumes_on_the_loop_thread(EventLoopBackend backend)
     {
-        using var lt = new LoopThread();
+        using var lt = new LoopThread(Backends.Options(backend));
         var result = new TaskCompletionSource<(int Before, int Worker, int After, int AfterDelay, int Value)>(TaskCreationOptions.RunContinuationsAsynchronously);
         lt.Loop.Post(async () =>
         {
@@ -325,10 +325,10 @@ public sealed class EventLoopTests
         Assert.Equal(lt.ManagedThreadId, r.AfterDelay);
     }
 
-    [Fact]
-    public void Offload_task_completes_on_the_loop_even_without_await_and_carries_exceptions()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Offload_task_completes_on_the_loop_even_without_await_and_carries_exceptions(EventLoopBackend backend)
     {
-        using var lt = new LoopThread();
+        using var lt = new LoopThread(Backends.Options(backend));
         using var gate = new ManualResetEventSlim();
         var task = lt.Loop.Offload(() =>
         {
@@ -343,14 +343,14 @@ public sealed class EventLoopTests
         Assert.IsType<InvalidTimeZoneException>(ex.InnerException);
     }
 
-    [Fact]
-    public void Disposing_a_registration_during_dispatch_drops_its_already_fetched_event()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Disposing_a_registration_during_dispatch_drops_its_already_fetched_event(EventLoopBackend backend)
     {
         var (r1, w1) = Fds.Pipe();
         var (r2, w2) = Fds.Pipe();
         try
         {
-            var loop = new EventLoop();
+            var loop = Backends.Loop(backend);
             int calls = 0;
             Registration? a = null, b = null;
             // Both fds are ready before the loop's first epoll_wait, so both events come in one batch; whichever
@@ -384,13 +384,13 @@ public sealed class EventLoopTests
         }
     }
 
-    [Fact]
-    public void A_reused_fd_number_never_receives_the_old_registrations_event()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void A_reused_fd_number_never_receives_the_old_registrations_event(EventLoopBackend backend)
     {
         var (trigger, triggerW) = Fds.Pipe();
         var (victim, victimW) = Fds.Pipe();
         int oldHandlerCalls = 0, newHandlerCalls = 0, swaps = 0;
-        var loop = new EventLoop();
+        var loop = Backends.Loop(backend);
         Registration? old = null;
         // The trigger is ready first, so it comes first in the batch; its handler closes the victim fd and puts a
         // fresh, empty pipe at the same fd number with a new registration. The victim's event, fetched in the same
@@ -433,15 +433,15 @@ public sealed class EventLoopTests
         }
     }
 
-    [Fact]
-    public void Handler_exception_closes_that_registration_reports_it_and_the_loop_keeps_serving()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Handler_exception_closes_that_registration_reports_it_and_the_loop_keeps_serving(EventLoopBackend backend)
     {
         var (r1, w1) = Fds.Pipe();
         var (r2, w2) = Fds.Pipe();
         var faults = new ConcurrentQueue<HandlerFault>();
         try
         {
-            using var lt = new LoopThread(new EventLoopOptions { Name = "faulty", OnHandlerException = faults.Enqueue });
+            using var lt = new LoopThread(new EventLoopOptions { Backend = backend, Name = "faulty", OnHandlerException = faults.Enqueue });
             var good = new EventRecorder();
             var bad = lt.Invoke(() => lt.Loop.Register(r1, IoEvents.Readable, _ => throw new InvalidOperationException("handler bug")));
             lt.Invoke(() => lt.Loop.Register(r2, IoEvents.Readable, e =>
@@ -471,20 +471,20 @@ public sealed class EventLoopTests
         }
     }
 
-    [Fact]
-    public void StopLoop_policy_makes_Run_rethrow_the_handler_exception()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void StopLoop_policy_makes_Run_rethrow_the_handler_exception(EventLoopBackend backend)
     {
-        using var loop = new EventLoop(new EventLoopOptions { HandlerExceptionPolicy = HandlerExceptionPolicy.StopLoop });
+        using var loop = new EventLoop(new EventLoopOptions { Backend = backend, HandlerExceptionPolicy = HandlerExceptionPolicy.StopLoop });
         loop.Post(() => throw new FormatException("posted bug"));
         var ex = Assert.Throws<FormatException>(loop.Run);
         Assert.Equal("posted bug", ex.Message);
         Assert.False(loop.IsRunning);
     }
 
-    [Fact]
-    public void Stop_from_another_thread_returns_Run_and_the_loop_can_run_again()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Stop_from_another_thread_returns_Run_and_the_loop_can_run_again(EventLoopBackend backend)
     {
-        using var loop = new EventLoop();
+        using var loop = Backends.Loop(backend);
         for (int round = 0; round < 2; round++)
         {
             var thread = new Thread(loop.Run);
@@ -496,10 +496,10 @@ public sealed class EventLoopTests
         }
     }
 
-    [Fact]
-    public void Stop_from_a_handler_returns_Run_after_the_current_turn()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Stop_from_a_handler_returns_Run_after_the_current_turn(EventLoopBackend backend)
     {
-        using var loop = new EventLoop();
+        using var loop = Backends.Loop(backend);
         int after = 0;
         loop.Post(() =>
         {
@@ -513,10 +513,10 @@ public sealed class EventLoopTests
         Assert.Equal(1, after);
     }
 
-    [Fact]
-    public void Stop_before_Run_makes_Run_return_after_one_turn()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Stop_before_Run_makes_Run_return_after_one_turn(EventLoopBackend backend)
     {
-        using var loop = new EventLoop();
+        using var loop = Backends.Loop(backend);
         int ran = 0;
         loop.Post(() => ran++);
         loop.Stop();
@@ -524,10 +524,10 @@ public sealed class EventLoopTests
         Assert.Equal(1, ran);
     }
 
-    [Fact]
-    public void Watchdog_hooks_show_the_running_handler_and_the_kernel_wait()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Watchdog_hooks_show_the_running_handler_and_the_kernel_wait(EventLoopBackend backend)
     {
-        using var lt = new LoopThread();
+        using var lt = new LoopThread(Backends.Options(backend));
         var inside = new ManualResetEventSlim();
         var release = new ManualResetEventSlim();
         lt.Loop.Post(() =>

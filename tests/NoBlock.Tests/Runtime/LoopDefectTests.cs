@@ -48,15 +48,15 @@ public sealed unsafe class LoopDefectTests
 
     // ---- 1: edge-triggered, a FIN that arrives with the last data -------------------------------------------------
 
-    [Fact]
-    public void Regression_edge_triggered_FIN_arriving_with_the_last_data_is_read()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Regression_edge_triggered_FIN_arriving_with_the_last_data_is_read(EventLoopBackend backend)
     {
         // Bug: the edge-triggered read path took a short read for "drained" and ignored EPOLLRDHUP, so when data and
         // FIN came in one edge the end of stream was never read: the peer waited forever for our FIN (CLOSE_WAIT).
         EchoConnection.Reset();
         RememberedEcho.Last = null;
         TcpAcceptor? acceptor = null;
-        using var lt = new LoopThread((EventLoopOptions?)null, loop => acceptor = TcpAcceptor.Listen(loop, AnyLoopbackPort, () => new RememberedEcho(), new TcpServerOptions { EdgeTriggered = true }));
+        using var lt = new LoopThread(Backends.Options(backend), loop => acceptor = TcpAcceptor.Listen(loop, AnyLoopbackPort, () => new RememberedEcho(), new TcpServerOptions { EdgeTriggered = true }));
         using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         client.Connect(acceptor!.LocalEndPoint);
         client.ReceiveTimeout = (int)Waits.Long.TotalMilliseconds;
@@ -83,13 +83,13 @@ public sealed unsafe class LoopDefectTests
 
     // ---- 2: a cross-thread Registration.Dispose and a reused fd number ------------------------------------------
 
-    [Fact]
-    public void Regression_cross_thread_Dispose_never_unregisters_the_fd_that_reused_its_number()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Regression_cross_thread_Dispose_never_unregisters_the_fd_that_reused_its_number(EventLoopBackend backend)
     {
         // Bug: from another thread the removal was posted and later ran EPOLL_CTL_DEL by fd number; when the user had
         // closed the fd (after Dispose, as the docs say) and the loop reused the number meanwhile, the new registration
         // silently stopped getting events.
-        using var lt = new LoopThread();
+        using var lt = new LoopThread(Backends.Options(backend));
         var (oldRead, oldWrite) = Fds.Pipe();
         var oldReg = lt.Invoke(() => lt.Loop.Register(oldRead, IoEvents.Readable, _ => { }));
         var fresh = new EventRecorder();
@@ -127,15 +127,15 @@ public sealed unsafe class LoopDefectTests
 
     // ---- 3: a Stop from another thread racing the loop going to sleep -------------------------------------------
 
-    [Fact]
-    public void Regression_Stop_from_another_thread_is_never_lost_when_it_races_the_loop_going_to_sleep()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Regression_Stop_from_another_thread_is_never_lost_when_it_races_the_loop_going_to_sleep(EventLoopBackend backend)
     {
         // Bug: Stop stored its flag and then read "is the loop asleep" with no full fence between them, so both sides
         // could miss each other: the loop slept in epoll_wait forever (about 1 in 3,000-30,000 such races). The hook
         // lines the race up: the stopper calls Stop the moment the loop is about to announce its sleep.
         const int MaxCycles = 60_000;
         var budget = Stopwatch.StartNew();
-        using var loop = new EventLoop(new EventLoopOptions { Name = "stop-race", Watchdog = { Enabled = false } });
+        using var loop = new EventLoop(new EventLoopOptions { Backend = backend, Name = "stop-race", Watchdog = { Enabled = false } });
         int aboutToSleep = 0, offset = 0;
         loop.TestHookBeforeSleep = () =>
         {
@@ -193,8 +193,8 @@ public sealed unsafe class LoopDefectTests
 
     // ---- 4: an edge-triggered listener whose factory throws ---------------------------------------------------
 
-    [Fact]
-    public void Regression_edge_triggered_listener_accepts_the_queued_connections_after_a_factory_throws()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Regression_edge_triggered_listener_accepts_the_queued_connections_after_a_factory_throws(EventLoopBackend backend)
     {
         // Bug: the exception left the accept batch before EAGAIN and before the continuation was posted, so the
         // connections still queued waited until another client connected (no new edge came for them).
@@ -204,7 +204,7 @@ public sealed unsafe class LoopDefectTests
         var faults = new List<HandlerFault>();
         TcpAcceptor? acceptor = null;
         using var lt = new LoopThread(
-            new EventLoopOptions { OnHandlerException = f => faults.Add(f) },
+            new EventLoopOptions { Backend = backend, OnHandlerException = f => faults.Add(f) },
             loop => acceptor = TcpAcceptor.Listen(loop, AnyLoopbackPort, Factory, new TcpServerOptions { EdgeTriggered = true }));
         var clients = new List<Socket>();
         try
@@ -233,22 +233,22 @@ public sealed unsafe class LoopDefectTests
 
     // ---- 5: Dispose and Offload completions already queued -----------------------------------------------------
 
-    [Fact]
-    public void Regression_Dispose_completes_Offload_tasks_whose_completion_is_already_queued()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Regression_Dispose_completes_Offload_tasks_whose_completion_is_already_queued(EventLoopBackend backend)
     {
         // Bug: Dispose emptied the posted-work queue, completions of finished Offload work included: the task never
         // completed. The docs promise it completes on the pool thread when the loop is gone.
-        var loop = new EventLoop();
+        var loop = Backends.Loop(backend);
         var task = loop.Offload(() => 42);
         Waits.Until(() => loop.QueuedWorkCount == 1, "the finished work's completion queued for the (not running) loop");
         loop.Dispose();
         Assert.Equal(42, Waits.Result(task, "the Offload task after Dispose"));
     }
 
-    [Fact]
-    public void Offload_work_that_finishes_after_Dispose_completes_its_task_on_the_pool()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Offload_work_that_finishes_after_Dispose_completes_its_task_on_the_pool(EventLoopBackend backend)
     {
-        var loop = new EventLoop();
+        var loop = Backends.Loop(backend);
         using var release = new ManualResetEventSlim();
         var task = loop.Offload(() =>
         {
@@ -263,12 +263,12 @@ public sealed unsafe class LoopDefectTests
 
     // ---- 6: huge timer delays ----------------------------------------------------------------------------------
 
-    [Fact]
-    public void Regression_a_timer_delay_beyond_the_maximum_is_refused_and_the_maximum_does_not_fire()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Regression_a_timer_delay_beyond_the_maximum_is_refused_and_the_maximum_does_not_fire(EventLoopBackend backend)
     {
         // Bug: Schedule(TimeSpan.MaxValue) (or ~300 years) overflowed the deadline: the timer fired at once, and the
         // wrapped deadline made the loop poll with an int.MaxValue timeout so other timers stopped firing.
-        using var lt = new LoopThread();
+        using var lt = new LoopThread(Backends.Options(backend));
         int hugeRan = 0;
         foreach (var huge in new[] { TimeSpan.MaxValue, TimeSpan.FromDays(365.25 * 300), EventLoop.MaxTimerDelay + TimeSpan.FromMilliseconds(1) })
         {
