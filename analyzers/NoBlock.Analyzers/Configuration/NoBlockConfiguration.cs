@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Collections.Immutable;
+using System.Globalization;
 using System.IO;
 using System.Threading;
 using Microsoft.CodeAnalysis;
@@ -12,8 +13,11 @@ namespace NoBlock.Analyzers.Configuration;
 /// <summary>
 /// The two AdditionalFiles lists (<c>NoBlock.Blocking.txt</c>, <c>NoBlock.Handlers.txt</c>), parsed once per
 /// compilation. Lines are documentation ids (<c>M:Ns.Type.Method(System.Int32)</c>), <c>#</c> starts a comment,
-/// and in the blocking list <c>;text</c> after an id says what to use instead. Every line that cannot be used is
-/// kept as a problem with its file and line, reported as NB9001 — never silently ignored.
+/// and in the blocking list <c>;text</c> after an id says what to use instead. The handlers list takes methods,
+/// events (<c>E:</c>: what is subscribed to them is handler code) and, written <c>M:…(…)#N</c> with the <c>#</c>
+/// right after the closing parenthesis, the 0-based N-th parameter of a method, which must be a delegate: what is
+/// passed there runs on the loop. Every line that cannot be used is kept as a problem with its file and line,
+/// reported as NB9001 — never silently ignored.
 /// </summary>
 internal sealed class NoBlockConfiguration
 {
@@ -27,7 +31,10 @@ internal sealed class NoBlockConfiguration
     /// <summary>Members listed as blocking, with the optional alternative text.</summary>
     public ImmutableArray<KeyValuePair<ISymbol, string?>> Blocking { get; }
 
-    /// <summary>Interface or virtual members whose implementations and overrides are handlers.</summary>
+    /// <summary>
+    /// Handler roots: interface or virtual methods whose implementations and overrides are handlers, events whose
+    /// subscribers are, and delegate parameters whose arguments are.
+    /// </summary>
     public ImmutableArray<ISymbol> Handlers { get; }
 
     /// <summary>NB9001 diagnostics for lines that could not be used.</summary>
@@ -59,8 +66,24 @@ internal sealed class NoBlockConfiguration
             {
                 var raw = line.ToString();
                 var content = raw;
+                string? parameterSuffix = null;
                 var hash = content.IndexOf('#');
-                if (hash >= 0)
+                if (isHandlers && hash > 0 && content[hash - 1] == ')')
+                {
+                    // M:Ns.Poller.Add(Ns.Socket,System.Action{Ns.Socket})#1 — a parameter, not a comment; a comment
+                    // may follow after white space.
+                    var end = hash + 1;
+                    while (end < content.Length && !char.IsWhiteSpace(content[end]))
+                    {
+                        end++;
+                    }
+
+                    parameterSuffix = content.Substring(hash + 1, end - hash - 1);
+                    var rest = content.Substring(end);
+                    var comment = rest.IndexOf('#');
+                    content = content.Substring(0, hash) + (comment >= 0 ? rest.Substring(0, comment) : rest);
+                }
+                else if (hash >= 0)
                 {
                     content = content.Substring(0, hash);
                 }
@@ -85,9 +108,17 @@ internal sealed class NoBlockConfiguration
                     continue;
                 }
 
-                if (isHandlers && id[0] != 'M')
+                if (isHandlers && id[0] is not ('M' or 'E'))
                 {
-                    problems.Add(Problem(file, text, line, $"'{id}' is not a method: {KnownNames.HandlersListFile} lists interface or virtual methods (M:…) whose implementations are handlers"));
+                    problems.Add(Problem(file, text, line, $"'{id}' is not a method or event: {KnownNames.HandlersListFile} lists interface or virtual methods (M:…) whose implementations are handlers, events (E:…) whose subscribers are, and delegate parameters (M:…(…)#N) whose arguments are"));
+                    continue;
+                }
+
+                var parameterIndex = -1;
+                if (parameterSuffix is not null
+                    && (!int.TryParse(parameterSuffix, NumberStyles.None, CultureInfo.InvariantCulture, out parameterIndex) || id[0] != 'M'))
+                {
+                    problems.Add(Problem(file, text, line, $"'#{parameterSuffix}' after '{id}' is not a parameter index: write M:Namespace.Type.Method(ParameterTypes)#N, N the 0-based position of the delegate parameter (#1 for the second)"));
                     continue;
                 }
 
@@ -100,7 +131,18 @@ internal sealed class NoBlockConfiguration
 
                 foreach (var symbol in symbols)
                 {
-                    if (isHandlers)
+                    if (isHandlers && parameterIndex >= 0)
+                    {
+                        if (HandlerParameter((IMethodSymbol)symbol, parameterIndex, id) is { } parameterProblem)
+                        {
+                            problems.Add(Problem(file, text, line, parameterProblem));
+                        }
+                        else
+                        {
+                            handlers.Add(((IMethodSymbol)symbol).Parameters[parameterIndex]);
+                        }
+                    }
+                    else if (isHandlers)
                     {
                         handlers.Add(symbol);
                     }
@@ -123,6 +165,20 @@ internal sealed class NoBlockConfiguration
         }
 
         return new NoBlockConfiguration(blocking.ToImmutable(), handlers.ToImmutable(), problems.ToImmutable());
+    }
+
+    /// <summary>Why parameter <paramref name="index"/> of <paramref name="method"/> cannot take handlers, or null when it can.</summary>
+    private static string? HandlerParameter(IMethodSymbol method, int index, string id)
+    {
+        if (index >= method.Parameters.Length)
+        {
+            return $"'{id}#{index}' names no parameter: the method has {method.Parameters.Length} and the index is 0-based (#0 for the first)";
+        }
+
+        var parameter = method.Parameters[index];
+        return parameter.Type.TypeKind == TypeKind.Delegate
+            ? null
+            : $"'{id}#{index}' names parameter '{parameter.Name}' of type {parameter.Type.ToDisplayString()}, not a delegate: only a lambda or method group passed to a delegate parameter can be handler code";
     }
 
     private static Diagnostic Problem(AdditionalText file, SourceText? text, TextLine line, string message)

@@ -11,7 +11,7 @@ namespace NoBlock.Analyzers.HandlerContext;
 
 /// <summary>
 /// The handler a piece of code runs in, asked from the code outwards (a diagnostic location, an <c>await</c>, a
-/// statement a fix rewrites): the innermost lambda passed to an <c>[EventLoopHandler]</c> parameter, or the
+/// statement a fix rewrites): the innermost lambda passed to a handler parameter or subscribed to a listed event, or the
 /// enclosing method when it is a handler (<see cref="HandlerRoots"/>) or is passed as a method group to such a
 /// parameter in its own type — crossing only lambdas that run inline (<see cref="Offloading.RunsInline"/>) and
 /// local functions. The same routes the rules walk inwards from; hand-written epoll dispatch loops are not
@@ -39,6 +39,12 @@ internal sealed class EnclosingHandler
                     if (RegistrationOf(function) is { } registration)
                     {
                         return new HandlerSite(lambda, function.Symbol, ImmutableArray.Create(registration));
+                    }
+
+                    if (OperationHelpers.PassedTo(function) is IEventAssignmentOperation { Adds: true, EventReference: IEventReferenceOperation subscribed }
+                        && _roots.IsHandlerEvent(subscribed.Event))
+                    {
+                        return new HandlerSite(lambda, function.Symbol, ImmutableArray<IArgumentOperation>.Empty); // E: line in NoBlock.Handlers.txt
                     }
 
                     if (!Offloading.RunsInline(function, _roots.IsHandlerParameter))

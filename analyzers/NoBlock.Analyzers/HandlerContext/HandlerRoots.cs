@@ -11,7 +11,9 @@ namespace NoBlock.Analyzers.HandlerContext;
 /// <summary>
 /// Which methods are event-loop handlers: marked <c>[EventLoopHandler]</c> (or implementing / overriding a member
 /// so marked), marked with an attribute named in <c>noblock.handler_attributes</c>, or implementing / overriding a
-/// member listed in <c>NoBlock.Handlers.txt</c>. Also which delegate parameters take handlers.
+/// member listed in <c>NoBlock.Handlers.txt</c>. Also which delegate parameters take handlers (marked
+/// <c>[EventLoopHandler]</c> or listed as <c>M:…(…)#N</c>) and which events' subscribers are handlers (listed as
+/// <c>E:…</c>): the ways a third-party loop that cannot carry our attribute is told about.
 /// </summary>
 internal sealed class HandlerRoots
 {
@@ -19,6 +21,9 @@ internal sealed class HandlerRoots
     private readonly INamedTypeSymbol? _handlerAttribute;
     private readonly HashSet<ISymbol> _listed;
     private readonly HashSet<string> _listedNames = new(StringComparer.Ordinal);
+    private readonly HashSet<ISymbol> _listedEvents = new(SymbolEqualityComparer.Default);
+    private readonly HashSet<(ISymbol Method, int Ordinal)> _listedParameters = new(new ParameterKeyComparer());
+    private readonly HashSet<string> _callbackNames = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<IMethodSymbol, bool> _builtIn = new(SymbolEqualityComparer.Default);
     private readonly ConcurrentDictionary<string, ImmutableArray<INamedTypeSymbol>> _configured = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _unknownConfigured = new(StringComparer.Ordinal);
@@ -30,18 +35,42 @@ internal sealed class HandlerRoots
         _listed = new HashSet<ISymbol>(SymbolEqualityComparer.Default);
         foreach (var symbol in listed)
         {
-            _listed.Add(symbol.OriginalDefinition);
-            _listedNames.Add(symbol.Name);
+            switch (symbol)
+            {
+                case IEventSymbol @event:
+                    _listedEvents.Add(@event.OriginalDefinition);
+                    _callbackNames.Add(@event.Name);
+                    break;
+                case IParameterSymbol { ContainingSymbol: IMethodSymbol method } parameter:
+                    _listedParameters.Add((method.OriginalDefinition, parameter.Ordinal));
+                    _callbackNames.Add(method.MethodKind == MethodKind.Constructor ? method.ContainingType.Name : method.Name);
+                    break;
+                default:
+                    _listed.Add(symbol.OriginalDefinition);
+                    _listedNames.Add(symbol.Name);
+                    break;
+            }
         }
     }
 
-    /// <summary>Attribute names from .editorconfig that resolved to no type (reported as NB9001 at compilation end).</summary>
     /// <summary>Whether NoBlock.Handlers.txt named any member this compilation can see.</summary>
-    public bool HasListedHandlers => _listed.Count > 0;
+    public bool HasListedHandlers => _listed.Count > 0 || HasListedCallbacks;
 
+    /// <summary>Whether NoBlock.Handlers.txt named an event or a delegate parameter.</summary>
+    public bool HasListedCallbacks => _listedEvents.Count > 0 || _listedParameters.Count > 0;
+
+    /// <summary>The names a call or subscription to a listed event or parameter is written with (a syntax gate).</summary>
+    public IEnumerable<string> ListedCallbackNames => _callbackNames;
+
+    /// <summary>Attribute names from .editorconfig that resolved to no type (reported as NB9001 at compilation end).</summary>
     public IEnumerable<string> UnknownConfiguredAttributes => _unknownConfigured.Keys;
 
-    public bool IsHandlerParameter(IParameterSymbol parameter) => _handlerAttribute is not null && HasAttribute(parameter, _handlerAttribute);
+    public bool IsHandlerParameter(IParameterSymbol parameter)
+        => (_handlerAttribute is not null && HasAttribute(parameter, _handlerAttribute))
+        || (_listedParameters.Count > 0 && parameter.ContainingSymbol is IMethodSymbol method && _listedParameters.Contains((method.OriginalDefinition, parameter.Ordinal)));
+
+    /// <summary>Whether what is subscribed to <paramref name="event"/> with <c>+=</c> is handler code (an <c>E:</c> line).</summary>
+    public bool IsHandlerEvent(IEventSymbol @event) => _listedEvents.Count > 0 && _listedEvents.Contains(@event.OriginalDefinition);
 
     public bool IsHandler(IMethodSymbol method, AnalyzerConfigOptions options)
     {
@@ -179,5 +208,13 @@ internal sealed class HandlerRoots
         }
 
         return false;
+    }
+
+    private sealed class ParameterKeyComparer : IEqualityComparer<(ISymbol Method, int Ordinal)>
+    {
+        public bool Equals((ISymbol Method, int Ordinal) x, (ISymbol Method, int Ordinal) y)
+            => x.Ordinal == y.Ordinal && SymbolEqualityComparer.Default.Equals(x.Method, y.Method);
+
+        public int GetHashCode((ISymbol Method, int Ordinal) key) => (SymbolEqualityComparer.Default.GetHashCode(key.Method) * 31) + key.Ordinal;
     }
 }

@@ -134,6 +134,7 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
             {
                 var names = SyntaxIndex.HandlerTakingNames(compilation, handlerAttribute, CancellationToken.None);
                 names.UnionWith(SyntaxIndex.NamesReaching(compilation, "epoll_", LibcFunctions.EpollWaitNames, CancellationToken.None));
+                names.UnionWith(Roots.ListedCallbackNames);
                 return names;
             }, LazyThreadSafetyMode.ExecutionAndPublication);
 
@@ -216,14 +217,32 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
             var tree = context.OperationBlocks[0].Syntax.SyntaxTree;
             var options = context.Options.AnalyzerConfigOptionsProvider.GetOptions(tree);
             var isHandler = Roots.IsHandler(method, options);
-            if (!isHandler && !_hasHandlerAttribute && !_mayHaveEpoll)
+            var takesCallbacks = _hasHandlerAttribute || Roots.HasListedCallbacks;
+            if (!isHandler && !takesCallbacks && !_mayHaveEpoll)
             {
                 return;
             }
 
-            // Delegates passed to [EventLoopHandler] parameters are handlers of their own, wherever they are passed
-            // (also inside a handler); waits on epoll matter only outside handlers, where they make dispatch loops.
+            // Delegates passed to handler parameters (or subscribed to listed events) are handlers of their own,
+            // wherever they are passed (also inside a handler); waits on epoll matter only outside handlers, where
+            // they make dispatch loops.
             var handlerArguments = new List<IArgumentOperation>();
+            var subscriptions = new List<IEventAssignmentOperation>();
+            if (Roots.HasListedCallbacks)
+            {
+                context.RegisterOperationAction(operation =>
+                {
+                    if (operation.Operation is IEventAssignmentOperation { Adds: true, EventReference: IEventReferenceOperation reference } subscription
+                        && Roots.IsHandlerEvent(reference.Event))
+                    {
+                        lock (subscriptions)
+                        {
+                            subscriptions.Add(subscription);
+                        }
+                    }
+                }, OperationKind.EventAssignment);
+            }
+
             var waits = new List<IInvocationOperation>();
             context.RegisterOperationAction(operation => AnalyzerFailure.Guard(AnalysisName, operation.Operation.Syntax.GetLocation(), operation.ReportDiagnostic, () =>
             {
@@ -234,7 +253,7 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
                     return;
                 }
 
-                if (_hasHandlerAttribute && TakesHandlers(target))
+                if (takesCallbacks && TakesHandlers(target))
                 {
                     var arguments = invocation?.Arguments ?? ((IObjectCreationOperation)operation.Operation).Arguments;
                     lock (handlerArguments)
@@ -266,7 +285,20 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
 
                 foreach (var argument in handlerArguments)
                 {
-                    AnalyzeHandlerArgument(argument, method, options, end.ReportDiagnostic, reported, end.CancellationToken);
+                    var receiver = argument.Parent switch
+                    {
+                        IInvocationOperation invocation => BlockingApis.ApiName(invocation.TargetMethod),
+                        IObjectCreationOperation creation => creation.Constructor?.ContainingType.Name ?? "a constructor",
+                        _ => "a handler parameter",
+                    };
+                    AnalyzeHandlerValue(argument.Value, $"the handler passed to {receiver} in '{Display(method)}'", options, end.ReportDiagnostic, reported, end.CancellationToken);
+                }
+
+                foreach (var subscription in subscriptions)
+                {
+                    var @event = ((IEventReferenceOperation)subscription.EventReference).Event;
+                    var eventName = @event.ContainingType.Name + "." + @event.Name;
+                    AnalyzeHandlerValue(subscription.HandlerValue, $"the handler subscribed to {eventName} in '{Display(method)}'", options, end.ReportDiagnostic, reported, end.CancellationToken);
                 }
 
                 if (waits.Count > 0)
@@ -303,21 +335,18 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
             return current.Parent is IForEachLoopOperation forEach && forEach.Collection == current;
         }
 
-        private void AnalyzeHandlerArgument(IArgumentOperation argument, IMethodSymbol container, AnalyzerConfigOptions options, System.Action<Diagnostic> report, HashSet<(string, TextSpanKey)> reported, CancellationToken cancellationToken)
+        /// <summary>A delegate made a handler where it is passed or subscribed: a lambda, a method group, or a delegate value.</summary>
+        private void AnalyzeHandlerValue(IOperation value, string handlerName, AnalyzerConfigOptions options, System.Action<Diagnostic> report, HashSet<(string, TextSpanKey)> reported, CancellationToken cancellationToken)
         {
-            var value = argument.Value;
-            while (value is IDelegateCreationOperation or IConversionOperation)
+            while (value is IDelegateCreationOperation or IConversionOperation or IParenthesizedOperation)
             {
-                value = value is IDelegateCreationOperation creation ? creation.Target : ((IConversionOperation)value).Operand;
+                value = value switch
+                {
+                    IDelegateCreationOperation creation => creation.Target,
+                    IConversionOperation conversion => conversion.Operand,
+                    _ => ((IParenthesizedOperation)value).Operand,
+                };
             }
-
-            var receiver = argument.Parent switch
-            {
-                IInvocationOperation invocation => BlockingApis.ApiName(invocation.TargetMethod),
-                IObjectCreationOperation creation => creation.Constructor?.ContainingType.Name ?? "a constructor",
-                _ => "a handler parameter",
-            };
-            var handlerName = $"the handler passed to {receiver} in '{Display(container)}'";
 
             switch (value)
             {

@@ -97,7 +97,7 @@ public sealed class ConfigurationTests
         test.TestState.AdditionalFiles.Add(("NoBlock.Handlers.txt", "T:ThirdParty.IHandler\n"));
         test.ExpectedDiagnostics.Add(new DiagnosticResult("NB9001", Microsoft.CodeAnalysis.DiagnosticSeverity.Warning)
             .WithSpan("NoBlock.Handlers.txt", 1, 1, 1, 22)
-            .WithArguments("NoBlock.Handlers.txt(1)", "'T:ThirdParty.IHandler' is not a method: NoBlock.Handlers.txt lists interface or virtual methods (M:…) whose implementations are handlers"));
+            .WithArguments("NoBlock.Handlers.txt(1)", "'T:ThirdParty.IHandler' is not a method or event: NoBlock.Handlers.txt lists interface or virtual methods (M:…) whose implementations are handlers, events (E:…) whose subscribers are, and delegate parameters (M:…(…)#N) whose arguments are"));
         await test.RunAsync();
     }
 }
