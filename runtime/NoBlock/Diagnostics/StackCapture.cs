@@ -10,14 +10,18 @@ namespace NoBlock.Diagnostics;
 /// <summary>One loop thread's stack wanted for a stall report; completed by <see cref="StackCapture"/>'s worker.</summary>
 internal sealed class StackCaptureRequest
 {
-    public StackCaptureRequest(int tid, long stallStart, LoopActivity activity)
+    public StackCaptureRequest(int tid, long stallStart, LoopActivity activity, TimeSpan timeout)
     {
+        Timeout = timeout;
         Tid = tid;
         StallStart = stallStart;
         Activity = activity;
     }
 
     public int Tid { get; }
+
+    /// <summary>How long the report waits for this stack (<see cref="StallWatchdogOptions.StackCaptureTimeout"/>): the session's budget.</summary>
+    public TimeSpan Timeout { get; }
 
     /// <summary>The stalled handler's start (Stopwatch timestamp): a sample counts only from here to the handler's end.</summary>
     public long StallStart { get; }
@@ -85,6 +89,13 @@ internal static class StackCapture
     /// <summary>The innermost frames kept per stack (the alert shows the user frames among them).</summary>
     private const int MaxFrames = 64;
 
+    /// <summary>
+    /// After the budget is spent the session is disposed (its stream closed, which ends the reader's blocking read);
+    /// this is how long the worker then waits for the reader before leaving it behind (a background thread whose read
+    /// has already failed or will fail). Short: nothing is left to wait for but the thread's own exit.
+    /// </summary>
+    private static readonly TimeSpan ReaderExitWait = TimeSpan.FromSeconds(1);
+
     private static readonly object Gate = new();
     private static readonly List<StackCaptureRequest> Waiting = new();
     private static readonly AutoResetEvent Work = new(false);
@@ -99,9 +110,9 @@ internal static class StackCapture
     /// <summary>Why no capture can work in this process, or null when it may (checked once: environment only).</summary>
     internal static string? DisabledReason { get; } = FindDisabledReason();
 
-    public static StackCaptureRequest Request(int tid, long stallStart, LoopActivity activity)
+    public static StackCaptureRequest Request(int tid, long stallStart, LoopActivity activity, TimeSpan timeout)
     {
-        var request = new StackCaptureRequest(tid, stallStart, activity);
+        var request = new StackCaptureRequest(tid, stallStart, activity, timeout);
         if (DisabledReason is { } why)
         {
             request.Complete(null, why);
@@ -201,7 +212,9 @@ internal static class StackCapture
         string? etlx = null;
         try
         {
-            string? failure = Record(trace);
+            // The longest wait of the batch: each report is delivered at its own deadline by the watchdog anyway.
+            var budget = batch.Max(r => r.Timeout);
+            string? failure = Record(trace, budget);
             if (failure is not null)
             {
                 foreach (var r in batch)
@@ -259,57 +272,113 @@ internal static class StackCapture
         }
     }
 
-    /// <summary>Runs the session into <paramref name="path"/>; returns why it could not, or null.</summary>
-    private static string? Record(string path)
+    /// <summary>
+    /// Runs the session into <paramref name="path"/>; returns why it could not, or null. Every wait is bounded by
+    /// <paramref name="budget"/>: starting the session and stopping it go through the async IPC calls with a cancellation
+    /// at the deadline (the synchronous <c>Stop</c> waits for the runtime's answer without a limit, and that answer waits
+    /// for the rundown to be flushed — seconds to minutes for a large process, dotnet-stack's docs say — or never comes
+    /// when the runtime is shutting down); the reader is waited for until the deadline, then the session is disposed,
+    /// which closes the stream under it.
+    /// </summary>
+    private static string? Record(string path, TimeSpan budget)
     {
-        DiagnosticsClient client;
+        var clock = Stopwatch.StartNew();
+        TimeSpan Left() => budget - clock.Elapsed > TimeSpan.Zero ? budget - clock.Elapsed : TimeSpan.Zero;
+        string TimedOut(string what) => $"timed out {what} after {budget.TotalMilliseconds:0} ms (StallWatchdogOptions.StackCaptureTimeout)";
+        using var cancel = new CancellationTokenSource(budget);
         EventPipeSession session;
         try
         {
-            client = new DiagnosticsClient(Environment.ProcessId);
+            var client = new DiagnosticsClient(Environment.ProcessId);
             var providers = new[] { new EventPipeProvider(SampleProfilerProvider, EventLevel.Informational) };
-            session = client.StartEventPipeSession(new EventPipeSessionConfiguration(providers, CircularBufferMB, RundownKeywords, requestStackwalk: true));
+            var start = client.StartEventPipeSessionAsync(new EventPipeSessionConfiguration(providers, CircularBufferMB, RundownKeywords, requestStackwalk: true), cancel.Token);
+            if (!Wait(start, Left()))
+            {
+                cancel.Cancel();
+                // A session that starts after all is stopped and disposed when it does, off this thread's way.
+                start.ContinueWith(t => t.Result.Dispose(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+                return TimedOut("starting the session");
+            }
+            session = start.GetAwaiter().GetResult();
         }
         catch (Exception ex)
         {
             return $"the diagnostics port is unavailable ({ex.GetType().Name}: {ex.Message})";
         }
         Exception? readFailure = null;
-        using (session)
-        using (var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+        string? timedOut = null;
+        var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
+        // The runtime writes the stream as the session runs and the rundown when it stops: read it all the time,
+        // on a thread of our own, or Stop would wait for a reader that is not there.
+        var reader = new Thread(() =>
         {
-            // The runtime writes the stream as the session runs and the rundown when it stops: read it all the time,
-            // on a thread of our own, or Stop would wait for a reader that is not there.
-            var reader = new Thread(() =>
-            {
-                try
-                {
-                    session.EventStream.CopyTo(file);
-                }
-                catch (Exception ex)
-                {
-                    readFailure = ex;
-                }
-            }) { IsBackground = true, Name = "NoBlock stack capture reader" };
-            reader.Start();
             try
             {
-                Thread.Sleep(SampleWindow);
+                session.EventStream.CopyTo(file);
             }
-            finally
+            catch (Exception ex)
             {
-                try
+                readFailure = ex;
+            }
+        }) { IsBackground = true, Name = "NoBlock stack capture reader" };
+        try
+        {
+            reader.Start();
+            Thread.Sleep(SampleWindow < Left() ? SampleWindow : Left());
+            try
+            {
+                // Stop was asked for once (the session notes it before sending), so Dispose below does not ask again.
+                if (!Wait(session.StopAsync(cancel.Token), Left()))
                 {
-                    session.Stop();
-                }
-                catch (Exception ex)
-                {
-                    readFailure ??= ex;
+                    cancel.Cancel();
+                    timedOut = TimedOut("stopping the session");
                 }
             }
-            reader.Join();
+            catch (Exception ex)
+            {
+                readFailure ??= ex;
+            }
+            if (timedOut is null && !reader.Join(Left()))
+            {
+                timedOut = TimedOut("reading the rundown");
+            }
+        }
+        finally
+        {
+            try
+            {
+                session.Dispose(); // closes the stream: a reader still in CopyTo fails and ends
+            }
+            catch (Exception)
+            {
+                // a session that cannot be closed cleanly is gone with the stream anyway
+            }
+            if (!reader.Join(ReaderExitWait))
+            {
+                timedOut ??= TimedOut("reading the session");
+            }
+            else
+            {
+                file.Dispose();
+            }
+        }
+        if (timedOut is not null)
+        {
+            return timedOut;
         }
         return readFailure is null ? null : $"reading the session failed ({readFailure.GetType().Name}: {readFailure.Message})";
+    }
+
+    /// <summary>Waits for <paramref name="task"/> at most <paramref name="timeout"/>; false when it is not done by then.</summary>
+    private static bool Wait(Task task, TimeSpan timeout)
+    {
+        if (!((IAsyncResult)task).AsyncWaitHandle.WaitOne(timeout))
+        {
+            task.ContinueWith(t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default); // observed
+            return false;
+        }
+        task.GetAwaiter().GetResult(); // rethrows its failure
+        return true;
     }
 
     private static List<StallStackFrame> Frames(TraceCallStack? stack)

@@ -436,7 +436,7 @@ internal sealed class LoopWatch
             if (first && _capture is null && _options.Watchdog.CaptureStack)
             {
                 // The first report carries the stack: held until the capture (off this thread) is done or times out.
-                _capture = StackCapture.Request(tid, start, _activity);
+                _capture = StackCapture.Request(tid, start, _activity, _options.Watchdog.StackCaptureTimeout);
                 _captureStart = start;
                 _captureDeadline = now + ToTicks(_options.Watchdog.StackCaptureTimeout);
                 _held.Add((start, report));
