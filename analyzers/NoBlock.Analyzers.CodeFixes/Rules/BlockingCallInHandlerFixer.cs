@@ -12,7 +12,11 @@ using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Formatting;
 using Microsoft.CodeAnalysis.Editing;
 using Microsoft.CodeAnalysis.Simplification;
+using Microsoft.CodeAnalysis.Operations;
 using NoBlock.Analyzers.Blocking;
+using NoBlock.Analyzers.Configuration;
+using NoBlock.Analyzers.HandlerContext;
+using NoBlock.Analyzers.Operations;
 using NoBlock.Analyzers.Rules;
 using static Microsoft.CodeAnalysis.CSharp.SyntaxFactory;
 
@@ -101,7 +105,7 @@ public sealed class BlockingCallInHandlerFixer : CodeFixProvider
             return;
         }
 
-        var loop = ChooseLoop(statement, root, model, loopType, context.CancellationToken);
+        var loop = ChooseLoop(statement, context.Document, model, loopType, context.CancellationToken);
         if (loop is null)
         {
             return;
@@ -125,14 +129,15 @@ public sealed class BlockingCallInHandlerFixer : CodeFixProvider
 
     /// <summary>
     /// The loop the work is handed to: the one the handler is registered on when the registration is in view (the
-    /// receiver of the <c>Register</c>/<c>Post</c>/<c>Schedule</c> call a lambda around the statement is passed to, or
-    /// that names the enclosing method as a method group in this document), else the only <c>EventLoop</c> the
+    /// receiver of the <c>Register</c>/<c>Post</c>/<c>Schedule</c> call that registers the handler the statement runs in,
+    /// as <see cref="EnclosingHandler"/> finds it: the lambda passed there, or the method passed as a method group in
+    /// its own type), else the only <c>EventLoop</c> the
     /// statement can use. Usable means: a local or parameter of the enclosing functions declared before the statement
     /// (a top-level statement's local is not usable inside a type's member: CS8801), a field or property (instance
     /// ones only where there is a <c>this</c>), not shadowed, and not nullable-annotated (<c>EventLoop?</c> would need a
     /// null check the fix cannot choose). Several candidates and no registration in view: no fix.
     /// </summary>
-    private static ISymbol? ChooseLoop(ExpressionStatementSyntax statement, SyntaxNode root, SemanticModel model, INamedTypeSymbol loopType, CancellationToken cancellationToken)
+    private static ISymbol? ChooseLoop(ExpressionStatementSyntax statement, Document document, SemanticModel model, INamedTypeSymbol loopType, CancellationToken cancellationToken)
     {
         var functions = new HashSet<ISymbol>(SymbolEqualityComparer.Default);
         bool hasThis = false;
@@ -161,7 +166,7 @@ public sealed class BlockingCallInHandlerFixer : CodeFixProvider
             return null;
         }
 
-        var registeredOn = RegisteredOn(statement, root, model, functions, cancellationToken)
+        var registeredOn = RegisteredOn(statement, document, model, cancellationToken)
             .Where(symbol => candidates.Contains(symbol, SymbolEqualityComparer.Default))
             .Distinct(SymbolEqualityComparer.Default)
             .ToList();
@@ -190,58 +195,25 @@ public sealed class BlockingCallInHandlerFixer : CodeFixProvider
         return found.Length > 0 && SymbolEqualityComparer.Default.Equals(found[0], symbol);
     }
 
-    /// <summary>
-    /// The receivers (as symbols) of EventLoop calls in view that run this code: the call a lambda around the statement
-    /// is an argument of, or calls in this document that pass the enclosing method as a method group.
-    /// </summary>
-    private static IEnumerable<ISymbol> RegisteredOn(ExpressionStatementSyntax statement, SyntaxNode root, SemanticModel model, HashSet<ISymbol> functions, CancellationToken cancellationToken)
+    /// <summary>The receivers of the EventLoop calls that register the handler <paramref name="statement"/> runs in, where in view.</summary>
+    private static IEnumerable<ISymbol> RegisteredOn(ExpressionStatementSyntax statement, Document document, SemanticModel model, CancellationToken cancellationToken)
     {
-        foreach (var lambda in statement.Ancestors().OfType<AnonymousFunctionExpressionSyntax>())
-        {
-            if (ReceiverOfArgument(lambda, model, cancellationToken) is { } receiver)
-            {
-                yield return receiver;
-                yield break; // the innermost call that takes the code decides
-            }
-        }
-
-        var method = functions.OfType<IMethodSymbol>().FirstOrDefault(m => m.MethodKind is not (MethodKind.AnonymousFunction or MethodKind.LocalFunction));
-        if (method is null || functions.Count != 1)
+        var analyzerOptions = document.Project.AnalyzerOptions;
+        var configuration = NoBlockConfiguration.Read(model.Compilation, analyzerOptions.AdditionalFiles, cancellationToken);
+        var handlers = new EnclosingHandler(new HandlerRoots(model.Compilation, configuration.Handlers));
+        var site = handlers.Find(model, statement, analyzerOptions.AnalyzerConfigOptionsProvider.GetOptions(statement.SyntaxTree), cancellationToken);
+        if (site is null)
         {
             yield break;
         }
 
-        foreach (var name in root.DescendantNodes().OfType<SimpleNameSyntax>())
+        foreach (var registration in site.Registrations)
         {
-            if (name.Identifier.ValueText != method.Name || name.Parent is InvocationExpressionSyntax)
-            {
-                continue;
-            }
-
-            var argument = name.Parent is MemberAccessExpressionSyntax access && access.Name == name ? access : (ExpressionSyntax)name;
-            if (argument.Parent is not ArgumentSyntax
-                || !SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(argument, cancellationToken).Symbol?.OriginalDefinition, method.OriginalDefinition))
-            {
-                continue;
-            }
-
-            if (ReceiverOfArgument(argument, model, cancellationToken) is { } receiver)
+            if (registration.Parent is IInvocationOperation { Instance: { } instance } && OperationHelpers.ReferencedSymbol(instance) is { } receiver)
             {
                 yield return receiver;
             }
         }
-    }
-
-    /// <summary>For <c>x.M(…, <paramref name="argument"/>, …)</c> with <c>x</c> an EventLoop: the symbol <c>x</c> names.</summary>
-    private static ISymbol? ReceiverOfArgument(ExpressionSyntax argument, SemanticModel model, CancellationToken cancellationToken)
-    {
-        if (argument.Parent is ArgumentSyntax { Parent: ArgumentListSyntax { Parent: InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax access } } }
-            && model.GetTypeInfo(access.Expression, cancellationToken).Type is { Name: "EventLoop", ContainingNamespace.Name: "NoBlock" })
-        {
-            return model.GetSymbolInfo(access.Expression, cancellationToken).Symbol;
-        }
-
-        return null;
     }
 
     private static ITypeSymbol? TypeOf(ISymbol symbol) => symbol switch
