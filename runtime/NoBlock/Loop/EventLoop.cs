@@ -122,8 +122,8 @@ public sealed unsafe partial class EventLoop : IDisposable
     /// <summary>Tests only: runs on the loop thread after the poll timeout is computed, before the loop announces its sleep.</summary>
     internal Action? TestHookBeforeSleep { get; set; }
 
-    /// <summary>Test seam: runs between an offloaded fault's enqueue and its disposed check (a Dispose there is the race both paths see).</summary>
-    internal Action? TestHookAfterFaultQueued { get; set; }
+    /// <summary>Test seam: runs between an offloaded completion's enqueue and its disposed check (a Dispose there is the race both paths see).</summary>
+    internal Action? TestHookAfterCompletionQueued { get; set; }
 
     /// <summary>The instruments this loop records on (the watchdog's stall counter and lag probe use them too).</summary>
     internal LoopMetrics Metrics => _metrics;
@@ -251,15 +251,7 @@ public sealed unsafe partial class EventLoop : IDisposable
             {
                 complete = () => tcs.TrySetException(ex);
             }
-            // Enqueue (a full fence) before the disposed check: either Dispose's drain sees the completion and completes
-            // it, or this check sees the loop gone; completing twice is harmless (TrySet*).
-            _posted.Enqueue(new WorkItem(complete, isCompletion: true));
-            if (IsDisposed)
-            {
-                complete(); // no loop to come back to: complete here, on the pool thread
-                return;
-            }
-            WakeIfBlocked();
+            CompleteOnLoop(complete); // completing twice is harmless (TrySet*)
         }, null);
         return tcs.Task;
     }
@@ -297,17 +289,25 @@ public sealed unsafe partial class EventLoop : IDisposable
                     OnHandlerFault(work, -1, ex, null);
                 }
             }
-            // As an Offload completion: the loop reports it on its thread, or Dispose's drain reports it on the pool;
-            // the disposed check after the enqueue covers a loop already gone. Report() runs once whichever comes first.
-            _posted.Enqueue(new WorkItem(Report, isCompletion: true));
-            TestHookAfterFaultQueued?.Invoke();
-            if (IsDisposed)
-            {
-                Report();
-                return;
-            }
-            WakeIfBlocked();
+            CompleteOnLoop(Report); // it may run twice (see CompleteOnLoop): Report() reports once
         }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="complete"/> (the end of offloaded work) on the loop thread, or on the calling pool thread
+    /// when the loop is gone. Enqueued (a full fence) before the disposed check: either Dispose's drain sees it and runs
+    /// it on the pool, or this check sees the loop gone and runs it here — both can happen, so it must be idempotent.
+    /// </summary>
+    private void CompleteOnLoop(Action complete)
+    {
+        _posted.Enqueue(new WorkItem(complete, isCompletion: true));
+        TestHookAfterCompletionQueued?.Invoke();
+        if (IsDisposed)
+        {
+            complete(); // no loop to come back to
+            return;
+        }
+        WakeIfBlocked();
     }
 
     /// <summary>

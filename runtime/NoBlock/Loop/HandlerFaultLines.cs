@@ -5,13 +5,15 @@ namespace NoBlock;
 /// <summary>
 /// The default report of a handler failure when nobody else is told (no <see cref="EventLoopOptions.Logger"/>, no
 /// <see cref="EventLoopOptions.OnHandlerException"/>): one line to standard error, at most N a minute, the rest
-/// counted and the count written with the next line. Used on the loop thread only.
+/// counted and the count written with the next line. Written on the loop thread, and on pool threads for the faults
+/// of <see cref="EventLoop.OffloadAndReport"/> work that ends after the loop is disposed: the window is kept under a lock.
 /// </summary>
 internal sealed class HandlerFaultLines
 {
     private static readonly long Window = Stopwatch.Frequency * 60;
 
     private readonly Func<TextWriter> _writer;
+    private readonly object _gate = new();
     private long _windowStart;
     private int _written;
     private int _suppressed;
@@ -21,20 +23,24 @@ internal sealed class HandlerFaultLines
 
     public void Write(HandlerFault fault, HandlerExceptionPolicy policy, int perMinute)
     {
-        long now = Stopwatch.GetTimestamp();
-        if (_written == 0 || now - _windowStart >= Window)
+        string line;
+        lock (_gate)
         {
-            _windowStart = now;
-            _written = 0;
+            long now = Stopwatch.GetTimestamp();
+            if (_written == 0 || now - _windowStart >= Window)
+            {
+                _windowStart = now;
+                _written = 0;
+            }
+            if (_written >= perMinute)
+            {
+                _suppressed++;
+                return;
+            }
+            _written++;
+            line = Format(fault, policy, _suppressed);
+            _suppressed = 0;
         }
-        if (_written >= perMinute)
-        {
-            _suppressed++;
-            return;
-        }
-        _written++;
-        var line = Format(fault, policy, _suppressed);
-        _suppressed = 0;
         try
         {
             _writer().WriteLine(line);

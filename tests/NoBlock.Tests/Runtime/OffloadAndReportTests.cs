@@ -101,7 +101,7 @@ public sealed class OffloadAndReportTests
         // looks at IsDisposed, so Dispose's drain hands the report to the pool and the work's thread sees the loop gone.
         var faults = new Faults();
         var loop = new EventLoop(faults.Options());
-        loop.TestHookAfterFaultQueued = loop.Dispose;
+        loop.TestHookAfterCompletionQueued = loop.Dispose;
         loop.OffloadAndReport(() => throw new IOException("both"));
         Waits.Until(() => !faults.Seen.IsEmpty, "the fault");
         Waits.Until(() => ThreadPool.PendingWorkItemCount == 0, "the pool to run dry");
