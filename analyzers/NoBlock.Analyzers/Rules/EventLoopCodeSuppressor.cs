@@ -22,29 +22,39 @@ namespace NoBlock.Analyzers.Rules;
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
 public sealed class EventLoopCodeSuppressor : DiagnosticSuppressor
 {
+    // One justification per piece of advice: two analyzers giving the same advice are suppressed for the same reason.
+    private const string ResumeOnLoop =
+        "In EventLoop handler code an await must resume on the loop thread: ConfigureAwait(false) would move the rest of the handler to the thread pool (NB0006)";
+
+    private const string AsyncVoidHandler =
+        "An async void EventLoop handler is the shape the loop expects: its exceptions reach the loop's fault policy through the loop's SynchronizationContext";
+
+    private const string AsyncLambdaHandler =
+        "An async lambda passed to the loop as a handler is the shape the loop expects: its exceptions reach the loop's fault policy through the loop's SynchronizationContext";
+
     internal static readonly SuppressionDescriptor Meziantou = new(
         RuleIdentifiers.ConfigureAwaitAdviceMeziantou, "MA0004",
-        "In EventLoop handler code an await must resume on the loop thread: ConfigureAwait(false) would move the rest of the handler to the thread pool (NB0006)");
+        ResumeOnLoop);
 
     internal static readonly SuppressionDescriptor NetAnalyzers = new(
         RuleIdentifiers.ConfigureAwaitAdviceNetAnalyzers, "CA2007",
-        "In EventLoop handler code an await must resume on the loop thread: ConfigureAwait(false) would move the rest of the handler to the thread pool (NB0006)");
+        ResumeOnLoop);
 
     internal static readonly SuppressionDescriptor VsThreading = new(
         RuleIdentifiers.AsyncVoidHandlerVsThreading, "VSTHRD100",
-        "An async void EventLoop handler is the shape the loop expects: its exceptions reach the loop's fault policy through the loop's SynchronizationContext");
+        AsyncVoidHandler);
 
     internal static readonly SuppressionDescriptor AsyncFixer = new(
         RuleIdentifiers.AsyncVoidHandlerAsyncFixer, "AsyncFixer03",
-        "An async void EventLoop handler is the shape the loop expects: its exceptions reach the loop's fault policy through the loop's SynchronizationContext");
+        AsyncVoidHandler);
 
     internal static readonly SuppressionDescriptor VsThreadingLambda = new(
         RuleIdentifiers.AsyncLambdaHandlerVsThreading, "VSTHRD101",
-        "An async lambda passed to the loop as a handler is the shape the loop expects: its exceptions reach the loop's fault policy through the loop's SynchronizationContext");
+        AsyncLambdaHandler);
 
     internal static readonly SuppressionDescriptor MeziantouLambda = new(
         RuleIdentifiers.AsyncLambdaHandlerMeziantou, "MA0147",
-        "An async lambda passed to the loop as a handler is the shape the loop expects: its exceptions reach the loop's fault policy through the loop's SynchronizationContext");
+        AsyncLambdaHandler);
 
     /// <summary>Suppressions that hold only where the diagnostic's lambda or method group is itself the handler handed to the loop.</summary>
     private static readonly ImmutableHashSet<string> OnlyForRegisteredHandlers = ImmutableHashSet.Create("VSTHRD101", "MA0147");
