@@ -104,6 +104,9 @@ internal static class StackCapture
     /// <summary>Called when a request completes (the watchdog wakes to deliver its report).</summary>
     internal static Action? Completed;
 
+    /// <summary>Test seam: runs on the capture thread before each session, with the requests it will serve.</summary>
+    internal static Action<IReadOnlyList<StackCaptureRequest>>? TestHookBeforeSession;
+
     /// <summary>Captures finished since the process started (tests and the bench count them).</summary>
     internal static long CaptureCount;
 
@@ -176,6 +179,7 @@ internal static class StackCapture
                 }
                 try
                 {
+                    TestHookBeforeSession?.Invoke(batch);
                     CaptureBatch(batch);
                 }
                 catch (Exception ex)

@@ -185,7 +185,7 @@ public sealed class StallReport
         {
             // The BCL frame the user code called (Thread.Sleep, Monitor.Enter, Socket.Receive …), kept as a hint.
             var callee = stack[first - 1];
-            sb.Append('[').Append(callee.ShortTypeName).Append('.').Append(callee.MethodName).Append("] ← ");
+            sb.Append('[').Append(callee.DisplayName).Append("] ← ");
         }
         int shown = 0;
         for (int i = first; i < stack.Count && shown < UserFramesShown; i++)

@@ -38,17 +38,27 @@ public sealed class StallStackFrame
     /// </summary>
     public bool IsUserCode { get; }
 
-    /// <summary>The type without its namespace ("Server" for "MyApp.Server"), as handler names are.</summary>
+    /// <summary>
+    /// The type without its namespace ("Server" for "MyApp.Server", "Server+Inner" for "MyApp.Server+Inner"): the
+    /// namespace ends at the last dot before the first nested type, generic argument or generated name.
+    /// </summary>
     internal string ShortTypeName
     {
         get
         {
-            int dot = TypeName.LastIndexOf('.');
+            int limit = TypeName.IndexOfAny(['+', '[', '<']);
+            int dot = TypeName.LastIndexOf('.', limit < 0 ? TypeName.Length - 1 : Math.Max(limit - 1, 0));
             return dot >= 0 ? TypeName[(dot + 1)..] : TypeName;
         }
     }
 
+    /// <summary>
+    /// The method as handler names give it ("Server.Lookup", "Program.Main (lambda)", "Server.OnRead" for its async
+    /// state machine's MoveNext), not the compiler's "Program+&lt;&gt;c.&lt;&lt;Main&gt;$&gt;b__0_0".
+    /// </summary>
+    internal string DisplayName => HandlerNames.Describe(ShortTypeName.Split('+'), MethodName);
+
     /// <summary>"Server.Lookup (Server.cs:42)", or "Server.Lookup" without a line.</summary>
     public override string ToString()
-        => File is null || Line is null ? $"{ShortTypeName}.{MethodName}" : $"{ShortTypeName}.{MethodName} ({System.IO.Path.GetFileName(File)}:{Line})";
+        => File is null || Line is null ? DisplayName : $"{DisplayName} ({System.IO.Path.GetFileName(File)}:{Line})";
 }

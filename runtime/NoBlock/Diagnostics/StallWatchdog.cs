@@ -45,6 +45,24 @@ internal static class StallWatchdog
     private static Thread? _thread;
     private static int _queuedFindings;
 
+    /// <summary>
+    /// At process exit, how long the reports held for a stack capture still wait for it. The watchdog is a background
+    /// thread: without this flush, a program whose stall ends shortly before it exits (a test, a tool, a host stopping)
+    /// loses the stall's reports with the process while their capture is still running.
+    /// </summary>
+    internal static readonly TimeSpan ExitCaptureWait = TimeSpan.FromSeconds(1);
+
+    /// <summary>Slack on top of <see cref="ExitCaptureWait"/> for the watchdog to write the reports (a slow sink).</summary>
+    private static readonly TimeSpan ExitDeliveryWait = TimeSpan.FromSeconds(1);
+
+    /// <summary>What the reports a capture did not finish for at exit say instead of a stack.</summary>
+    internal const string ExitReason = "the process exited before the capture finished";
+
+    private static readonly object ExitGate = new();
+    private static readonly ManualResetEventSlim Flushed = new(false);
+    private static long _exitDeadline; // Stopwatch timestamp; 0: no exit flush asked for
+    private static EventLoop? _exitOnly; // a test's flush of its own loop (null: every loop, as at exit)
+
     [ThreadStatic]
     private static LoopWatch? t_current;
 
@@ -67,6 +85,7 @@ internal static class StallWatchdog
             {
                 _thread = new Thread(RunWatchdog) { IsBackground = true, Name = "NoBlock watchdog" };
                 _thread.Start();
+                AppDomain.CurrentDomain.ProcessExit += (_, _) => FlushForExit();
             }
         }
         t_current = watch;
@@ -96,6 +115,30 @@ internal static class StallWatchdog
             RuntimeWaitContext.Unfollow(loop.Activity.OsThreadId);
             watch.Detached = true;
             Wake.Set();
+        }
+    }
+
+    /// <summary>
+    /// Delivers every report still held for a stack capture before the process goes: with the stack when the capture
+    /// finishes within <see cref="ExitCaptureWait"/>, else with "stack unavailable: <see cref="ExitReason"/>". Runs on
+    /// the exiting thread (<see cref="AppDomain.ProcessExit"/>); the watchdog thread does the delivering, as always, and
+    /// this waits for it, bounded, so a hung sink cannot hang the exit.
+    /// </summary>
+    /// <param name="only">Tests: flush this loop's reports only, leaving other tests' captures alone.</param>
+    internal static void FlushForExit(EventLoop? only = null)
+    {
+        lock (ExitGate)
+        {
+            if (Volatile.Read(ref _thread) is null)
+            {
+                return;
+            }
+            Flushed.Reset();
+            Volatile.Write(ref _exitOnly, only);
+            Volatile.Write(ref _exitDeadline, Stopwatch.GetTimestamp() + ToTicks(ExitCaptureWait));
+            Wake.Set();
+            Flushed.Wait(ExitCaptureWait + ExitDeliveryWait);
+            Volatile.Write(ref _exitDeadline, 0); // a process that goes on (a test) captures as before
         }
     }
 
@@ -137,8 +180,41 @@ internal static class StallWatchdog
                 }
             }
             DeliverFindings();
+            long exitDeadline = Volatile.Read(ref _exitDeadline);
+            if (exitDeadline != 0)
+            {
+                nextWake = Math.Min(nextWake, FlushHeld(watches, now, exitDeadline));
+            }
             RemoveDetached();
         }
+    }
+
+    /// <summary>The exit flush, on the watchdog thread: held reports go out once their capture is done or the exit cannot wait longer.</summary>
+    private static long FlushHeld(LoopWatch[] watches, long now, long exitDeadline)
+    {
+        bool waiting = false;
+        var only = Volatile.Read(ref _exitOnly);
+        foreach (var w in watches)
+        {
+            if (only is not null && !ReferenceEquals(w.Loop, only))
+            {
+                continue;
+            }
+            try
+            {
+                w.DeliverHeld(now, now >= exitDeadline ? ExitReason : null);
+            }
+            catch (Exception ex)
+            {
+                w.NoteFailure("the watchdog's exit flush", ex);
+            }
+            waiting |= w.HoldsReports;
+        }
+        if (!waiting)
+        {
+            Flushed.Set();
+        }
+        return exitDeadline;
     }
 
     /// <summary>Someone listens to the lag histogram of a watched loop's meter (loops may record on different meters).</summary>
@@ -245,6 +321,12 @@ internal sealed class LoopWatch
     /// <summary>The managed wait the runtime's events say the loop thread is in (null: none known).</summary>
     public string? CurrentWait => Contended ? "lock contention" : WaitHandleWait;
 
+    /// <summary>Stall reports suppressed in the current window (tests).</summary>
+    internal int SuppressedStallReports => _stallLimit.Suppressed;
+
+    /// <summary>Reports wait for a stack capture.</summary>
+    public bool HoldsReports => _held.Count > 0;
+
     /// <summary>No stall is being followed, and no report waits for a stack.</summary>
     public bool Idle => _start == 0 && _capture is null && _held.Count == 0;
 
@@ -278,16 +360,21 @@ internal sealed class LoopWatch
         return _capture is null ? next : Math.Min(next, _captureDeadline);
     }
 
-    /// <summary>Once the capture is done or its time is up: the held reports go out, in order, with the stack.</summary>
-    private void DeliverHeld(long now)
+    /// <summary>
+    /// Once the capture is done or its time is up — or <paramref name="cutShort"/> says why it cannot be waited for —
+    /// the held reports go out, in order, with the stack.
+    /// </summary>
+    internal void DeliverHeld(long now, string? cutShort = null)
     {
-        if (_capture is not { } capture || (!capture.Done && now < _captureDeadline))
+        if (_capture is not { } capture || (!capture.Done && now < _captureDeadline && cutShort is null))
         {
             return;
         }
         IReadOnlyList<StallStackFrame>? frames = capture.Done ? capture.Frames : null;
         string? why = capture.Done ? capture.Unavailable
-            : $"timed out after {_options.Watchdog.StackCaptureTimeout.TotalMilliseconds:0} ms (StallWatchdogOptions.StackCaptureTimeout)";
+            : now >= _captureDeadline
+                ? $"timed out after {_options.Watchdog.StackCaptureTimeout.TotalMilliseconds:0} ms (StallWatchdogOptions.StackCaptureTimeout)"
+                : cutShort;
         _capture = null;
         _stack = frames;
         _stackStart = _captureStart;
@@ -428,7 +515,10 @@ internal sealed class LoopWatch
             Threshold = Threshold,
         };
         _last = report;
-        if (_stallLimit.TryTake(now))
+        // An escalation never takes the window's last report while the end line is still to come: a long stall (or a
+        // first report held seconds for its stack on a loaded machine) would otherwise spend the limit on "still
+        // stalled" and lose the line that says how long it lasted and where it was seen.
+        if (_stallLimit.TryTake(now, keepOne: _reported && _options.Watchdog.ReportEnd))
         {
             _activity.RequestEndTimestamp(); // before the sink runs: the handler may return meanwhile
             bool first = !_reported;
@@ -691,13 +781,18 @@ internal sealed class LoopWatch
             _window = Math.Max(1, windowTicks);
         }
 
-        public bool TryTake(long now)
+        /// <summary>Reports suppressed in this window so far (read by tests on other threads).</summary>
+        public int Suppressed => Volatile.Read(ref _suppressed);
+
+        /// <param name="now">Now (a Stopwatch timestamp).</param>
+        /// <param name="keepOne">Leave the window's last report for a more important one (a stall's end after its escalations).</param>
+        public bool TryTake(long now, bool keepOne = false)
         {
             if (_windowStart == 0)
             {
                 _windowStart = now;
             }
-            if (_taken < _limit)
+            if (_taken < (keepOne && _limit > 1 ? _limit - 1 : _limit))
             {
                 _taken++;
                 return true;

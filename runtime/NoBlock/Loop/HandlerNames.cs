@@ -24,29 +24,98 @@ internal static class HandlerNames
 
     public static string Describe(MethodInfo method)
     {
-        var type = method.DeclaringType;
-        // Lambdas live in compiler-generated classes (<>c, <>c__DisplayClass0_0) nested in the user's type.
-        while (type is not null && type.Name.StartsWith('<') && type.DeclaringType is not null)
+        var nesting = new List<string>();
+        for (var type = method.DeclaringType; type is not null; type = type.DeclaringType)
         {
-            type = type.DeclaringType;
+            nesting.Insert(0, type.Name);
         }
-        string name = method.Name;
-        if (name.StartsWith('<'))
+        return Describe(nesting, method.Name);
+    }
+
+    /// <summary>
+    /// Names a method from its declaring type's nesting (outermost first, namespace left out, compiler-generated
+    /// types included) and its metadata name: the one rule for delegates and for the frames of a stalled thread's
+    /// stack (<see cref="StallStackFrame"/>), so an alert's handler and its innermost frame read alike.
+    /// </summary>
+    internal static string Describe(IReadOnlyList<string> nesting, string method)
+    {
+        // Lambdas and local functions live in compiler-generated classes (<>c, <>c__DisplayClass0_0) nested in the
+        // user's type; an async method or iterator runs as MoveNext of a state machine (<OnRead>d__5).
+        int keep = nesting.Count;
+        string? stateMachineOf = null;
+        while (keep > 1 && nesting[keep - 1].StartsWith('<'))
         {
-            int close = name.IndexOf('>');
-            string outer = close > 1 ? name.Substring(1, close - 1) : "?";
-            int local = name.IndexOf("g__", StringComparison.Ordinal);
-            if (local >= 0)
+            keep--;
+            if (keep == nesting.Count - 1 && method == "MoveNext" && SplitGenerated(nesting[keep]) is (var owner, var rest) && rest.StartsWith("d__", StringComparison.Ordinal))
             {
-                int bar = name.IndexOf('|', local);
-                name = outer + "." + (bar > local ? name.Substring(local + 3, bar - local - 3) : name.Substring(local + 3));
-            }
-            else
-            {
-                name = outer + " (lambda)";
+                stateMachineOf = owner;
             }
         }
-        return $"{TypeName(type)}.{name}";
+        var type = new System.Text.StringBuilder();
+        for (int i = 0; i < keep; i++)
+        {
+            type.Append(i == 0 ? "" : ".").Append(WithoutArity(nesting[i]));
+        }
+        return $"{type}.{stateMachineOf ?? SourceName(method)}";
+    }
+
+    /// <summary>"Main" for "&lt;Main&gt;b__0_1" (" (lambda)" added), "Main.Drain" for "&lt;Main&gt;g__Drain|0_2", the name itself otherwise.</summary>
+    private static string SourceName(string name)
+    {
+        if (SplitGenerated(name) is not (var outer, var rest))
+        {
+            return name;
+        }
+        if (rest == "$")
+        {
+            return outer; // "<Main>$" itself: the body of top-level statements
+        }
+        if (rest.StartsWith("g__", StringComparison.Ordinal))
+        {
+            int bar = rest.IndexOf('|');
+            return outer + "." + (bar > 3 ? rest.Substring(3, bar - 3) : rest.Substring(3));
+        }
+        return outer + " (lambda)";
+    }
+
+    /// <summary>
+    /// "&lt;Outer&gt;rest" → (the source name of Outer, rest), or null for a name the compiler did not make. Outer may
+    /// itself be generated: top-level statements compile to "&lt;Main&gt;$", whose lambdas are "&lt;&lt;Main&gt;$&gt;b__0_0".
+    /// </summary>
+    private static (string Outer, string Tail)? SplitGenerated(string name)
+    {
+        if (!name.StartsWith('<'))
+        {
+            return null;
+        }
+        int depth = 0;
+        for (int i = 0; i < name.Length; i++)
+        {
+            if (name[i] == '<')
+            {
+                depth++;
+            }
+            else if (name[i] == '>' && --depth == 0)
+            {
+                string outer = name.Substring(1, i - 1);
+                if (outer.Length == 0)
+                {
+                    outer = "?"; // "<>c": a closure class has no outer name of its own
+                }
+                else if (outer.StartsWith('<') && SplitGenerated(outer) is (var inner, var innerRest) && innerRest == "$")
+                {
+                    outer = inner; // "<Main>$": the entry point of top-level statements
+                }
+                return (outer, name.Substring(i + 1));
+            }
+        }
+        return null;
+    }
+
+    private static string WithoutArity(string name)
+    {
+        int tick = name.IndexOf('`');
+        return tick > 0 ? name.Substring(0, tick) : name;
     }
 
     private static string TypeName(Type? type)
@@ -55,12 +124,7 @@ internal static class HandlerNames
         {
             return "?";
         }
-        var n = type.Name;
-        int tick = n.IndexOf('`');
-        if (tick > 0)
-        {
-            n = n.Substring(0, tick);
-        }
+        var n = WithoutArity(type.Name);
         return type.DeclaringType is { } outer ? TypeName(outer) + "." + n : n;
     }
 }
