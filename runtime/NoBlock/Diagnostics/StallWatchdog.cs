@@ -523,6 +523,10 @@ internal sealed class LoopWatch
             _activity.RequestEndTimestamp(); // before the sink runs: the handler may return meanwhile
             bool first = !_reported;
             _reported = true;
+            if (first)
+            {
+                _sockets.Start();
+            }
             if (first && _capture is null && _options.Watchdog.CaptureStack)
             {
                 // The first report carries the stack: held until the capture (off this thread) is done or times out.
@@ -543,7 +547,7 @@ internal sealed class LoopWatch
             }
             if (first)
             {
-                _sockets.Begin(now); // after the alert, which must not wait for a look at every socket
+                _sockets.Begin(now);
             }
         }
         // Next report at the first power of two past the elapsed time (2×, 4×, 8× …), or never.

@@ -34,17 +34,24 @@ internal sealed class StallSocketWatch
 
     public StallSocketWatch(EventLoop loop) => _loop = loop;
 
-    /// <summary>The watchdog reports a stall: note the counters and take the first snapshot.</summary>
-    public void Begin(long now)
+    /// <summary>
+    /// The watchdog is about to report a stall: note the drop counters first (one /proc read), so that whatever the
+    /// report's reader sees happen after it is counted in the growth the end report gives.
+    /// </summary>
+    public void Start()
     {
         _active = _loop.Sockets.Count > 0;
         _last = null;
-        _countersAtStart = null;
+        _countersAtStart = _active ? NetworkCounters.Read() : null;
+    }
+
+    /// <summary>The stall was reported: take the first snapshot (after the alert, which must not wait for a look at every socket).</summary>
+    public void Begin(long now)
+    {
         if (!_active)
         {
             return;
         }
-        _countersAtStart = NetworkCounters.Read();
         Snapshot(now);
         _udpAtStart = _last?.UdpSockets ?? [];
     }
