@@ -48,12 +48,13 @@ internal static class BlockingCatalogue
         Row("System.Threading.Barrier", "SignalAndWait", UnlessZeroTimeout, "a TaskCompletionSource completed by the last participant"),
         Row("System.Threading.Monitor", "Wait", UnlessZeroTimeout, "signal the loop with loop.Post(...) instead of waiting"),
         Row("System.Threading.Monitor", "TryEnter", OnlyWithNonZeroTimeout, "Monitor.TryEnter(obj) without a timeout, and retry later"),
-        Row("System.Threading.ReaderWriterLockSlim", "EnterReadLock", Always, "keep shared state on the loop thread, or TryEnterReadLock(0)"),
-        Row("System.Threading.ReaderWriterLockSlim", "EnterWriteLock", Always, "keep shared state on the loop thread, or TryEnterWriteLock(0)"),
-        Row("System.Threading.ReaderWriterLockSlim", "EnterUpgradeableReadLock", Always, "keep shared state on the loop thread, or TryEnterUpgradeableReadLock(0)"),
+        // Untimed lock acquisitions (ReaderWriterLockSlim.Enter*Lock, SpinLock.Enter, Lock.Enter/EnterScope) are
+        // treated like `lock` (Monitor.Enter): short critical sections, not rows. Timed tries with a non-zero timeout are.
         Row("System.Threading.ReaderWriterLockSlim", "TryEnterReadLock", OnlyWithNonZeroTimeout, "TryEnterReadLock(0)"),
         Row("System.Threading.ReaderWriterLockSlim", "TryEnterWriteLock", OnlyWithNonZeroTimeout, "TryEnterWriteLock(0)"),
         Row("System.Threading.ReaderWriterLockSlim", "TryEnterUpgradeableReadLock", OnlyWithNonZeroTimeout, "TryEnterUpgradeableReadLock(0)"),
+        Row("System.Threading.SpinLock", "TryEnter", OnlyWithNonZeroTimeout, "SpinLock.TryEnter(ref taken) without a timeout, and retry later"),
+        Row("System.Threading.Lock", "TryEnter", OnlyWithNonZeroTimeout, "Lock.TryEnter() without a timeout, and retry later"),
         Row("System.Collections.Concurrent.BlockingCollection`1", "Take", Always, "TryTake(out item) without a timeout, or a Channel read with await"),
         Row("System.Collections.Concurrent.BlockingCollection`1", "TryTake", OnlyWithNonZeroTimeout, "TryTake(out item) without a timeout"),
         Row("System.Collections.Concurrent.BlockingCollection`1", "GetConsumingEnumerable", Always, "a Channel read with await"),

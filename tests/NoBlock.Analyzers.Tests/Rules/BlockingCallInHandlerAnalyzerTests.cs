@@ -65,9 +65,12 @@ public sealed class BlockingCallInHandlerAnalyzerTests
     [InlineData("{|NB0001:new Barrier(2).SignalAndWait()|};")]
     [InlineData("{|NB0001:Monitor.Wait(gate)|};")]
     [InlineData("{|NB0001:Monitor.TryEnter(gate, 100)|};")]
-    [InlineData("{|NB0001:rw.EnterReadLock()|};")]
-    [InlineData("{|NB0001:rw.EnterWriteLock()|};")]
     [InlineData("{|NB0001:rw.TryEnterWriteLock(50)|};")]
+    [InlineData("{|NB0001:rw.TryEnterReadLock(TimeSpan.FromSeconds(1))|};")]
+    [InlineData("{|NB0001:rw.TryEnterUpgradeableReadLock(-1)|};")]
+    [InlineData("var spin = new SpinLock(); bool taken = false; {|NB0001:spin.TryEnter(10, ref taken)|};")]
+    [InlineData("var l = new Lock(); {|NB0001:l.TryEnter(10)|};")]
+    [InlineData("var l = new Lock(); var ok = {|NB0001:l.TryEnter(TimeSpan.FromMilliseconds(5))|};")]
     [InlineData("{|NB0001:queue.Take()|};")]
     [InlineData("{|NB0001:queue.TryTake(out var item, 1000)|};")]
     [InlineData("foreach (var item in {|NB0001:queue.GetConsumingEnumerable()|}) { }")]
@@ -122,6 +125,21 @@ public sealed class BlockingCallInHandlerAnalyzerTests
     [InlineData("SpinWait.SpinUntil(() => fd > 0, 0);")]
     [InlineData("var ok = socket.Poll(0, SelectMode.SelectRead);")]
     public Task Zero_timeouts_do_not_block(string statement) => Verify.VerifyAsync(Handler(statement));
+
+    /// <summary>Untimed lock acquisitions are treated like <c>lock</c>: short critical sections, not NB0001.</summary>
+    [Theory]
+    [InlineData("lock (gate) { fd++; }")]
+    [InlineData("Monitor.Enter(gate); Monitor.Exit(gate);")]
+    [InlineData("rw.EnterReadLock(); rw.ExitReadLock();")]
+    [InlineData("rw.EnterWriteLock(); rw.ExitWriteLock();")]
+    [InlineData("rw.EnterUpgradeableReadLock(); rw.ExitUpgradeableReadLock();")]
+    [InlineData("var spin = new SpinLock(); bool taken = false; spin.Enter(ref taken); spin.Exit();")]
+    [InlineData("var spin = new SpinLock(); bool taken = false; spin.TryEnter(ref taken); spin.TryEnter(0, ref taken);")]
+    [InlineData("var l = new Lock(); l.Enter(); l.Exit();")]
+    [InlineData("var l = new Lock(); using (l.EnterScope()) { fd++; }")]
+    [InlineData("var l = new Lock(); lock (l) { fd++; }")]
+    [InlineData("var l = new Lock(); if (l.TryEnter()) l.Exit(); l.TryEnter(0); l.TryEnter(TimeSpan.Zero);")]
+    public Task Untimed_lock_acquisitions_are_like_lock(string statement) => Verify.VerifyAsync(Handler(statement));
 
     [Theory]
     [InlineData("var ms = new MemoryStream(); ms.Write(new byte[4], 0, 4); ms.Flush(); ms.CopyTo(Stream.Null);")]
