@@ -114,7 +114,7 @@ public sealed class EpollDispatchLoopTests
                     _interrupted++;
                     // runs on the loop thread after the wait returned: a console write there is still NB0005
                     {|NB0005:Console.Error.WriteLine($"epoll_wait interrupted ({_interrupted} times), retrying")|};
-                    Log.Warn("interrupted: " + errno.ToString());
+                    {|NB0005:Log.Warn("interrupted: " + errno.ToString())|};
                     spinner.SpinOnce();
                     Thread.Yield();
                 }
@@ -126,7 +126,7 @@ public sealed class EpollDispatchLoopTests
                 do
                 {
                     n = epoll_wait(_epfd, events, 64, -1);
-                    if (n < 0) LogRetry(errno);
+                    if (n < 0) {|NB0005:LogRetry(errno)|};
                     Thread.SpinWait(20);
                 }
                 while (n < 0 && errno == EINTR);
