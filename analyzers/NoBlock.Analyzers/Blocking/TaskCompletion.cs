@@ -196,7 +196,7 @@ internal static class TaskCompletion
                         break;
                     case IMethodReferenceOperation group when SymbolEqualityComparer.Default.Equals(group.Method.OriginalDefinition, method.OriginalDefinition):
                         uses++;
-                        if (isParameter || !IsContinuationOf(group, receiver))
+                        if (isParameter || !IsContinuationOf(group, receiver) && !IsStoredContinuationOf(group, receiver, compilation))
                         {
                             return false;
                         }
@@ -227,6 +227,60 @@ internal static class TaskCompletion
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// <c>_onRead = OnRead;</c> (or a field initializer) where every other use of the private field <c>_onRead</c>
+    /// in its type is <c>awaiter.OnCompleted(_onRead)</c> / <c>UnsafeOnCompleted(_onRead)</c> on this receiver: the
+    /// delegate cached once so that registering the continuation allocates nothing.
+    /// </summary>
+    private static bool IsStoredContinuationOf(IMethodReferenceOperation group, ISymbol receiver, Compilation compilation)
+    {
+        var stored = OperationHelpers.PassedTo(group) switch
+        {
+            ISimpleAssignmentOperation assignment => OperationHelpers.ReferencedSymbol(assignment.Target),
+            IFieldInitializerOperation initializer when initializer.InitializedFields.Length == 1 => initializer.InitializedFields[0],
+            _ => null,
+        };
+
+        if (stored is not IFieldSymbol { DeclaredAccessibility: Accessibility.Private } field)
+        {
+            return false;
+        }
+
+        var registered = 0;
+        foreach (var reference in field.ContainingType.DeclaringSyntaxReferences)
+        {
+            var model = OtherDocuments.ModelFor(compilation, reference.SyntaxTree);
+            if (model is null)
+            {
+                return false;
+            }
+
+            foreach (var node in reference.GetSyntax().DescendantNodes())
+            {
+                if (node is not Microsoft.CodeAnalysis.CSharp.Syntax.IdentifierNameSyntax name || name.Identifier.ValueText != field.Name
+                    || model.GetOperation(name) is not IFieldReferenceOperation use || !SymbolEqualityComparer.Default.Equals(use.Field, field))
+                {
+                    continue;
+                }
+
+                var parent = use.Parent is IConversionOperation conversion ? conversion.Parent : use.Parent;
+                if (parent is ISimpleAssignmentOperation assignment && assignment.Target == use)
+                {
+                    continue; // the assignment that stores the method group
+                }
+
+                if (!IsContinuationOf(use, receiver))
+                {
+                    return false;
+                }
+
+                registered++;
+            }
+        }
+
+        return registered > 0;
     }
 
     /// <summary><c>awaiter.OnCompleted(f)</c> / <c>UnsafeOnCompleted(f)</c>, or <c>task.GetAwaiter().OnCompleted(f)</c>, on this symbol.</summary>
