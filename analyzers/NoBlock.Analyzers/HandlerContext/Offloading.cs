@@ -68,9 +68,16 @@ internal static class Offloading
     {
         ("System.Lazy`1", ".ctor"),
         ("System.Threading.ThreadLocal`1", ".ctor"),
+        ("System.Runtime.InteropServices.PosixSignalRegistration", "Create"),
     };
 
     private const int MaxForwardingDepth = 4;
+
+    /// <summary>Library method names that register a callback to run later (<c>SynchronizationContext.Post</c>, <c>RegisterWaitForSingleObject</c>).</summary>
+    private static bool IsDeferringName(string name)
+        => name.StartsWith("Register", System.StringComparison.Ordinal) || name.StartsWith("UnsafeRegister", System.StringComparison.Ordinal)
+           || name.StartsWith("Subscribe", System.StringComparison.Ordinal) || name.StartsWith("Schedule", System.StringComparison.Ordinal)
+           || name.StartsWith("Enqueue", System.StringComparison.Ordinal) || name is "Post" or "UnsafeQueueUserWorkItem" or "QueueUserWorkItem";
 
     /// <summary>
     /// True when the method runs the delegate passed for <paramref name="parameter"/> before it returns.
@@ -101,6 +108,11 @@ internal static class Offloading
         }
 
         var definition = target.OriginalDefinition;
+        if (definition.DeclaringSyntaxReferences.Length == 0 && IsDeferringName(definition.Name))
+        {
+            return false; // a library's Register…/Subscribe…/Schedule…/Post…/Enqueue…: keeps the callback for later
+        }
+
         if (compilation is null || depth > MaxForwardingDepth || definition.IsAbstract || definition.IsExtern || definition.DeclaringSyntaxReferences.Length == 0)
         {
             return true;

@@ -201,6 +201,8 @@ public sealed class HandlerContextTests
                 KeepVia(() => Thread.Sleep(10));
                 var lazy = new Lazy<string>(() => System.IO.File.ReadAllText("f"));
                 var holder = new Holder(() => Thread.Sleep(11));
+                SynchronizationContext.Current?.Post(_ => Thread.Sleep(12), null);
+                using var signal = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, _ => Thread.Sleep(13));
             }
 
             void Keep(Action work) => _queue.Enqueue(work);
