@@ -38,6 +38,9 @@ internal static class Offloading
     /// passed to an <c>[EventLoopHandler]</c> parameter does not: it is registered to run later, as a handler of its own.
     /// </summary>
     public static bool RunsInline(IOperation function, System.Func<IParameterSymbol, bool> isHandlerParameter)
+        => RunsInline(function, isHandlerParameter, depth: 0);
+
+    private static bool RunsInline(IOperation function, System.Func<IParameterSymbol, bool> isHandlerParameter, int depth)
     {
         if (OperationHelpers.PassedTo(function) is not IArgumentOperation argument)
         {
@@ -57,7 +60,7 @@ internal static class Offloading
         };
 
         return target is not null && !IsHandedElsewhere(target)
-            && RunsBeforeReturning(target, argument.Parameter, function.SemanticModel?.Compilation, depth: 0);
+            && RunsBeforeReturning(target, argument.Parameter, function.SemanticModel?.Compilation, depth);
     }
 
     /// <summary>
@@ -145,7 +148,7 @@ internal static class Offloading
         return !sawBody; // a partial method without an implementation here, or nothing bound: keep the old assumption
     }
 
-    /// <summary>Whether a method body invokes the parameter, or forwards it to a method that runs it (lambdas inside it not followed).</summary>
+    /// <summary>Whether a method body invokes the parameter (also inside a lambda that itself runs inline), or forwards it to a method that runs it.</summary>
     private static bool InvokesParameter(IOperation body, IParameterSymbol parameter, Compilation compilation, int depth)
     {
         var stack = new System.Collections.Generic.Stack<IOperation>();
@@ -155,8 +158,15 @@ internal static class Offloading
             var operation = stack.Pop();
             switch (operation)
             {
-                case IAnonymousFunctionOperation or ILocalFunctionOperation when operation != body:
-                    continue; // runs when they run; not decided here
+                case IAnonymousFunctionOperation nested when operation != body:
+                    if (depth >= MaxForwardingDepth || !RunsInline(nested, static _ => false, depth + 1))
+                    {
+                        continue; // xs.ForEach(x => work(x)) runs work; a stored lambda does not
+                    }
+
+                    break;
+                case ILocalFunctionOperation when operation != body:
+                    continue; // runs when it is called; not decided here
                 case IInvocationOperation { TargetMethod.MethodKind: MethodKind.DelegateInvoke, Instance: { } instance }
                     when IsParameter(OperationHelpers.ReadValue(instance), parameter):
                     return true;

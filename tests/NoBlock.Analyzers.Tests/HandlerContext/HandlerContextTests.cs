@@ -153,7 +153,13 @@ public sealed class HandlerContextTests
                 MaybeRun(() => {|NB0001:Thread.Sleep(2)|});
                 Forward(() => {|NB0001:Thread.Sleep(3)|});
                 new Scope(() => {|NB0001:Thread.Sleep(4)|});
+                Each(items, i => {|NB0001:Thread.Sleep(i)|});
+                Later(items, i => Thread.Sleep(i));
             }
+
+            static void Each(List<int> xs, Action<int> work) => xs.ForEach(x => work(x));
+            static readonly Queue<Action> Pending = new();
+            static void Later(List<int> xs, Action<int> work) => Pending.Enqueue(() => xs.ForEach(x => work(x)));
 
             static void Guarded(Action work) { try { work(); } finally { } }
             static void MaybeRun(Action? work) => work?.Invoke();
