@@ -178,14 +178,16 @@ internal static class BlockingCatalogue
         Row("System.IO.DirectoryInfo", "Delete", Always, Offload),
         Row("System.IO.DirectoryInfo", "MoveTo", Always, Offload),
 
-        // FileStream: opening by path, and its own members that are not Stream overrides
+        // FileStream: opening by path, and its own members that are not Stream overrides. Here and for
+        // RandomAccess, StreamReader.Read/Peek and StreamWriter.Write/WriteLine the alternative is text, not the
+        // AwaitAsyncTwin fix: the async twins lack some overloads (FlushAsync(bool), ReadAsync(), WriteAsync(format, …)).
         Row("System.IO.FileStream", ".ctor", OnPathArgument, Offload),
-        Row("System.IO.FileStream", "Flush", Always, "FlushAsync", BlockingFix.AwaitAsyncTwin),
+        Row("System.IO.FileStream", "Flush", Always, "await FlushAsync() (there is no FlushAsync(bool): loop.Offload(...) a flush to disk)"),
         Row("System.IO.FileStream", "SetLength", Always, Offload),
         Row("System.IO.StreamReader", ".ctor", OnPathArgument, Offload),
         Row("System.IO.StreamWriter", ".ctor", OnPathArgument, Offload),
-        Row("System.IO.RandomAccess", "Read", Always, "ReadAsync", BlockingFix.AwaitAsyncTwin),
-        Row("System.IO.RandomAccess", "Write", Always, "WriteAsync", BlockingFix.AwaitAsyncTwin),
+        Row("System.IO.RandomAccess", "Read", Always, "await RandomAccess.ReadAsync(...)"),
+        Row("System.IO.RandomAccess", "Write", Always, "await RandomAccess.WriteAsync(...)"),
         Row("System.IO.RandomAccess", "FlushToDisk", Always, Offload),
         Row("System.IO.RandomAccess", "SetLength", Always, Offload),
 
@@ -202,10 +204,10 @@ internal static class BlockingCatalogue
         Row("System.IO.StreamReader", "ReadLine", UnlessInMemoryStream, "ReadLineAsync", BlockingFix.AwaitAsyncTwin),
         Row("System.IO.StreamReader", "ReadBlock", UnlessInMemoryStream, "ReadBlockAsync", BlockingFix.AwaitAsyncTwin),
         Row("System.IO.StreamWriter", "Flush", UnlessInMemoryStream, "FlushAsync", BlockingFix.AwaitAsyncTwin),
-        Row("System.IO.StreamReader", "Read", UnlessInMemoryStream, "ReadAsync", BlockingFix.AwaitAsyncTwin),
-        Row("System.IO.StreamReader", "Peek", UnlessInMemoryStream, "ReadAsync"),
-        Row("System.IO.StreamWriter", "Write", UnlessInMemoryStream, "WriteAsync", BlockingFix.AwaitAsyncTwin),
-        Row("System.IO.StreamWriter", "WriteLine", UnlessInMemoryStream, "WriteLineAsync", BlockingFix.AwaitAsyncTwin),
+        Row("System.IO.StreamReader", "Read", UnlessInMemoryStream, "await ReadAsync(buffer)"),
+        Row("System.IO.StreamReader", "Peek", UnlessInMemoryStream, "await ReadAsync(buffer)"),
+        Row("System.IO.StreamWriter", "Write", UnlessInMemoryStream, "await WriteAsync(...)"),
+        Row("System.IO.StreamWriter", "WriteLine", UnlessInMemoryStream, "await WriteLineAsync(...)"),
         Row("System.IO.StreamWriter", "Close", UnlessInMemoryStream, "await writer.DisposeAsync()"),
         Row("System.IO.BinaryReader", "Read", UnlessInMemoryStream, "read the bytes with await stream.ReadAsync(...), then parse them"),
         Row("System.IO.BinaryReader", "ReadBoolean", UnlessInMemoryStream, "read the bytes with await stream.ReadAsync(...), then parse them"),
