@@ -35,6 +35,9 @@ internal enum BlockingCondition
 
     /// <summary><c>TextWriter</c> writes: only when the writer is <c>Console.Out</c> or <c>Console.Error</c>.</summary>
     OnConsoleWriter,
+
+    /// <summary>A constructor that opens a file: only the overloads with a <c>string path</c> parameter (not a handle or a stream).</summary>
+    OnPathArgument,
 }
 
 /// <summary>What kind of finding a catalogue entry produces.</summary>

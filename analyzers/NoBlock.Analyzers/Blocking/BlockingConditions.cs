@@ -26,12 +26,27 @@ internal static class BlockingConditions
                 return FindLibcTimeout(operation, row.TimeoutArgument) is not { } libcTimeout || !IsZero(libcTimeout);
             case BlockingCondition.OnConsoleWriter:
                 return IsConsoleWriter(Receiver(operation));
+            case BlockingCondition.OnPathArgument:
+                return HasPathParameter(method);
             default:
                 return false;
         }
     }
 
-    private static bool HasZeroTimeout(IOperation operation) => FindTimeout(operation) is { } timeout && IsZero(timeout);
+    private static bool HasPathParameter(IMethodSymbol method)
+    {
+        foreach (var parameter in method.Parameters)
+        {
+            if (parameter.Name == "path" && parameter.Type.SpecialType == SpecialType.System_String)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+        private static bool HasZeroTimeout(IOperation operation) => FindTimeout(operation) is { } timeout && IsZero(timeout);
 
     /// <summary>The argument passed for a timeout parameter (by name: <c>millisecondsTimeout</c>, <c>timeout</c>, …).</summary>
     private static IOperation? FindTimeout(IOperation operation)

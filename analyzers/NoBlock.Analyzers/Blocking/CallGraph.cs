@@ -37,6 +37,9 @@ internal sealed class MethodFacts
 
     public bool IsIterator { get; }
 
+    /// <summary>The first synchronous console write (NB0005's catalogue rows), for chains to console output.</summary>
+    public BlockingStep? FirstConsoleWrite { get; set; }
+
     public readonly struct Callee
     {
         public Callee(IMethodSymbol method, bool calledOutsideLoop, string? reason)
@@ -105,6 +108,7 @@ internal sealed class CallGraph
     private readonly ConcurrentDictionary<IMethodSymbol, Lazy<MethodFacts>> _facts = new(SymbolEqualityComparer.Default);
     private readonly ConcurrentDictionary<IMethodSymbol, BlockingChain?> _chains = new(SymbolEqualityComparer.Default);
     private readonly ConcurrentDictionary<IMethodSymbol, byte> _reachesNothing = new(SymbolEqualityComparer.Default);
+    private readonly ConcurrentDictionary<IMethodSymbol, BlockingChain?> _consoleChains = new(SymbolEqualityComparer.Default);
 
     public CallGraph(Compilation compilation, HandlerWalker walker)
     {
@@ -175,6 +179,46 @@ internal sealed class CallGraph
             _chains.TryAdd(start, found);
         }
 
+        return found;
+    }
+
+    /// <summary>
+    /// The shortest chain from <paramref name="start"/> to a synchronous console write (NB0005), over the same
+    /// memoised facts as <see cref="FindBlockingChain"/>; asked only when that found no blocking call.
+    /// </summary>
+    public BlockingChain? FindConsoleChain(IMethodSymbol start, CancellationToken cancellationToken)
+    {
+        if (_consoleChains.TryGetValue(start, out var known))
+        {
+            return known;
+        }
+
+        var previous = new Dictionary<IMethodSymbol, (IMethodSymbol? Caller, string? Reason)>(SymbolEqualityComparer.Default) { [start] = (null, null) };
+        var queue = new Queue<IMethodSymbol>();
+        queue.Enqueue(start);
+        BlockingChain? found = null;
+        while (queue.Count > 0)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var method = queue.Dequeue();
+            var facts = GetFacts(method, cancellationToken);
+            if (facts.FirstConsoleWrite is { } step)
+            {
+                found = new BlockingChain(Path(previous, method), step);
+                break;
+            }
+
+            foreach (var callee in facts.Callees)
+            {
+                if (!previous.ContainsKey(callee.Method))
+                {
+                    previous[callee.Method] = (method, callee.Reason);
+                    queue.Enqueue(callee.Method);
+                }
+            }
+        }
+
+        _consoleChains.TryAdd(start, found);
         return found;
     }
 
@@ -362,6 +406,7 @@ internal sealed class CallGraph
         private readonly List<MethodFacts.Callee> _callees = new();
         private readonly Dictionary<IMethodSymbol, int> _calleeIndex = new(SymbolEqualityComparer.Default);
         private BlockingStep? _first;
+        private BlockingStep? _firstConsole;
         private bool _waitOutsideLoop;
         private bool _waitInLoop;
 
@@ -370,6 +415,10 @@ internal sealed class CallGraph
             if (_first is null && match.Row!.Kind == BlockingKind.Blocking)
             {
                 _first = new BlockingStep(match.Name, operation.Syntax.GetLocation());
+            }
+            else if (_firstConsole is null && match.Row!.Kind == BlockingKind.ConsoleWrite)
+            {
+                _firstConsole = new BlockingStep(match.Name, operation.Syntax.GetLocation());
             }
         }
 
@@ -402,6 +451,6 @@ internal sealed class CallGraph
             }
         }
 
-        public MethodFacts ToFacts(bool isIterator) => new(_first, _callees.ToImmutableArray(), _waitOutsideLoop, _waitInLoop, isIterator);
+        public MethodFacts ToFacts(bool isIterator) => new(_first, _callees.ToImmutableArray(), _waitOutsideLoop, _waitInLoop, isIterator) { FirstConsoleWrite = _firstConsole };
     }
 }

@@ -12,6 +12,9 @@ namespace NoBlock.Analyzers.Blocking;
 /// </summary>
 internal static class TaskCompletion
 {
+    /// <summary>How many callers up a "reached only after IsCompleted" check is looked for.</summary>
+    private const int MaxCallerDepth = 2;
+
     public static bool IsKnownComplete(IOperation use)
     {
         var (taskExpression, awaiterExpression) = Receivers(use);
@@ -22,6 +25,11 @@ internal static class TaskCompletion
             return false;
         }
 
+        return IsCompleteAt(use, task, awaiter, depth: 0);
+    }
+
+    private static bool IsCompleteAt(IOperation use, ISymbol? task, ISymbol? awaiter, int depth)
+    {
         IOperation child = use;
         for (var parent = use.Parent; parent is not null; child = parent, parent = parent.Parent)
         {
@@ -54,21 +62,242 @@ internal static class TaskCompletion
 
                     break;
                 case IBlockOperation block:
-                    if (PrecedingStatementsComplete(block, child, task))
+                    if (PrecedingStatementsComplete(block, child, task) || PrecedingStatementsComplete(block, child, awaiter))
                     {
                         return true;
                     }
 
                     break;
                 case IAnonymousFunctionOperation lambda:
-                    return InsideContinuation(lambda, task);
+                    return InsideContinuation(lambda, task) || InsideContinuation(lambda, awaiter);
                 case ILocalFunctionOperation:
-                case IMethodBodyOperation:
                     return false;
+                case IMethodBodyOperation:
+                    return AfterCompletionInCaller(use, task ?? awaiter, depth);
+            }
+        }
+
+        return AfterCompletionInCaller(use, task ?? awaiter, depth);
+    }
+
+    /// <summary>The method the use sits in is reached only once the awaiter completed (its own GetResult, or every caller checked).</summary>
+    private static bool AfterCompletionInCaller(IOperation use, ISymbol? receiver, int depth)
+        => receiver is not null && use.SemanticModel is { } model
+           && model.GetEnclosingSymbol(use.Syntax.SpanStart) is IMethodSymbol { MethodKind: MethodKind.Ordinary } method
+           && (InsideAwaiterGetResult(method, receiver, model.Compilation)
+               || depth < MaxCallerDepth && ReachedOnlyAfterCompletion(method, receiver, model.Compilation, depth));
+
+    /// <summary>
+    /// In an awaiter's own <c>GetResult</c> (a type with <c>IsCompleted</c> and <c>OnCompleted</c> /
+    /// <c>UnsafeOnCompleted</c>), the task it wraps is complete when <c>IsCompleted</c> reports on it: the awaiter
+    /// pattern calls <c>GetResult</c> only after <c>IsCompleted</c> was true or the continuation ran. An explicit,
+    /// unguarded <c>GetResult()</c> call on such an awaiter is the caller's sync-over-async, not the awaiter's.
+    /// </summary>
+    private static bool InsideAwaiterGetResult(IMethodSymbol method, ISymbol? wrapped, Compilation compilation)
+    {
+        if (wrapped is not (IFieldSymbol or IPropertySymbol) || method.Name != "GetResult" || method.IsStatic
+            || !SymbolEqualityComparer.Default.Equals(wrapped.ContainingType, method.ContainingType))
+        {
+            return false;
+        }
+
+        var type = method.ContainingType;
+        var hasContinuation = false;
+        foreach (var member in type.GetMembers())
+        {
+            hasContinuation |= member is IMethodSymbol { Name: "OnCompleted" or "UnsafeOnCompleted", Parameters.Length: 1 };
+        }
+
+        if (!hasContinuation)
+        {
+            return false;
+        }
+
+        foreach (var member in type.GetMembers("IsCompleted"))
+        {
+            if (member is IPropertySymbol { Type.SpecialType: SpecialType.System_Boolean, GetMethod: { } getter } && BodyMentions(getter, wrapped, compilation))
+            {
+                return true;
             }
         }
 
         return false;
+    }
+
+    private static bool BodyMentions(IMethodSymbol method, ISymbol symbol, Compilation compilation)
+    {
+        foreach (var reference in method.DeclaringSyntaxReferences)
+        {
+            var syntax = reference.GetSyntax();
+            if (OtherDocuments.ModelFor(compilation, syntax.SyntaxTree)?.GetOperation(syntax) is { } body && Mentions(body, symbol))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// A private method whose every use in its type comes after the awaiter was seen complete: called under an
+    /// <c>IsCompleted</c> guard (on the same field, or on the argument passed for the parameter), or handed as the
+    /// continuation to that awaiter's <c>OnCompleted</c> / <c>UnsafeOnCompleted</c>.
+    /// </summary>
+    private static bool ReachedOnlyAfterCompletion(IMethodSymbol method, ISymbol? receiver, Compilation compilation, int depth)
+    {
+        if (receiver is null || method.DeclaredAccessibility != Accessibility.Private || method.MethodKind != MethodKind.Ordinary)
+        {
+            return false;
+        }
+
+        var isParameter = receiver is IParameterSymbol;
+        if (!isParameter && (receiver is not (IFieldSymbol or IPropertySymbol) || !SymbolEqualityComparer.Default.Equals(receiver.ContainingType, method.ContainingType)))
+        {
+            return false;
+        }
+
+        var uses = 0;
+        foreach (var reference in method.ContainingType.DeclaringSyntaxReferences)
+        {
+            var model = OtherDocuments.ModelFor(compilation, reference.SyntaxTree);
+            if (model is null)
+            {
+                return false;
+            }
+
+            foreach (var node in reference.GetSyntax().DescendantNodes())
+            {
+                if (node is not Microsoft.CodeAnalysis.CSharp.Syntax.SimpleNameSyntax name || name.Identifier.ValueText != method.Name)
+                {
+                    continue;
+                }
+
+                SyntaxNode used = name;
+                if (used.Parent is Microsoft.CodeAnalysis.CSharp.Syntax.MemberAccessExpressionSyntax access && access.Name == used)
+                {
+                    used = access;
+                }
+
+                if (used.Parent is Microsoft.CodeAnalysis.CSharp.Syntax.InvocationExpressionSyntax invocation && invocation.Expression == used)
+                {
+                    used = invocation;
+                }
+
+                switch (model.GetOperation(used))
+                {
+                    case IInvocationOperation call when SymbolEqualityComparer.Default.Equals(call.TargetMethod.OriginalDefinition, method.OriginalDefinition):
+                        uses++;
+                        var atCall = isParameter ? ArgumentFor(call, (IParameterSymbol)receiver) : receiver;
+                        if (atCall is null || !IsCompleteAt(call, atCall, atCall, depth + 1))
+                        {
+                            return false;
+                        }
+
+                        break;
+                    case IMethodReferenceOperation group when SymbolEqualityComparer.Default.Equals(group.Method.OriginalDefinition, method.OriginalDefinition):
+                        uses++;
+                        if (isParameter || !IsContinuationOf(group, receiver) && !IsStoredContinuationOf(group, receiver, compilation))
+                        {
+                            return false;
+                        }
+
+                        break;
+                    default:
+                        if (model.GetSymbolInfo(name).Symbol is IMethodSymbol named && SymbolEqualityComparer.Default.Equals(named.OriginalDefinition, method.OriginalDefinition))
+                        {
+                            return false; // used some other way (nameof aside, which binds no method)
+                        }
+
+                        break;
+                }
+            }
+        }
+
+        return uses > 0;
+    }
+
+    private static ISymbol? ArgumentFor(IInvocationOperation call, IParameterSymbol parameter)
+    {
+        foreach (var argument in call.Arguments)
+        {
+            if (argument.Parameter?.Ordinal == parameter.Ordinal)
+            {
+                return OperationHelpers.ReferencedSymbol(argument.Value);
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// <c>_onRead = OnRead;</c> (or a field initializer) where every other use of the private field <c>_onRead</c>
+    /// in its type is <c>awaiter.OnCompleted(_onRead)</c> / <c>UnsafeOnCompleted(_onRead)</c> on this receiver: the
+    /// delegate cached once so that registering the continuation allocates nothing.
+    /// </summary>
+    private static bool IsStoredContinuationOf(IMethodReferenceOperation group, ISymbol receiver, Compilation compilation)
+    {
+        var stored = OperationHelpers.PassedTo(group) switch
+        {
+            ISimpleAssignmentOperation assignment => OperationHelpers.ReferencedSymbol(assignment.Target),
+            IFieldInitializerOperation initializer when initializer.InitializedFields.Length == 1 => initializer.InitializedFields[0],
+            _ => null,
+        };
+
+        if (stored is not IFieldSymbol { DeclaredAccessibility: Accessibility.Private } field)
+        {
+            return false;
+        }
+
+        var registered = 0;
+        foreach (var reference in field.ContainingType.DeclaringSyntaxReferences)
+        {
+            var model = OtherDocuments.ModelFor(compilation, reference.SyntaxTree);
+            if (model is null)
+            {
+                return false;
+            }
+
+            foreach (var node in reference.GetSyntax().DescendantNodes())
+            {
+                if (node is not Microsoft.CodeAnalysis.CSharp.Syntax.IdentifierNameSyntax name || name.Identifier.ValueText != field.Name
+                    || model.GetOperation(name) is not IFieldReferenceOperation use || !SymbolEqualityComparer.Default.Equals(use.Field, field))
+                {
+                    continue;
+                }
+
+                var parent = use.Parent is IConversionOperation conversion ? conversion.Parent : use.Parent;
+                if (parent is ISimpleAssignmentOperation assignment && assignment.Target == use)
+                {
+                    continue; // the assignment that stores the method group
+                }
+
+                if (!IsContinuationOf(use, receiver))
+                {
+                    return false;
+                }
+
+                registered++;
+            }
+        }
+
+        return registered > 0;
+    }
+
+    /// <summary><c>awaiter.OnCompleted(f)</c> / <c>UnsafeOnCompleted(f)</c>, or <c>task.GetAwaiter().OnCompleted(f)</c>, on this symbol.</summary>
+    private static bool IsContinuationOf(IOperation function, ISymbol receiver)
+    {
+        if (OperationHelpers.PassedTo(function) is not IArgumentOperation { Parent: IInvocationOperation { TargetMethod.Name: "OnCompleted" or "UnsafeOnCompleted", Instance: { } instance } })
+        {
+            return false;
+        }
+
+        instance = OperationHelpers.WalkDownConversion(instance);
+        if (instance is IInvocationOperation { TargetMethod.Name: "GetAwaiter", Instance: { } awaited })
+        {
+            instance = awaited;
+        }
+
+        return SymbolEqualityComparer.Default.Equals(OperationHelpers.ReferencedSymbol(instance), receiver);
     }
 
     private static (IOperation? Task, IOperation? Awaiter) Receivers(IOperation use)
@@ -255,6 +484,11 @@ internal static class TaskCompletion
         if (task is null)
         {
             return false;
+        }
+
+        if (IsContinuationOf(lambda, task))
+        {
+            return true; // awaiter.OnCompleted(() => awaiter.GetResult())
         }
 
         if (OperationHelpers.PassedTo(lambda) is not IArgumentOperation { Parent: IInvocationOperation { TargetMethod.Name: "ContinueWith" } continueWith })

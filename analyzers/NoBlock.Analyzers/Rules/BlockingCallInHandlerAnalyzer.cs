@@ -54,6 +54,9 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
         description: "Console writes are synchronous. When stdout or stderr is a pipe or a terminal that is not read fast enough, each write blocks the loop thread. Usually harmless in samples and error paths, hence a suggestion.",
         helpLinkUri: RuleIdentifiers.GetHelpUri(RuleIdentifiers.ConsoleWriteInHandler));
 
+    /// <summary>NB0005's advice (the catalogue's console rows carry the same text).</summary>
+    private const string ConsoleAlternative = "log through a non-blocking logger, or loop.Offload(...) the write";
+
     /// <summary>How NB9002 names this analysis when it fails.</summary>
     internal const string AnalysisName = "blocking-call (NB0001/NB0002/NB0005)";
 
@@ -487,6 +490,15 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
                 var chain = _analysis._graph.FindBlockingChain(target.Method, _cancellationToken);
                 if (chain is null)
                 {
+                    // NB0005 follows calls too: a handler that reaches Console.WriteLine through a logging helper.
+                    var console = _analysis._graph.FindConsoleChain(target.Method, _cancellationToken);
+                    if (console is not null)
+                    {
+                        var consoleSteps = console.Methods.Select((step, i) => CallTargets.StepName(step.Method, i == 0 ? target.Reason : step.Reason));
+                        var consoleText = _chainHead + " → " + string.Join(" → ", consoleSteps) + " → " + console.Step;
+                        Report(ConsoleWriteRule, operation, ImmutableDictionary<string, string?>.Empty, target.CalledName, _handler, "through " + consoleText + ": " + ConsoleAlternative);
+                    }
+
                     return;
                 }
 

@@ -140,7 +140,7 @@ public sealed class TransitiveBlockingCallTests
                 Compute();
                 StartBackground();
                 store.Dispose();         // an interface of another assembly: its implementations are not guessed
-                Log();                   // console output is NB0005's business, not a blocking chain
+                {|NB0005:Log()|};                   // console output is NB0005's (a suggestion), not an NB0002 chain
             }
 
             int Compute() => 6 * 7;

@@ -81,6 +81,117 @@ public sealed class EpollDispatchLoopTests
         }
         """);
 
+    /// <summary>An EINTR retry loop that backs off or logs between tries is still a retry loop, not a dispatch loop.</summary>
+    [Fact]
+    public Task EINTR_retry_that_backs_off_and_logs() => Verify.VerifyAsync("""
+        using System;
+        using System.Threading;
+        using Tmds.Linux;
+        using static Tmds.Linux.LibC;
+
+        static class Log
+        {
+            public static void Warn(string message) => Console.Error.WriteLine(message);
+        }
+
+        unsafe class Poller
+        {
+            int _epfd;
+            int _interrupted;
+
+            int Wait(epoll_event* events, int timeout)
+            {
+                int n;
+                var spinner = new SpinWait();
+                while (true)
+                {
+                    n = epoll_wait(_epfd, events, 64, timeout);
+                    if (n >= 0 || errno != EINTR)
+                    {
+                        return n;
+                    }
+
+                    _interrupted++;
+                    // runs on the loop thread after the wait returned: a console write there is still NB0005
+                    {|NB0005:Console.Error.WriteLine($"epoll_wait interrupted ({_interrupted} times), retrying")|};
+                    {|NB0005:Log.Warn("interrupted: " + errno.ToString())|};
+                    spinner.SpinOnce();
+                    Thread.Yield();
+                }
+            }
+
+            int WaitYielding(epoll_event* events)
+            {
+                int n;
+                do
+                {
+                    n = epoll_wait(_epfd, events, 64, -1);
+                    if (n < 0) {|NB0005:LogRetry(errno)|};
+                    Thread.SpinWait(20);
+                }
+                while (n < 0 && errno == EINTR);
+                return n;
+            }
+
+            static void LogRetry(int error) => Console.WriteLine("retry " + error);
+
+            void Run()
+            {
+                epoll_event* events = stackalloc epoll_event[64];
+                for (;;)
+                {
+                    int n = Wait(events, -1);
+                    for (int i = 0; i < n; i++)
+                    {
+                        {|NB0001:Thread.Sleep(1)|};
+                    }
+
+                    n = WaitYielding(events);
+                    for (int i = 0; i < n; i++)
+                    {
+                        {|NB0001:Thread.Sleep(2)|};
+                    }
+                }
+            }
+        }
+        """);
+
+    /// <summary>A loop that mentions EINTR but dispatches the events it got (even with a log line) is a dispatch loop.</summary>
+    [Fact]
+    public Task Loop_that_mentions_EINTR_and_dispatches_is_a_dispatch_loop() => Verify.VerifyAsync("""
+        using System;
+        using System.Threading;
+        using Tmds.Linux;
+        using static Tmds.Linux.LibC;
+
+        unsafe class Poller
+        {
+            int _epfd;
+
+            void Run()
+            {
+                epoll_event* events = stackalloc epoll_event[64];
+                while (true)
+                {
+                    int n = epoll_wait(_epfd, events, 64, -1);
+                    if (n < 0 && errno == EINTR)
+                    {
+                        {|NB0005:Console.Error.WriteLine("interrupted")|};
+                        continue;
+                    }
+
+                    for (int i = 0; i < n; i++)
+                    {
+                        LogEvent(events[i].data.fd);
+                        {|NB0001:Thread.Sleep(1)|};
+                    }
+                }
+            }
+
+            static void LogEvent(int fd) { }
+        }
+        """);
+
     [Fact]
     public Task Poll_once_method_called_from_a_loop() => Verify.VerifyAsync("""
         using System.Threading;

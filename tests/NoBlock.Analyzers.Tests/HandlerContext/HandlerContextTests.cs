@@ -129,6 +129,99 @@ public sealed class HandlerContextTests
         }
         """);
 
+    /// <summary>A lambda passed to a method runs in the handler only when the method runs it before returning.</summary>
+    [Fact]
+    public Task Lambdas_run_by_the_method_they_are_passed_to_are_handler_code() => Verify.VerifyAsync("""
+        using System;
+        using System.Collections.Concurrent;
+        using System.Collections.Generic;
+        using System.Linq;
+        using System.Threading;
+        using NoBlock;
+
+        class Server
+        {
+            private readonly ConcurrentDictionary<int, string> _cache = new();
+
+            [EventLoopHandler]
+            void OnReadable(List<int> items)
+            {
+                var text = _cache.GetOrAdd(1, k => {|NB0001:System.IO.File.ReadAllText("f")|});
+                var any = items.Any(i => {|NB0001:System.IO.File.ReadAllBytes("f")|}.Length > i);
+                Array.ForEach(new[] { 1 }, i => {|NB0001:Thread.Sleep(i)|});
+                Guarded(() => {|NB0001:Thread.Sleep(1)|});
+                MaybeRun(() => {|NB0001:Thread.Sleep(2)|});
+                Forward(() => {|NB0001:Thread.Sleep(3)|});
+                new Scope(() => {|NB0001:Thread.Sleep(4)|});
+                Each(items, i => {|NB0001:Thread.Sleep(i)|});
+                Later(items, i => Thread.Sleep(i));
+            }
+
+            static void Each(List<int> xs, Action<int> work) => xs.ForEach(x => work(x));
+            static readonly Queue<Action> Pending = new();
+            static void Later(List<int> xs, Action<int> work) => Pending.Enqueue(() => xs.ForEach(x => work(x)));
+
+            static void Guarded(Action work) { try { work(); } finally { } }
+            static void MaybeRun(Action? work) => work?.Invoke();
+            static void Forward(Action work) => Guarded(work);
+        }
+
+        sealed class Scope
+        {
+            public Scope(Action body) => body.Invoke();
+        }
+        """);
+
+    /// <summary>A lambda that is stored (a queue, a list, a channel, a field, a helper that keeps it) runs later, elsewhere.</summary>
+    [Fact]
+    public Task Stored_lambdas_are_not_handler_code() => Verify.VerifyAsync("""
+        using System;
+        using System.Collections.Concurrent;
+        using System.Collections.Generic;
+        using System.Threading;
+        using System.Threading.Channels;
+        using NoBlock;
+
+        class Server
+        {
+            private readonly Queue<Action> _queue = new();
+            private readonly ConcurrentQueue<Action> _work = new();
+            private readonly List<Func<int>> _list = new();
+            private readonly Dictionary<string, Action> _table = new();
+            private readonly ConcurrentDictionary<int, Action> _byId = new();
+            private readonly Channel<Action> _channel = Channel.CreateUnbounded<Action>();
+            private Action? _later;
+
+            [EventLoopHandler]
+            void OnReadable()
+            {
+                _queue.Enqueue(() => Thread.Sleep(1));
+                _work.Enqueue(() => Thread.Sleep(2));
+                _list.Add(() => { Thread.Sleep(3); return 3; });
+                _table.Add("x", () => Thread.Sleep(4));
+                _byId.TryAdd(1, () => Thread.Sleep(5));
+                _byId.GetOrAdd(2, () => Thread.Sleep(6));
+                _channel.Writer.TryWrite(() => Thread.Sleep(7));
+                _later = () => Thread.Sleep(8);
+                Keep(() => Thread.Sleep(9));
+                KeepVia(() => Thread.Sleep(10));
+                var lazy = new Lazy<string>(() => System.IO.File.ReadAllText("f"));
+                var holder = new Holder(() => Thread.Sleep(11));
+                SynchronizationContext.Current?.Post(_ => Thread.Sleep(12), null);
+                using var signal = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, _ => Thread.Sleep(13));
+            }
+
+            void Keep(Action work) => _queue.Enqueue(work);
+            void KeepVia(Action work) => Keep(work);
+        }
+
+        sealed class Holder
+        {
+            private readonly Action _body;
+            public Holder(Action body) => _body = body;
+        }
+        """);
+
     [Fact]
     public Task Work_handed_elsewhere_is_not_handler_code() => Verify.VerifyAsync("""
         using System.Threading;

@@ -151,7 +151,7 @@ public sealed class BlockingCallInHandlerFixerTests
     public Task No_offload_when_the_value_is_used_or_a_span_is_captured() => Verify.VerifyNoFixAsync(LoopHandler("""
                 var text = {|NB0001:File.ReadAllText("a")|};
                 Span<byte> buffer = stackalloc byte[16];
-                var stream = new FileStream("a", FileMode.Open);
+                var stream = {|NB0001:new FileStream("a", FileMode.Open)|};
                 {|NB0001:stream.Read(buffer)|};
         """));
 

@@ -164,4 +164,68 @@ public sealed class RealCodeTests
             }
         }
         """);
+
+    /// <summary>
+    /// kestrel-linux-transport TSocket.ReadFromApp/GetReadResult (docs/real-code.md, O1): an awaiter kept in a field
+    /// is read out by a private helper reached only under <c>if (_readAwaiter.IsCompleted)</c> or as the continuation
+    /// cached in a field and handed to <c>UnsafeOnCompleted</c>. An unguarded caller still blocks.
+    /// </summary>
+    [Fact]
+    public Task Stored_awaiter_checked_by_the_caller() => Verify.VerifyAsync("""
+        using System.Runtime.CompilerServices;
+        using System.Threading.Tasks;
+        using NoBlock;
+
+        class Connection
+        {
+            ValueTaskAwaiter<int> _readAwaiter;
+            readonly System.Action _onRead;
+
+            public Connection() => _onRead = OnRead;
+
+            ValueTask<int> ReadAsync() => new ValueTask<int>(0);
+
+            public void Start()
+            {
+                _readAwaiter = ReadAsync().GetAwaiter();
+                if (_readAwaiter.IsCompleted)
+                {
+                    OnRead();
+                }
+                else
+                {
+                    _readAwaiter.UnsafeOnCompleted(_onRead);
+                }
+            }
+
+            void OnRead() => Consume(GetReadResult());
+
+            int GetReadResult() => _readAwaiter.GetResult();
+
+            void Consume(int n) { }
+        }
+
+        class Eager
+        {
+            ValueTaskAwaiter<int> _readAwaiter;
+            public void Start() => Consume(GetReadResult());
+            int GetReadResult() => _readAwaiter.GetResult();
+            void Consume(int n) { }
+        }
+
+        class Loop
+        {
+            readonly Connection _connection = new Connection();
+            readonly Eager _eager = new Eager();
+
+            [EventLoopHandler]
+            void OnReadable(IoEvent e)
+            {
+                _connection.Start();
+                {|#0:_eager.Start()|};
+            }
+        }
+        """,
+        new DiagnosticResult(BlockingCallInHandlerAnalyzer.TransitiveBlockingCallRule).WithLocation(0)
+            .WithArguments("'Loop.OnReadable'", "Start", "OnReadable → Start → GetReadResult → ValueTaskAwaiter<TResult>.GetResult (Test0.cs:38)"));
 }
