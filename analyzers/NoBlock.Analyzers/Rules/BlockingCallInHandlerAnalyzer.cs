@@ -518,7 +518,7 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
                 }
 
                 var definition = (method.PartialImplementationPart ?? method).OriginalDefinition;
-                if (_analysis._walker.HasBodyHere(definition))
+                if (_analysis._walker.IsFollowed(definition))
                 {
                     OnCallee(reference, new CallTarget(definition, null, definition.Name), insideLoop: false);
                 }
@@ -532,7 +532,7 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
                 foreach (var target in targets)
                 {
                     var definition = (target.Method.PartialImplementationPart ?? target.Method).OriginalDefinition;
-                    if (_analysis._walker.HasBodyHere(definition))
+                    if (_analysis._walker.IsFollowed(definition))
                     {
                         OnCallee(value, new CallTarget(definition, target.Reason, calledName), insideLoop: false);
                     }
