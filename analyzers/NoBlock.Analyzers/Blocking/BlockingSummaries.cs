@@ -1,13 +1,13 @@
 using System;
-using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Linq;
+using System.Runtime.CompilerServices;
 using Microsoft.CodeAnalysis;
 
 namespace NoBlock.Analyzers.Blocking;
 
 /// <summary>
-/// What other assemblies say about their own members: the blocking summaries <see cref="SummaryGenerator"/> recorded
+/// What other assemblies say about their own members: the blocking summaries <see cref="Summaries.SummaryGenerator"/> recorded
 /// in them when they were built with NoBlock. A summary is an assembly-level
 /// <c>[assembly: System.Reflection.AssemblyMetadata("NoBlock.Blocking M:Ns.Type.Member(…)", "tail of the chain")]</c>,
 /// one per exposed member that reaches a blocking call. <c>AssemblyMetadataAttribute</c> is used rather than a type of
@@ -24,8 +24,13 @@ internal sealed class BlockingSummaries
 
     private const string MetadataAttribute = "System.Reflection.AssemblyMetadataAttribute";
 
+    /// <summary>
+    /// The summaries of each assembly, read once per assembly symbol: a metadata assembly's symbol is shared by the
+    /// compilations that reference the same file, so a DLL's attributes are read once, not once per compilation.
+    /// </summary>
+    private static readonly ConditionalWeakTable<IAssemblySymbol, Dictionary<string, string>> ByAssembly = new();
+
     private readonly IAssemblySymbol _own;
-    private readonly ConcurrentDictionary<IAssemblySymbol, Dictionary<string, string>> _byAssembly = new(SymbolEqualityComparer.Default);
 
     public BlockingSummaries(IAssemblySymbol own)
     {
@@ -41,8 +46,8 @@ internal sealed class BlockingSummaries
             return null;
         }
 
-        var summaries = _byAssembly.GetOrAdd(assembly, Read);
-        if (summaries.Count == 0 || DocumentationCommentId.CreateDeclarationId(definition) is not { } id)
+        var summaries = ByAssembly.GetValue(assembly, Read);
+        if (summaries.Count == 0 || definition.GetDocumentationCommentId() is not { } id)
         {
             return null;
         }
@@ -77,7 +82,20 @@ internal sealed class BlockingSummaries
     /// </summary>
     public static string Tail(BlockingChain chain, string assemblyName)
     {
-        var steps = chain.Methods.Skip(1).Select(step => CallTargets.StepName(step.Method, step.Reason));
+        var steps = chain.Methods.Skip(1).Select(step => QualifiedStepName(step.Method, step.Reason));
         return string.Join(string.Empty, steps.Select(s => s + " → ")) + chain.Step.Describe(assemblyName);
+    }
+
+    /// <summary>
+    /// A step named with its type (<c>Repo.Load</c>, <c>Repo.Path.set</c>): how a chain names the methods of another
+    /// assembly, and the methods a summary records, whose reader does not have the library's source in front of them.
+    /// </summary>
+    public static string QualifiedStepName(IMethodSymbol method, string? reason)
+    {
+        var name = CallTargets.StepName(method, reason);
+        return reason is null && method.ContainingType is { } type
+               && method.MethodKind is MethodKind.Ordinary or MethodKind.PropertyGet or MethodKind.PropertySet
+            ? type.Name + "." + name
+            : name;
     }
 }

@@ -142,7 +142,7 @@ internal sealed class CallGraph
     }
 
     /// <summary>Members whose chains end here: the <c>!</c> lines of <c>NoBlock.Blocking.txt</c> ("this member is fine").</summary>
-    public ISet<IMethodSymbol> NotBlocking { get; init; } = new HashSet<IMethodSymbol>(SymbolEqualityComparer.Default);
+    public ISet<IMethodSymbol> NotBlocking { get; set; } = new HashSet<IMethodSymbol>(SymbolEqualityComparer.Default);
 
     /// <summary>The compilation whose source this graph walks.</summary>
     public Compilation Compilation => _compilation;
@@ -286,7 +286,7 @@ internal sealed class CallGraph
         // rest of its chain ends the search there.
         if (_walker.Summaries.Find(method) is { } recorded)
         {
-            return new MethodFacts(BlockingStep.Recorded(recorded), ImmutableArray<MethodFacts.Callee>.Empty, false, false, false);
+            return new MethodFacts(BlockingStep.FromSummary(recorded), ImmutableArray<MethodFacts.Callee>.Empty, false, false, false);
         }
 
         var sink = new FactsSink();

@@ -6,7 +6,6 @@ using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Operations;
 using NoBlock.Analyzers.Blocking;
-using NoBlock.Analyzers.Summaries;
 
 namespace NoBlock.Analyzers.HandlerContext;
 

@@ -126,7 +126,7 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
             _apis = new BlockingApis(compilation, configuration.Blocking);
             Roots = new HandlerRoots(compilation, configuration.Handlers);
             _walker = new HandlerWalker(_apis, compilation.Assembly, Roots.IsHandlerParameter, new CallTargets(compilation));
-            _graph = new CallGraph(compilation, _walker);
+            _graph = new CallGraph(compilation, _walker) { NotBlocking = new HashSet<IMethodSymbol>(configuration.NotBlocking, SymbolEqualityComparer.Default) };
             _loops = new EpollLoops(compilation, _apis, _graph, _walker);
             var handlerAttribute = compilation.GetTypeByMetadataName(KnownNames.EventLoopHandlerAttribute);
             _hasHandlerAttribute = handlerAttribute is not null;
@@ -490,7 +490,11 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
                     return;
                 }
 
-                var steps = chain.Methods.Select((step, i) => CallTargets.StepName(step.Method, i == 0 ? target.Reason : step.Reason));
+                // A member of another assembly (followed through its summary) is named with its type: Repo.Load.
+                var own = _analysis._compilation.Assembly;
+                var steps = chain.Methods.Select((step, i) => SymbolEqualityComparer.Default.Equals(step.Method.ContainingAssembly, own)
+                    ? CallTargets.StepName(step.Method, i == 0 ? target.Reason : step.Reason)
+                    : BlockingSummaries.QualifiedStepName(step.Method, i == 0 ? target.Reason : step.Reason));
                 var text = _chainHead + " → " + string.Join(" → ", steps) + " → " + chain.Step;
                 Report(TransitiveBlockingCallRule, operation, ImmutableDictionary<string, string?>.Empty, _handler, target.CalledName, text);
             }
