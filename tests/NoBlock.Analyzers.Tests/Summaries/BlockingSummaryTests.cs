@@ -197,4 +197,42 @@ public sealed class BlockingSummaryTests
             .WithArguments("NoBlock.Handlers.txt(1)", "'!M:C.M': a '!' line says a member does not block; it belongs in NoBlock.Blocking.txt, not NoBlock.Handlers.txt"));
         await test.RunAsync();
     }
+
+    [Fact]
+    public void Summaries_read_from_the_DLL_with_System_Reflection_Metadata_as_the_rule_page_shows()
+    {
+        using var stream = new MemoryStream();
+        Assert.True(SummaryHarness.Build(Storage).Compilation.Emit(stream).Success);
+        stream.Position = 0;
+
+        // docs/rules/NB0002.md, "How to inspect them".
+        var found = new List<string>();
+        using var pe = new System.Reflection.PortableExecutable.PEReader(stream);
+        var md = System.Reflection.Metadata.PEReaderExtensions.GetMetadataReader(pe);
+        foreach (var handle in md.GetAssemblyDefinition().GetCustomAttributes())
+        {
+            var attribute = md.GetCustomAttribute(handle);
+            if (attribute.Constructor.Kind != System.Reflection.Metadata.HandleKind.MemberReference
+                || md.GetMemberReference((System.Reflection.Metadata.MemberReferenceHandle)attribute.Constructor).Parent is not { Kind: System.Reflection.Metadata.HandleKind.TypeReference } parent
+                || md.GetString(md.GetTypeReference((System.Reflection.Metadata.TypeReferenceHandle)parent).Name) != "AssemblyMetadataAttribute")
+            {
+                continue;
+            }
+
+            var blob = md.GetBlobReader(attribute.Value);
+            blob.ReadUInt16();                                   // prolog
+            var key = blob.ReadSerializedString();
+            if (key?.StartsWith("NoBlock.Blocking ") == true)
+            {
+                found.Add($"{key} = {blob.ReadSerializedString()}");
+            }
+        }
+
+        Assert.Equal(
+            [
+                "NoBlock.Blocking M:Storage.Cache.Wait = Thread.Sleep (Storage: Repo.cs:16)",
+                "NoBlock.Blocking M:Storage.Repo.Load(System.String) = Helper.Read → File.ReadAllText (Storage: Repo.cs:21)",
+            ],
+            found.Order(StringComparer.Ordinal));
+    }
 }
