@@ -58,23 +58,52 @@ internal sealed class MethodFacts
     }
 }
 
-/// <summary>The blocking call at the end of a chain: <c>Thread.Sleep (Lookup.cs:42)</c>.</summary>
+/// <summary>
+/// The blocking call at the end of a chain: <c>Thread.Sleep (Lookup.cs:42)</c>, or the chain tail another assembly's
+/// summary recorded for a member of its own (<c>Helper.Read → File.ReadAllText (Storage: Repo.cs:12)</c>).
+/// </summary>
 internal sealed class BlockingStep
 {
+    private readonly string? _summary;
+
     public BlockingStep(string api, Location location)
     {
         Api = api;
         Location = location;
     }
 
+    private BlockingStep(string summary)
+    {
+        Api = summary;
+        Location = Location.None;
+        _summary = summary;
+    }
+
+    /// <summary>The step a summarised member of another assembly ends with: the tail that assembly recorded.</summary>
+    public static BlockingStep FromSummary(string tail) => new(tail);
+
     public string Api { get; }
 
     public Location Location { get; }
 
-    public override string ToString()
+    public override string ToString() => Describe(null);
+
+    /// <summary>As in a message; with <paramref name="assemblyName"/>, the location names the assembly too (<c>(Storage: Repo.cs:12)</c>).</summary>
+    public string Describe(string? assemblyName)
     {
+        if (_summary is not null)
+        {
+            return _summary;
+        }
+
         var span = Location.GetLineSpan();
-        return span.IsValid ? $"{Api} ({Path.GetFileName(span.Path)}:{span.StartLinePosition.Line + 1})" : Api;
+        if (!span.IsValid)
+        {
+            return Api;
+        }
+
+        var where = $"{Path.GetFileName(span.Path)}:{span.StartLinePosition.Line + 1}";
+        return assemblyName is null ? $"{Api} ({where})" : $"{Api} ({assemblyName}: {where})";
     }
 }
 
@@ -116,6 +145,12 @@ internal sealed class CallGraph
         _walker = walker;
     }
 
+    /// <summary>Members whose chains end here: the <c>!</c> lines of <c>NoBlock.Blocking.txt</c> ("this member is fine").</summary>
+    public ISet<IMethodSymbol> NotBlocking { get; set; } = new HashSet<IMethodSymbol>(SymbolEqualityComparer.Default);
+
+    /// <summary>The compilation whose source this graph walks.</summary>
+    public Compilation Compilation => _compilation;
+
     /// <summary>
     /// The facts of one method, computed once. The walk of one body is short and is not cancelled half-way, so that
     /// a cancelled request can never leave a cached exception behind for the next one.
@@ -129,7 +164,7 @@ internal sealed class CallGraph
     /// <summary>The shortest chain from <paramref name="start"/> to a blocking call, or null.</summary>
     public BlockingChain? FindBlockingChain(IMethodSymbol start, CancellationToken cancellationToken)
     {
-        if (_reachesNothing.ContainsKey(start))
+        if (_reachesNothing.ContainsKey(start) || NotBlocking.Contains(start.OriginalDefinition))
         {
             return null;
         }
@@ -156,7 +191,7 @@ internal sealed class CallGraph
 
             foreach (var callee in facts.Callees)
             {
-                if (previous.ContainsKey(callee.Method) || _reachesNothing.ContainsKey(callee.Method))
+                if (previous.ContainsKey(callee.Method) || _reachesNothing.ContainsKey(callee.Method) || NotBlocking.Contains(callee.Method))
                 {
                     continue;
                 }
@@ -291,6 +326,13 @@ internal sealed class CallGraph
 
     private MethodFacts ComputeFacts(IMethodSymbol method)
     {
+        // A member of another assembly is followed only when that assembly's summary says it blocks: the recorded
+        // rest of its chain ends the search there.
+        if (_walker.Summaries.Find(method) is { } recorded)
+        {
+            return new MethodFacts(BlockingStep.FromSummary(recorded), ImmutableArray<MethodFacts.Callee>.Empty, false, false, false);
+        }
+
         var sink = new FactsSink();
         var isIterator = false;
         foreach (var reference in method.DeclaringSyntaxReferences)

@@ -17,19 +17,25 @@ namespace NoBlock.Analyzers.Configuration;
 /// events (<c>E:</c>: what is subscribed to them is handler code) and, written <c>M:…(…)#N</c> with the <c>#</c>
 /// right after the closing parenthesis, the 0-based N-th parameter of a method, which must be a delegate: what is
 /// passed there runs on the loop. Every line that cannot be used is kept as a problem with its file and line,
-/// reported as NB9001 — never silently ignored.
+/// reported as NB9001 — never silently ignored. A blocking-list line written <c>!id</c> says the opposite: the member
+/// (every method of a type, both accessors of a property) is fine, and NB0002's chain search and the blocking summaries
+/// a library records (<see cref="Summaries.SummaryGenerator"/>) do not go through it.
 /// </summary>
 internal sealed class NoBlockConfiguration
 {
-    private NoBlockConfiguration(ImmutableArray<KeyValuePair<ISymbol, string?>> blocking, ImmutableArray<ISymbol> handlers, ImmutableArray<Diagnostic> problems)
+    private NoBlockConfiguration(ImmutableArray<KeyValuePair<ISymbol, string?>> blocking, ImmutableArray<IMethodSymbol> notBlocking, ImmutableArray<ISymbol> handlers, ImmutableArray<Diagnostic> problems)
     {
         Blocking = blocking;
+        NotBlocking = notBlocking;
         Handlers = handlers;
         Problems = problems;
     }
 
     /// <summary>Members listed as blocking, with the optional alternative text.</summary>
     public ImmutableArray<KeyValuePair<ISymbol, string?>> Blocking { get; }
+
+    /// <summary>Methods the <c>!</c> lines of the blocking list declare fine: chains do not go through them.</summary>
+    public ImmutableArray<IMethodSymbol> NotBlocking { get; }
 
     /// <summary>
     /// Handler roots: interface or virtual methods whose implementations and overrides are handlers, events whose
@@ -43,6 +49,7 @@ internal sealed class NoBlockConfiguration
     public static NoBlockConfiguration Read(Compilation compilation, ImmutableArray<AdditionalText> files, CancellationToken cancellationToken)
     {
         var blocking = ImmutableArray.CreateBuilder<KeyValuePair<ISymbol, string?>>();
+        var notBlocking = ImmutableArray.CreateBuilder<IMethodSymbol>();
         var handlers = ImmutableArray.CreateBuilder<ISymbol>();
         var problems = ImmutableArray.CreateBuilder<Diagnostic>();
         foreach (var file in files)
@@ -102,6 +109,29 @@ internal sealed class NoBlockConfiguration
                     continue;
                 }
 
+                var isNotBlocking = id[0] == '!';
+                if (isNotBlocking)
+                {
+                    if (!isBlocking)
+                    {
+                        problems.Add(Problem(file, text, line, $"'{id}': a '!' line says a member does not block; it belongs in {KnownNames.BlockingListFile}, not {KnownNames.HandlersListFile}"));
+                        continue;
+                    }
+
+                    if (alternative is not null)
+                    {
+                        problems.Add(Problem(file, text, line, $"'{id}' says the member does not block, so ';{alternative}' (what to use instead) has nothing to apply to: remove it"));
+                        continue;
+                    }
+
+                    id = id.Substring(1).TrimStart();
+                    if (id.Length == 0)
+                    {
+                        problems.Add(Problem(file, text, line, "'!' names no member: write !M:Namespace.Type.Method(ParameterTypes), !P:Namespace.Type.Property or !T:Namespace.Type"));
+                        continue;
+                    }
+                }
+
                 if (id.Length < 3 || id[1] != ':' || "MPTE".IndexOf(id[0]) < 0)
                 {
                     problems.Add(Problem(file, text, line, $"'{id}' is not a documentation id: write M:Namespace.Type.Method(ParameterTypes), P:Namespace.Type.Property or T:Namespace.Type"));
@@ -131,7 +161,11 @@ internal sealed class NoBlockConfiguration
 
                 foreach (var symbol in symbols)
                 {
-                    if (isHandlers && parameterIndex >= 0)
+                    if (isNotBlocking)
+                    {
+                        AddNotBlocking(symbol, notBlocking);
+                    }
+                    else if (isHandlers && parameterIndex >= 0)
                     {
                         if (HandlerParameter((IMethodSymbol)symbol, parameterIndex, id) is { } parameterProblem)
                         {
@@ -164,7 +198,40 @@ internal sealed class NoBlockConfiguration
             }
         }
 
-        return new NoBlockConfiguration(blocking.ToImmutable(), handlers.ToImmutable(), problems.ToImmutable());
+        return new NoBlockConfiguration(blocking.ToImmutable(), notBlocking.ToImmutable(), handlers.ToImmutable(), problems.ToImmutable());
+    }
+
+    /// <summary>The methods a <c>!</c> line covers: a method, a property's accessors, every method and accessor of a type.</summary>
+    private static void AddNotBlocking(ISymbol symbol, ImmutableArray<IMethodSymbol>.Builder notBlocking)
+    {
+        switch (symbol)
+        {
+            case IMethodSymbol method:
+                notBlocking.Add(method.OriginalDefinition);
+                break;
+            case IPropertySymbol property:
+                if (property.GetMethod is { } getter)
+                {
+                    notBlocking.Add(getter.OriginalDefinition);
+                }
+
+                if (property.SetMethod is { } setter)
+                {
+                    notBlocking.Add(setter.OriginalDefinition);
+                }
+
+                break;
+            case INamedTypeSymbol type:
+                foreach (var member in type.GetMembers())
+                {
+                    if (member is IMethodSymbol or IPropertySymbol)
+                    {
+                        AddNotBlocking(member, notBlocking);
+                    }
+                }
+
+                break;
+        }
     }
 
     /// <summary>Why parameter <paramref name="index"/> of <paramref name="method"/> cannot take handlers, or null when it can.</summary>

@@ -37,15 +37,22 @@ internal sealed class HandlerWalker
     private readonly Func<IParameterSymbol, bool> _isHandlerParameter;
     private readonly CallTargets _targets;
 
-    public HandlerWalker(BlockingApis apis, IAssemblySymbol assembly, Func<IParameterSymbol, bool> isHandlerParameter, CallTargets targets)
+    public HandlerWalker(BlockingApis apis, IAssemblySymbol assembly, Func<IParameterSymbol, bool> isHandlerParameter, CallTargets targets, BlockingSummaries? summaries = null)
     {
         _apis = apis;
         _assembly = assembly;
         _isHandlerParameter = isHandlerParameter;
         _targets = targets;
+        Summaries = summaries ?? new BlockingSummaries(assembly);
     }
 
     public CallTargets Targets => _targets;
+
+    /// <summary>What other assemblies' blocking summaries say about their members.</summary>
+    public BlockingSummaries Summaries { get; }
+
+    /// <summary>A callee NB0002 follows: its body is compiled here, or its assembly's summary says it blocks.</summary>
+    public bool IsFollowed(IMethodSymbol method) => HasBodyHere(method) || Summaries.Find(method) is not null;
 
     /// <summary>
     /// Bodies NoBlock can follow: those compiled here. (A project reference exposes another project's source
@@ -161,7 +168,7 @@ internal sealed class HandlerWalker
         foreach (var target in targets)
         {
             var definition = target.Method.PartialImplementationPart ?? target.Method;
-            if (IsFollowedKind(definition.MethodKind, target.Reason is not null) && HasBodyHere(definition))
+            if (IsFollowedKind(definition.MethodKind, target.Reason is not null) && IsFollowed(definition))
             {
                 sink.OnCallee(reportAt, new CallTarget(definition.OriginalDefinition, target.Reason, target.CalledName), IsInsideLoop(operation));
             }

@@ -129,7 +129,7 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
             _apis = new BlockingApis(compilation, configuration.Blocking);
             Roots = new HandlerRoots(compilation, configuration.Handlers);
             _walker = new HandlerWalker(_apis, compilation.Assembly, Roots.IsHandlerParameter, new CallTargets(compilation));
-            _graph = new CallGraph(compilation, _walker);
+            _graph = new CallGraph(compilation, _walker) { NotBlocking = new HashSet<IMethodSymbol>(configuration.NotBlocking, SymbolEqualityComparer.Default) };
             _loops = new EpollLoops(compilation, _apis, _graph, _walker);
             var handlerAttribute = compilation.GetTypeByMetadataName(KnownNames.EventLoopHandlerAttribute);
             _hasHandlerAttribute = handlerAttribute is not null;
@@ -502,7 +502,11 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
                     return;
                 }
 
-                var steps = chain.Methods.Select((step, i) => CallTargets.StepName(step.Method, i == 0 ? target.Reason : step.Reason));
+                // A member of another assembly (followed through its summary) is named with its type: Repo.Load.
+                var own = _analysis._compilation.Assembly;
+                var steps = chain.Methods.Select((step, i) => SymbolEqualityComparer.Default.Equals(step.Method.ContainingAssembly, own)
+                    ? CallTargets.StepName(step.Method, i == 0 ? target.Reason : step.Reason)
+                    : BlockingSummaries.QualifiedStepName(step.Method, i == 0 ? target.Reason : step.Reason));
                 var text = _chainHead + " → " + string.Join(" → ", steps) + " → " + chain.Step;
                 Report(TransitiveBlockingCallRule, operation, ImmutableDictionary<string, string?>.Empty, _handler, target.CalledName, text);
             }
@@ -530,7 +534,7 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
                 }
 
                 var definition = (method.PartialImplementationPart ?? method).OriginalDefinition;
-                if (_analysis._walker.HasBodyHere(definition))
+                if (_analysis._walker.IsFollowed(definition))
                 {
                     OnCallee(reference, new CallTarget(definition, null, definition.Name), insideLoop: false);
                 }
@@ -544,7 +548,7 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
                 foreach (var target in targets)
                 {
                     var definition = (target.Method.PartialImplementationPart ?? target.Method).OriginalDefinition;
-                    if (_analysis._walker.HasBodyHere(definition))
+                    if (_analysis._walker.IsFollowed(definition))
                     {
                         OnCallee(value, new CallTarget(definition, target.Reason, calledName), insideLoop: false);
                     }
