@@ -56,7 +56,7 @@ start_server() { # start_server NAME LOG
     c-uring)       taskset -c "$SERVER_CPU" "$out/echo_uring" "$port" >"$log" 2>&1 & ;;
     c-uring-coop)  taskset -c "$SERVER_CPU" "$out/echo_uring" "$port" -c >"$log" 2>&1 & ;;  # optional: NoBlock's ring flags
     noblock-epoll) taskset -c "$SERVER_CPU" dotnet "$echoserver" --port "$port" --loops 1 --no-watchdog --backend epoll >"$log" 2>&1 & ;;
-    noblock-uring) taskset -c "$SERVER_CPU" dotnet "$echoserver" --port "$port" --loops 1 --no-watchdog --backend io_uring --require-backend >"$log" 2>&1 & ;;
+    noblock-uring) taskset -c "$SERVER_CPU" dotnet "$echoserver" --port "$port" --loops 1 --no-watchdog --backend io_uring >"$log" 2>&1 & ;;
     sockets)       taskset -c "$SERVER_CPU" dotnet "$socketsecho" "$port" >"$log" 2>&1 & ;;
   esac
   server_pid=$!

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Net;
+using NoBlock;
 using NoBlock.Samples;
 
 namespace EchoServer;
@@ -21,6 +22,24 @@ internal static class CommandLine
         var workerIndex = CommandLines.Number("--worker-index", 0, int.MaxValue, "set by the supervisor for its workers (--workers)", "set by the supervisor (--workers)");
         workerIndex.Hidden = true;
         var edgeTriggered = new Option<bool>("--edge-triggered") { Description = "register sockets with EPOLLET instead of level-triggered" };
+        var backend = new Option<EventLoopBackend?>("--backend")
+        {
+            HelpName = "epoll|io_uring|prefer-io_uring",
+            Description = "what the loops wait with (default epoll). io_uring needs Linux 6.0+ and io_uring allowed (the server says why not and exits 1); " +
+                "prefer-io_uring falls back to epoll with one line on standard error. On io_uring the TCP layer still uses readiness " +
+                "(poll requests on the ring, then recv/send system calls), not completion I/O yet (docs/io_uring.md)",
+            Arity = ArgumentArity.ExactlyOne,
+            CustomParser = result =>
+            {
+                var text = result.Tokens.Single().Value;
+                if (ParseBackend(text) is { } value)
+                {
+                    return value;
+                }
+                result.AddError($"--backend '{text}' is not one of epoll, io_uring, prefer-io_uring");
+                return null;
+            },
+        };
         var noWatchdog = new Option<bool>("--no-watchdog")
         {
             Description = "run without the stall watchdog (on by default: a handler running past 100 ms is reported on standard error, " +
@@ -30,9 +49,9 @@ internal static class CommandLine
             "A TCP echo server on NoBlock's EventLoop: one loop per thread, one SO_REUSEPORT listener per loop; with --workers N, N such " +
             "processes under a supervisor, nginx-style. Serves until Ctrl+C or SIGTERM, then prints a one-line summary. SIGUSR1 prints " +
             "counters; SIGUSR2 prints each loop's socket diagnostics (receive/send/accept queues: EventLoop.GetSocketDiagnostics). " +
-            "Exit codes: 0 stopped; 1 cannot listen, or every worker was given up on; 2 bad arguments.")
+            "Exit codes: 0 stopped; 1 cannot listen, io_uring demanded where it is unavailable, or every worker was given up on; 2 bad arguments.")
         {
-            port, address, loops, workers, workerIndex, edgeTriggered, noWatchdog,
+            port, address, loops, workers, workerIndex, edgeTriggered, backend, noWatchdog,
         };
         command.Validators.Add(result =>
         {
@@ -52,11 +71,29 @@ internal static class CommandLine
                 WorkerIndex = parsed.GetValue(workerIndex) ?? -1,
                 EdgeTriggered = parsed.GetValue(edgeTriggered),
                 NoWatchdog = parsed.GetValue(noWatchdog),
+                Backend = parsed.GetValue(backend) ?? EventLoopBackend.Epoll,
             };
             return run(options, WithoutWorkers(parsed, workers));
         });
         return command;
     }
+
+    /// <summary>The command line's names of the backends (the kernel's spelling, io_uring), or null.</summary>
+    internal static EventLoopBackend? ParseBackend(string text) => text switch
+    {
+        "epoll" => EventLoopBackend.Epoll,
+        "io_uring" => EventLoopBackend.IoUring,
+        "prefer-io_uring" => EventLoopBackend.PreferIoUring,
+        _ => null,
+    };
+
+    /// <summary>What <see cref="ParseBackend"/> reads, for messages.</summary>
+    internal static string BackendName(EventLoopBackend backend) => backend switch
+    {
+        EventLoopBackend.IoUring => "io_uring",
+        EventLoopBackend.PreferIoUring => "prefer-io_uring",
+        _ => "epoll",
+    };
 
     /// <summary>A worker's arguments: the supervisor's own, token by token, without <c>--workers N</c> (in any spelling).</summary>
     private static List<string> WithoutWorkers(ParseResult parsed, Option<int?> workers)
@@ -82,6 +119,7 @@ internal sealed class Options
     public int Loops;
     public bool EdgeTriggered;
     public bool NoWatchdog;
+    public EventLoopBackend Backend = EventLoopBackend.Epoll;
     public int Workers;
     public int WorkerIndex = -1;
 }

@@ -10,7 +10,7 @@ namespace EchoServer;
 /// <summary>
 /// A TCP echo server on NoBlock's EventLoop: one loop per thread, one SO_REUSEPORT listener per loop; with
 /// <c>--workers N</c>, N such processes under a supervisor, nginx-style.
-/// <c>dotnet run -c Release --project samples/EchoServer -- --port 5000 [--edge-triggered] [--loops N] [--workers N] [--no-watchdog]</c>
+/// <c>dotnet run -c Release --project samples/EchoServer -- --port 5000 [--edge-triggered] [--loops N] [--workers N] [--backend epoll|io_uring|prefer-io_uring] [--no-watchdog]</c>
 /// (<c>--help</c> lists the options: <see cref="CommandLine"/>).
 /// </summary>
 internal static class Program
@@ -32,12 +32,23 @@ internal static class Program
             }
         }
 
-        using var group = new EventLoopGroup(options.Loops, new EventLoopOptions
+        EventLoopGroup group;
+        try
         {
-            Name = options.WorkerIndex >= 0 ? $"echo-w{options.WorkerIndex}" : "echo",
-            // An infinite threshold turns the watchdog off (EventLoopGroup passes the threshold on to every loop).
-            StallThreshold = options.NoWatchdog ? Timeout.InfiniteTimeSpan : new EventLoopOptions().StallThreshold,
-        });
+            group = new EventLoopGroup(options.Loops, new EventLoopOptions
+            {
+                Name = options.WorkerIndex >= 0 ? $"echo-w{options.WorkerIndex}" : "echo",
+                // An infinite threshold turns the watchdog off (EventLoopGroup passes the threshold on to every loop).
+                StallThreshold = options.NoWatchdog ? Timeout.InfiniteTimeSpan : new EventLoopOptions().StallThreshold,
+                Backend = options.Backend,
+            });
+        }
+        catch (PlatformNotSupportedException ex) // --backend io_uring where io_uring is unavailable: the reason, and the way out
+        {
+            Console.Error.WriteLine($"EchoServer: --backend io_uring: {ex.Message}");
+            return 1;
+        }
+        using var _ = group;
         var stats = group.Loops.Select(_ => new LoopStats()).ToArray();
         IPEndPoint bound;
         try
@@ -82,7 +93,7 @@ internal static class Program
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         group.Start();
         var worker = options.WorkerIndex >= 0 ? $"worker {options.WorkerIndex} (pid {Environment.ProcessId}) " : "";
-        Console.WriteLine($"EchoServer {worker}listening on {bound} ({group.Loops.Count} loop(s), {(options.EdgeTriggered ? "edge" : "level")}-triggered, watchdog {(options.NoWatchdog ? "off" : "on")}); Ctrl+C to stop");
+        Console.WriteLine($"EchoServer {worker}listening on {bound} ({group.Loops.Count} loop(s), {(options.EdgeTriggered ? "edge" : "level")}-triggered, {Describe(group.Loops[0].Backend)}, watchdog {(options.NoWatchdog ? "off" : "on")}); Ctrl+C to stop");
         Console.Out.Flush();
 
         stop.Wait();
@@ -98,6 +109,11 @@ internal static class Program
             $"GC gen0/1/2 {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)}");
         return 0;
     }
+
+    /// <summary>The backend the loops got, as the startup line says it (io_uring: what the TCP layer does on it today).</summary>
+    private static string Describe(EventLoopBackend backend) => backend == EventLoopBackend.IoUring
+        ? "backend io_uring (TCP on readiness: poll requests on the ring, recv/send system calls)"
+        : "backend epoll";
 
     private static IPEndPoint Listen(EventLoopGroup group, Options options, LoopStats[] stats)
     {

@@ -7,6 +7,7 @@ public sealed class CommandLineTests
 {
     [Theory]
     [InlineData("EchoServer", "--edge-triggered")]
+    [InlineData("EchoServer", "--backend <epoll|io_uring|prefer-io_uring>")]
     [InlineData("HostedEcho", "--fault-on")]
     [InlineData("StallDemo", "Usage:")]
     [InlineData("Multiplexing", "--max-fds")]
@@ -22,6 +23,8 @@ public sealed class CommandLineTests
     [InlineData("EchoServer", new[] { "--loops", "many" }, "EchoServer: --loops 'many' is not a whole number")]
     [InlineData("EchoServer", new[] { "--address", "localhost" }, "EchoServer: --address 'localhost' is not an IP address")]
     [InlineData("EchoServer", new[] { "--workers", "2", "--port", "0" }, "EchoServer: --workers needs a fixed --port")]
+    [InlineData("EchoServer", new[] { "--backend", "kqueue" }, "EchoServer: --backend 'kqueue' is not one of epoll, io_uring, prefer-io_uring")]
+    [InlineData("EchoServer", new[] { "--backend", "IoUring" }, "EchoServer: --backend 'IoUring' is not one of epoll, io_uring, prefer-io_uring")]
     [InlineData("EchoServer", new[] { "--frob" }, "EchoServer: Unrecognized command or argument '--frob'")]
     [InlineData("HostedEcho", new[] { "--port", "-1" }, "HostedEcho: --port '-1' is not a whole number")]
     [InlineData("HostedEcho", new[] { "--loops", "0" }, "HostedEcho: --loops 0 is out of range: 1..1,024")]

@@ -226,25 +226,45 @@ internal sealed unsafe class IoUringBackend : IDisposable
     /// Removes a readiness registration. The removal is submitted at once (one io_uring_enter, like epoll_ctl DEL):
     /// the poll holds a reference on the file, and a caller that closes the fd next must really close it (a pipe's
     /// writer sees EPIPE, a socket's peer sees the FIN) rather than wait for the loop's next turn.
+    /// <para>
+    /// The result is the one epoll_ctl DEL gives for the same history, so both backends report alike: an orphaned
+    /// source (its fd was closed while registered and the number registered again, see <see cref="AddPoll"/>) is
+    /// <see cref="SelectorStatus.NotRegistered"/> (epoll: the fd→token table sees a newer token); an fd closed while
+    /// registered is <see cref="SelectorStatus.NotOpen"/> (epoll: EBADF); a number that now names another open file
+    /// is <see cref="SelectorStatus.NotRegistered"/> (epoll: ENOENT). The source's poll is removed in every case:
+    /// unlike epoll's registration it kept the old file alive. Two anonymous-inode files (eventfds) look the same
+    /// here, so an eventfd closed while registered whose number went to another eventfd reports
+    /// <see cref="SelectorStatus.Ok"/> where epoll says NotRegistered.
+    /// </para>
     /// </summary>
-    public void RemovePoll(int source)
+    public SelectorStatus RemovePoll(int source)
     {
         ref var s = ref _sources[source];
         if (s.Kind != SourceKind.Readiness)
         {
-            return;
+            return SelectorStatus.NotRegistered;
         }
         bool armed = s.PollArmed;
+        bool orphaned = s.Orphaned;
+        int fd = s.Fd;
+        var registered = s.File;
         RemoveArmedPoll(source);
-        if (_pollSourceByFd.TryGetValue(s.Fd, out int current) && current == source)
+        if (_pollSourceByFd.TryGetValue(fd, out int current) && current == source)
         {
-            _pollSourceByFd.Remove(s.Fd); // not when orphaned: the number belongs to a newer registration then
+            _pollSourceByFd.Remove(fd); // not when orphaned: the number belongs to a newer registration then
         }
         Release(source);
         if (armed && !_disposed)
         {
             _ring.Submit(out _);
         }
+        if (orphaned)
+        {
+            return SelectorStatus.NotRegistered;
+        }
+        return IoUringSys.FileKind(fd, out var now, out _) == IoUringSys.FdKind.NotOpen ? SelectorStatus.NotOpen
+            : now != registered ? SelectorStatus.NotRegistered
+            : SelectorStatus.Ok;
     }
 
     /// <summary>Ends a readiness source whose fd was closed while registered (see <see cref="AddPoll"/>).</summary>

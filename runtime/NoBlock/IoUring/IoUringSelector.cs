@@ -64,8 +64,7 @@ internal sealed class IoUringSelector : Selector
         {
             return SelectorStatus.NotRegistered;
         }
-        _backend.RemovePoll(key);
-        return SelectorStatus.Ok;
+        return _backend.RemovePoll(key); // what epoll_ctl DEL would say for the same history (see RemovePoll)
     }
 
     public override SelectorStatus Wait(int timeoutMs, out ReadOnlySpan<ReadinessEvent> events, out Errno error)
