@@ -104,6 +104,24 @@ internal static class StackCapture
     /// <summary>Called when a request completes (the watchdog wakes to deliver its report).</summary>
     internal static Action? Completed;
 
+    /// <summary>
+    /// Test seam: called on the capture's worker thread once a session is recording (its reader running), before the
+    /// sample window. A hazard test blocks here to hold a capture in flight while a loop exits or another stall starts.
+    /// </summary>
+    internal static Action? SessionRecording;
+
+    /// <summary>Requests waiting for the next session (tests wait for a second stall's request to be queued).</summary>
+    internal static int WaitingCount
+    {
+        get
+        {
+            lock (Gate)
+            {
+                return Waiting.Count;
+            }
+        }
+    }
+
     /// <summary>Captures finished since the process started (tests and the bench count them).</summary>
     internal static long CaptureCount;
 
@@ -324,6 +342,7 @@ internal static class StackCapture
         try
         {
             reader.Start();
+            SessionRecording?.Invoke();
             Thread.Sleep(SampleWindow < Left() ? SampleWindow : Left());
             try
             {
