@@ -107,6 +107,24 @@ internal static class StackCapture
     /// <summary>Test seam: runs on the capture thread before each session, with the requests it will serve.</summary>
     internal static Action<IReadOnlyList<StackCaptureRequest>>? TestHookBeforeSession;
 
+    /// <summary>
+    /// Test seam: called on the capture's worker thread once a session is recording (its reader running), before the
+    /// sample window. A hazard test blocks here to hold a capture in flight while a loop exits or another stall starts.
+    /// </summary>
+    internal static Action? SessionRecording;
+
+    /// <summary>Requests waiting for the next session (tests wait for a second stall's request to be queued).</summary>
+    internal static int WaitingCount
+    {
+        get
+        {
+            lock (Gate)
+            {
+                return Waiting.Count;
+            }
+        }
+    }
+
     /// <summary>Captures finished since the process started (tests and the bench count them).</summary>
     internal static long CaptureCount;
 
@@ -328,6 +346,7 @@ internal static class StackCapture
         try
         {
             reader.Start();
+            SessionRecording?.Invoke();
             Thread.Sleep(SampleWindow < Left() ? SampleWindow : Left());
             try
             {

@@ -1,0 +1,210 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using NoBlock;
+using NoBlock.Tcp;
+
+namespace StackCaptureCost;
+
+/// <summary>
+/// What a stall's stack capture costs (bench/stack-capture.sh). One process made "realistically sized" (--threads parked
+/// managed threads, --types types of the BCL's XML, LINQ-expression and regex assemblies with their methods prepared),
+/// an "echo" loop serving --conns ping-pong connections (64 bytes, client threads in the process), and a "stall" loop
+/// whose handler sleeps until its first report is delivered. Rounds alternate capture on / off (the order flips every
+/// pair), --stalls stalls per round: per round, the echo round trips' p50/p99 while the stalls happen, and with capture
+/// on the ms from the report's verdict to its delivery with the stack (the capture). One JSON line per round, then a summary.
+/// </summary>
+internal static class Program
+{
+    private static int Main(string[] args)
+    {
+        int Arg(string name, int fallback) => Array.IndexOf(args, name) is int i and >= 0 && i + 1 < args.Length
+            ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
+        int threads = Arg("--threads", 200), types = Arg("--types", 400), conns = Arg("--conns", 8), rounds = Arg("--rounds", 6), stalls = Arg("--stalls", 5);
+
+        using var park = new ManualResetEventSlim();
+        var parked = Enumerable.Range(0, threads).Select(_ => new Thread(() => park.Wait()) { IsBackground = true }).ToList();
+        parked.ForEach(t => t.Start());
+        int loaded = LoadTypes(types);
+
+        using var echoLoop = new EventLoop(new EventLoopOptions { Name = "echo", StallThreshold = TimeSpan.FromMilliseconds(50) });
+        var acceptor = TcpAcceptor.Listen(echoLoop, new IPEndPoint(IPAddress.Loopback, 0), () => new Echo(), new TcpServerOptions { Backlog = 256 });
+        var echoThread = new Thread(echoLoop.Run) { IsBackground = true, Name = "echo loop" };
+        echoThread.Start();
+
+        var delivered = new AutoResetEvent(false);
+        double captureMs = double.NaN;
+        long handlerStart = 0;
+        bool hadStack = false;
+        var stallOptions = new EventLoopOptions
+        {
+            Name = "stall",
+            StallThreshold = TimeSpan.FromMilliseconds(50),
+            Watchdog = { MaxReportsPerMinute = 100_000, StackCaptureTimeout = TimeSpan.FromSeconds(10) },
+            OnStall = r =>
+            {
+                if (r.Phase != StallPhase.Stalled)
+                {
+                    return;
+                }
+                // From the verdict (handler start + the elapsed time it states) to the delivery: the wait for the stack.
+                captureMs = (Stopwatch.GetElapsedTime(handlerStart) - r.Elapsed).TotalMilliseconds;
+                hadStack = r.Stack is not null;
+                delivered.Set();
+            },
+        };
+        using var stallLoop = new EventLoop(stallOptions);
+        var stallThread = new Thread(stallLoop.Run) { IsBackground = true, Name = "stall loop" };
+        stallThread.Start();
+
+        Console.WriteLine(FormattableString.Invariant($"{{\"setup\":true,\"managed_threads\":{threads + 3 + conns},\"types_loaded\":{loaded},\"jitted_methods\":{System.Runtime.JitInfo.GetCompiledMethodCount()},\"conns\":{conns}}}"));
+
+        var stop = new CancellationTokenSource();
+        var rtts = new List<double>[conns];
+        var clients = Enumerable.Range(0, conns).Select(i =>
+        {
+            rtts[i] = new List<double>(1 << 20);
+            var t = new Thread(() => Client(acceptor.LocalEndPoint, rtts[i], stop.Token)) { IsBackground = true, Name = $"client {i}" };
+            t.Start();
+            return t;
+        }).ToList();
+        Thread.Sleep(1000); // warm-up
+
+        var results = new List<(bool On, double P50, double P99, List<double> Captures)>();
+        for (int round = 0; round < rounds; round++)
+        {
+            bool on = (round % 2 == 0) == (round / 2 % 2 == 0); // on off, off on, on off …
+            stallOptions.Watchdog.CaptureStack = on;
+            foreach (var r in rtts)
+            {
+                lock (r) { r.Clear(); }
+            }
+            var captures = new List<double>();
+            for (int s = 0; s < stalls; s++)
+            {
+                var done = new ManualResetEventSlim();
+                stallLoop.Post(() =>
+                {
+                    handlerStart = Stopwatch.GetTimestamp();
+                    StallHandler(delivered);
+                    done.Set();
+                });
+                if (!done.Wait(TimeSpan.FromSeconds(30)))
+                {
+                    Console.Error.WriteLine("a stall did not end");
+                    return 1;
+                }
+                if (on && hadStack)
+                {
+                    captures.Add(captureMs);
+                }
+                Thread.Sleep(200); // the loop back to normal between stalls
+            }
+            var all = rtts.SelectMany(r => { lock (r) { return r.ToArray(); } }).Order().ToArray();
+            double p50 = Pct(all, 0.50), p99 = Pct(all, 0.99);
+            results.Add((on, p50, p99, captures));
+            Console.WriteLine(FormattableString.Invariant($"{{\"round\":{round + 1},\"capture\":\"{(on ? "on" : "off")}\",\"round_trips\":{all.Length},\"p50_us\":{p50:0.0},\"p99_us\":{p99:0.0},\"captures_ms\":[{string.Join(",", captures.Select(c => c.ToString("0.0", CultureInfo.InvariantCulture)))}]}}"));
+        }
+        stop.Cancel();
+        clients.ForEach(t => t.Join());
+        park.Set();
+
+        double Med(IEnumerable<double> xs) { var a = xs.Order().ToArray(); return a.Length == 0 ? double.NaN : a[a.Length / 2]; }
+        var onR = results.Where(r => r.On).ToList();
+        var offR = results.Where(r => !r.On).ToList();
+        var caps = onR.SelectMany(r => r.Captures).ToList();
+        Console.WriteLine(FormattableString.Invariant(
+            $"{{\"summary\":true,\"captures\":{caps.Count},\"capture_ms_median\":{Med(caps):0.0},\"capture_ms_max\":{(caps.Count == 0 ? double.NaN : caps.Max()):0.0},\"p50_us_on\":{Med(onR.Select(r => r.P50)):0.0},\"p50_us_off\":{Med(offR.Select(r => r.P50)):0.0},\"p99_us_on\":{Med(onR.Select(r => r.P99)):0.0},\"p99_us_off\":{Med(offR.Select(r => r.P99)):0.0}}}"));
+        stallLoop.Stop();
+        echoLoop.Stop();
+        stallThread.Join();
+        echoThread.Join();
+        return 0;
+    }
+
+    /// <summary>A stall two calls down: sleeps until its first report was delivered (or 10 s).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void StallHandler(AutoResetEvent delivered) => Lookup(delivered);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void Lookup(AutoResetEvent delivered) => delivered.WaitOne(TimeSpan.FromSeconds(10));
+
+    private static double Pct(double[] sorted, double p) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
+
+    private static void Client(EndPoint server, List<double> rtts, CancellationToken stop)
+    {
+        using var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true, ReceiveTimeout = 30_000 };
+        s.Connect(server);
+        var msg = new byte[64];
+        var buf = new byte[64];
+        while (!stop.IsCancellationRequested)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            s.Send(msg);
+            int got = 0;
+            while (got < buf.Length)
+            {
+                got += s.Receive(buf, got, buf.Length - got, SocketFlags.None);
+            }
+            double us = Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
+            lock (rtts)
+            {
+                rtts.Add(us);
+            }
+        }
+    }
+
+    /// <summary>Loads up to <paramref name="count"/> types and prepares (jits) their plain methods: a process with more code for the rundown.</summary>
+    private static int LoadTypes(int count)
+    {
+        int n = 0;
+        foreach (var asm in new[] { typeof(System.Xml.XmlDocument).Assembly, typeof(System.Linq.Expressions.Expression).Assembly, typeof(System.Text.RegularExpressions.Regex).Assembly, typeof(System.Text.Json.JsonSerializer).Assembly })
+        {
+            Type[] all;
+            try
+            {
+                all = asm.GetTypes();
+            }
+            catch (ReflectionTypeLoadException ex)
+            {
+                all = ex.Types.Where(t => t is not null).ToArray()!;
+            }
+            foreach (var t in all)
+            {
+                if (n >= count)
+                {
+                    return n;
+                }
+                if (t.IsGenericTypeDefinition || t.IsInterface)
+                {
+                    continue;
+                }
+                n++;
+                foreach (var m in t.GetMethods(BindingFlags.Instance | BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly))
+                {
+                    if (m.IsAbstract || m.ContainsGenericParameters)
+                    {
+                        continue;
+                    }
+                    try
+                    {
+                        RuntimeHelpers.PrepareMethod(m.MethodHandle);
+                    }
+                    catch (Exception)
+                    {
+                        // some methods cannot be prepared alone: the type is loaded anyway
+                    }
+                }
+            }
+        }
+        return n;
+    }
+
+    private sealed class Echo : TcpConnection
+    {
+        protected override void OnData(ReadOnlySpan<byte> data) => Send(data);
+    }
+}
