@@ -25,7 +25,55 @@ internal static class TaskCompletion
             return false;
         }
 
-        return IsCompleteAt(use, task, awaiter, depth: 0);
+        return IsCompleteAt(use, task, awaiter, depth: 0)
+               || task is null && use is IInvocationOperation && ReadByTypeOutsideCallersCannotJudge(use)
+                  && IsContinuationRegisteredAwaiterField(awaiter, use.SemanticModel?.Compilation);
+    }
+
+    /// <summary>
+    /// The use sits in a non-private instance method: its callers are outside the type's view (another type drains a
+    /// queue the type put itself on once the awaiter completed), so they cannot be checked the way a private
+    /// helper's callers are. A private helper is still judged by its callers.
+    /// </summary>
+    private static bool ReadByTypeOutsideCallersCannotJudge(IOperation use)
+        => use.SemanticModel?.GetEnclosingSymbol(use.Syntax.SpanStart) is IMethodSymbol { MethodKind: MethodKind.Ordinary, IsStatic: false } method
+           && method.DeclaredAccessibility != Accessibility.Private;
+
+    /// <summary>
+    /// <c>GetResult()</c> in a non-private method, on a private instance field holding an awaiter on which its type registers a continuation
+    /// (<c>_readAwaiter.UnsafeOnCompleted(…)</c> / <c>OnCompleted(…)</c>): the type runs the awaiter protocol by hand,
+    /// checking <c>IsCompleted</c> or waiting for the continuation in one place and reading the result in another
+    /// (a helper, a queue drained later). Sync-over-async is <c>t.GetAwaiter().GetResult()</c>, or an awaiter no
+    /// continuation is ever registered on; both are still reported.
+    /// </summary>
+    private static bool IsContinuationRegisteredAwaiterField(ISymbol? awaiter, Compilation? compilation)
+    {
+        if (compilation is null || awaiter is not IFieldSymbol { IsStatic: false, DeclaredAccessibility: Accessibility.Private } field)
+        {
+            return false;
+        }
+
+        foreach (var reference in field.ContainingType.DeclaringSyntaxReferences)
+        {
+            var model = OtherDocuments.ModelFor(compilation, reference.SyntaxTree);
+            if (model is null)
+            {
+                continue;
+            }
+
+            foreach (var node in reference.GetSyntax().DescendantNodes())
+            {
+                if (node is Microsoft.CodeAnalysis.CSharp.Syntax.IdentifierNameSyntax name && name.Identifier.ValueText == field.Name
+                    && model.GetOperation(name) is IFieldReferenceOperation use && SymbolEqualityComparer.Default.Equals(use.Field, field)
+                    && use.Parent is IInvocationOperation { TargetMethod.Name: "OnCompleted" or "UnsafeOnCompleted", TargetMethod.Parameters.Length: 1 } registration
+                    && registration.Instance == use)
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
     }
 
     private static bool IsCompleteAt(IOperation use, ISymbol? task, ISymbol? awaiter, int depth)

@@ -228,4 +228,94 @@ public sealed class RealCodeTests
         """,
         new DiagnosticResult(BlockingCallInHandlerAnalyzer.TransitiveBlockingCallRule).WithLocation(0)
             .WithArguments("'Loop.OnReadable'", "Start", "OnReadable → Start → GetReadResult → ValueTaskAwaiter<TResult>.GetResult (Test0.cs:38)"));
+
+    /// <summary>
+    /// kestrel-linux-transport <c>TSocket</c> as it is: the read-out helper is public and an overload of the
+    /// continuation, and the loop also drains a send queue of sockets whose awaiter completed before they were queued
+    /// (<c>ScheduleSend</c> → <c>DoScheduledWork</c> → <c>AioSend</c> → <c>socket.GetReadResult</c>). Because the type
+    /// registers a continuation on the private awaiter field, it runs the awaiter protocol by hand and every
+    /// <c>GetResult()</c> on that field is silent. A second awaiter field that no continuation is registered on is
+    /// still NB0002.
+    /// </summary>
+    [Fact]
+    public Task Awaiter_field_with_a_registered_continuation_is_the_awaiter_protocol() => Verify.VerifyAsync("""
+        using System.Collections.Generic;
+        using System.Runtime.CompilerServices;
+        using System.Threading.Tasks;
+        using NoBlock;
+
+        class TSocket
+        {
+            ValueTaskAwaiter<int> _readAwaiter;
+            ValueTaskAwaiter<int> _flushAwaiter;
+            readonly System.Action _onReadFromApp;
+            readonly Loop _loop;
+            public bool DeferSend;
+
+            public TSocket(Loop loop) { _loop = loop; _onReadFromApp = new System.Action(OnReadFromApp); }
+
+            ValueTask<int> ReadAsync() => new ValueTask<int>(0);
+
+            public void ReadFromApp()
+            {
+                bool loop = !DeferSend;
+                do
+                {
+                    _readAwaiter = ReadAsync().GetAwaiter();
+                    if (_readAwaiter.IsCompleted)
+                    {
+                        if (DeferSend) _loop.ScheduleSend(this);
+                        else loop = OnReadFromApp(loop, 0);
+                    }
+                    else
+                    {
+                        _readAwaiter.UnsafeOnCompleted(_onReadFromApp);
+                        loop = false;
+                    }
+                } while (loop);
+            }
+
+            void OnReadFromApp()
+            {
+                if (DeferSend) _loop.ScheduleSend(this);
+                else OnReadFromApp(loop: false, 0);
+            }
+
+            public void DoDeferedSend() => OnReadFromApp(loop: false, 1);
+
+            public int GetReadResult() => _readAwaiter.GetResult();
+
+            bool OnReadFromApp(bool loop, int handles) => GetReadResult() > handles && loop;
+
+            public void FlushNow()
+            {
+                _flushAwaiter = ReadAsync().GetAwaiter();
+                Consume(_flushAwaiter.GetResult());
+            }
+
+            void Consume(int n) { }
+        }
+
+        class Loop
+        {
+            readonly List<TSocket> _sendQueue = new List<TSocket>();
+            readonly TSocket _socket;
+
+            public Loop() => _socket = new TSocket(this);
+
+            public void ScheduleSend(TSocket socket) => _sendQueue.Add(socket);
+
+            [EventLoopHandler]
+            void OnWritable(IoEvent e)
+            {
+                _socket.ReadFromApp();
+                foreach (var s in _sendQueue) s.GetReadResult();
+                foreach (var s in _sendQueue) s.DoDeferedSend();
+                _sendQueue.Clear();
+                {|#0:_socket.FlushNow()|};
+            }
+        }
+        """,
+        new DiagnosticResult(BlockingCallInHandlerAnalyzer.TransitiveBlockingCallRule).WithLocation(0)
+            .WithArguments("'Loop.OnWritable'", "FlushNow", "OnWritable → FlushNow → ValueTaskAwaiter<TResult>.GetResult (Test0.cs:52)"));
 }
