@@ -38,6 +38,12 @@ internal enum BlockingCondition
 
     /// <summary>A constructor that opens a file: only the overloads with a <c>string path</c> parameter (not a handle or a stream).</summary>
     OnPathArgument,
+
+    /// <summary>
+    /// <c>Socket</c> I/O that waits on a blocking socket: not when the socket is known to be non-blocking
+    /// (<see cref="SocketModes"/>; a parameter's mode is the caller's argument's, carried along the call graph).
+    /// </summary>
+    UnlessNonBlockingSocket,
 }
 
 /// <summary>What kind of finding a catalogue entry produces.</summary>

@@ -28,10 +28,19 @@ internal static class BlockingConditions
                 return IsConsoleWriter(Receiver(operation));
             case BlockingCondition.OnPathArgument:
                 return HasPathParameter(method);
+            case BlockingCondition.UnlessNonBlockingSocket:
+                return !SocketModes.IsNonBlocking(Receiver(operation));
             default:
                 return false;
         }
     }
+
+    /// <summary>
+    /// For a row that blocks only on a blocking socket, called on a parameter of the walked method: that parameter
+    /// (the call blocks unless every caller passes a non-blocking socket). Null otherwise.
+    /// </summary>
+    public static IParameterSymbol? UnlessNonBlockingParameter(BlockingApi row, IOperation operation)
+        => row.Condition == BlockingCondition.UnlessNonBlockingSocket ? SocketModes.ReceiverParameter(Receiver(operation)) : null;
 
     private static bool HasPathParameter(IMethodSymbol method)
     {
@@ -46,7 +55,7 @@ internal static class BlockingConditions
         return false;
     }
 
-        private static bool HasZeroTimeout(IOperation operation) => FindTimeout(operation) is { } timeout && IsZero(timeout);
+    private static bool HasZeroTimeout(IOperation operation) => FindTimeout(operation) is { } timeout && IsZero(timeout);
 
     /// <summary>The argument passed for a timeout parameter (by name: <c>millisecondsTimeout</c>, <c>timeout</c>, …).</summary>
     private static IOperation? FindTimeout(IOperation operation)

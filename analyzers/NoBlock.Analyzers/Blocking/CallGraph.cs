@@ -40,16 +40,45 @@ internal sealed class MethodFacts
     /// <summary>The first synchronous console write (NB0005's catalogue rows), for chains to console output.</summary>
     public BlockingStep? FirstConsoleWrite { get; set; }
 
+    /// <summary>
+    /// Socket I/O on a parameter (<c>socket.Disconnect(false)</c> in <c>SafeClose(this Socket socket)</c>): the step
+    /// blocks unless the parameter at <c>Ordinal</c> is given a non-blocking socket. The first per parameter.
+    /// </summary>
+    public ImmutableArray<(int Ordinal, BlockingStep Step)> ParameterSteps { get; set; } = ImmutableArray<(int, BlockingStep)>.Empty;
+
     public readonly struct Callee
     {
-        public Callee(IMethodSymbol method, bool calledOutsideLoop, string? reason)
+        public Callee(IMethodSymbol method, bool calledOutsideLoop, string? reason, ulong nonBlockingArguments = 0, ImmutableArray<(int Ordinal, int From)> passedOn = default)
         {
             Method = method;
             CalledOutsideLoop = calledOutsideLoop;
             Reason = reason;
+            NonBlockingArguments = nonBlockingArguments;
+            PassedOn = passedOn.IsDefault ? ImmutableArray<(int, int)>.Empty : passedOn;
         }
 
         public IMethodSymbol Method { get; }
+
+        /// <summary>Bit k: every call passes a socket known non-blocking as the callee's parameter k.</summary>
+        public ulong NonBlockingArguments { get; }
+
+        /// <summary>(k, j): every call passes the caller's own parameter j as the callee's socket parameter k.</summary>
+        public ImmutableArray<(int Ordinal, int From)> PassedOn { get; }
+
+        /// <summary>The callee's non-blocking socket parameters, given the caller's (<paramref name="callerMask"/>).</summary>
+        public ulong MaskFor(ulong callerMask)
+        {
+            var mask = NonBlockingArguments;
+            foreach (var (ordinal, from) in PassedOn)
+            {
+                if ((callerMask & (1UL << from)) != 0)
+                {
+                    mask |= 1UL << ordinal;
+                }
+            }
+
+            return mask;
+        }
 
         /// <summary>How an interface, virtual or delegate call was resolved to this method (null: called by name).</summary>
         public string? Reason { get; }
@@ -162,59 +191,98 @@ internal sealed class CallGraph
     }
 
     /// <summary>The shortest chain from <paramref name="start"/> to a blocking call, or null.</summary>
-    public BlockingChain? FindBlockingChain(IMethodSymbol start, CancellationToken cancellationToken)
+    public BlockingChain? FindBlockingChain(IMethodSymbol start, CancellationToken cancellationToken) => FindBlockingChain(start, 0, cancellationToken);
+
+    /// <summary>
+    /// The shortest chain from <paramref name="start"/> to a blocking call, or null, when the call gives it a
+    /// non-blocking socket at each parameter ordinal set in <paramref name="nonBlockingParameters"/>. A method is
+    /// visited once per set of non-blocking socket parameters (almost always the empty set); what is learnt with the
+    /// empty set — "reaches nothing", the chain — holds for every other, so only it is cached.
+    /// </summary>
+    public BlockingChain? FindBlockingChain(IMethodSymbol start, ulong nonBlockingParameters, CancellationToken cancellationToken)
     {
         if (_reachesNothing.ContainsKey(start) || NotBlocking.Contains(start.OriginalDefinition))
         {
             return null;
         }
 
-        if (_chains.TryGetValue(start, out var known))
+        if (nonBlockingParameters == 0 && _chains.TryGetValue(start, out var known))
         {
             return known;
         }
 
-        var previous = new Dictionary<IMethodSymbol, (IMethodSymbol? Caller, string? Reason)>(SymbolEqualityComparer.Default) { [start] = (null, null) };
-        var queue = new Queue<IMethodSymbol>();
-        queue.Enqueue(start);
+        var first = (start, nonBlockingParameters);
+        var previous = new Dictionary<(IMethodSymbol Method, ulong Mask), ((IMethodSymbol Method, ulong Mask)? Caller, string? Reason)>(NodeComparer.Instance) { [first] = (null, null) };
+        var queue = new Queue<(IMethodSymbol Method, ulong Mask)>();
+        queue.Enqueue(first);
         BlockingChain? found = null;
         while (queue.Count > 0 && found is null)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var method = queue.Dequeue();
-            var facts = GetFacts(method, cancellationToken);
-            if (facts.FirstBlocking is { } step)
+            var node = queue.Dequeue();
+            var facts = GetFacts(node.Method, cancellationToken);
+            if ((facts.FirstBlocking ?? ParameterStep(facts, node.Mask)) is { } step)
             {
-                found = new BlockingChain(Path(previous, method), step);
+                found = new BlockingChain(Path(previous, node), step);
                 break;
             }
 
             foreach (var callee in facts.Callees)
             {
-                if (previous.ContainsKey(callee.Method) || _reachesNothing.ContainsKey(callee.Method) || NotBlocking.Contains(callee.Method))
+                var next = (callee.Method, callee.MaskFor(node.Mask));
+                if (previous.ContainsKey(next) || _reachesNothing.ContainsKey(callee.Method) || NotBlocking.Contains(callee.Method))
                 {
                     continue;
                 }
 
-                previous[callee.Method] = (method, callee.Reason);
-                queue.Enqueue(callee.Method);
+                previous[next] = (node, callee.Reason);
+                queue.Enqueue(next);
             }
         }
 
         if (found is null)
         {
-            // Everything the search saw reaches nothing blocking (it explored all of their callees).
+            // Everything the search saw with no non-blocking socket parameter reaches nothing blocking (it explored
+            // all of their callees); one seen only with some may block when called otherwise.
             foreach (var seen in previous.Keys)
             {
-                _reachesNothing.TryAdd(seen, 0);
+                if (seen.Mask == 0)
+                {
+                    _reachesNothing.TryAdd(seen.Method, 0);
+                }
             }
         }
-        else
+        else if (nonBlockingParameters == 0)
         {
             _chains.TryAdd(start, found);
         }
 
         return found;
+    }
+
+    /// <summary>The first socket step on a parameter that is not given a non-blocking socket.</summary>
+    private static BlockingStep? ParameterStep(MethodFacts facts, ulong nonBlockingParameters)
+    {
+        foreach (var (ordinal, step) in facts.ParameterSteps)
+        {
+            if ((nonBlockingParameters & (1UL << ordinal)) == 0)
+            {
+                return step;
+            }
+        }
+
+        return null;
+    }
+
+    private sealed class NodeComparer : IEqualityComparer<(IMethodSymbol Method, ulong Mask)>
+    {
+        public static readonly NodeComparer Instance = new();
+
+        public bool Equals((IMethodSymbol Method, ulong Mask) x, (IMethodSymbol Method, ulong Mask) y)
+            => x.Mask == y.Mask && SymbolEqualityComparer.Default.Equals(x.Method, y.Method);
+
+        public int GetHashCode((IMethodSymbol Method, ulong Mask) node)
+            => SymbolEqualityComparer.Default.GetHashCode(node.Method) ^ node.Mask.GetHashCode();
     }
 
     /// <summary>
@@ -312,6 +380,18 @@ internal sealed class CallGraph
         return false;
     }
 
+    private static ImmutableArray<(IMethodSymbol, string?)> Path(Dictionary<(IMethodSymbol Method, ulong Mask), ((IMethodSymbol Method, ulong Mask)? Caller, string? Reason)> previous, (IMethodSymbol Method, ulong Mask) last)
+    {
+        var path = new List<(IMethodSymbol, string?)>();
+        for ((IMethodSymbol Method, ulong Mask)? current = last; current is { } node; current = previous[node].Caller)
+        {
+            path.Add((node.Method, previous[node].Reason));
+        }
+
+        path.Reverse();
+        return path.ToImmutableArray();
+    }
+
     private static ImmutableArray<(IMethodSymbol, string?)> Path(Dictionary<IMethodSymbol, (IMethodSymbol? Caller, string? Reason)> previous, IMethodSymbol last)
     {
         var path = new List<(IMethodSymbol, string?)>();
@@ -333,7 +413,7 @@ internal sealed class CallGraph
             return new MethodFacts(BlockingStep.FromSummary(recorded), ImmutableArray<MethodFacts.Callee>.Empty, false, false, false);
         }
 
-        var sink = new FactsSink();
+        var sink = new FactsSink(method);
         var isIterator = false;
         foreach (var reference in method.DeclaringSyntaxReferences)
         {
@@ -418,7 +498,7 @@ internal sealed class CallGraph
             {
                 if (candidate.Parameters.All(p => p.IsOptional || p.IsParams) && _walker.HasBodyHere(candidate))
                 {
-                    sink.OnCallee(null, new CallTarget(candidate, null, baseType.Name), insideLoop: false);
+                    sink.OnCallee(null, new CallTarget(candidate, null, baseType.Name), insideLoop: false, call: null);
                     break;
                 }
             }
@@ -445,16 +525,43 @@ internal sealed class CallGraph
 
     private sealed class FactsSink : IHandlerCodeSink
     {
+        private readonly IMethodSymbol _method;
         private readonly List<MethodFacts.Callee> _callees = new();
-        private readonly Dictionary<IMethodSymbol, int> _calleeIndex = new(SymbolEqualityComparer.Default);
+        private readonly Dictionary<(IMethodSymbol Method, string Sockets), int> _calleeIndex = new(CalleeKeyComparer.Instance);
+
+        /// <summary>Per callee edge with socket arguments: ordinal → -1 (a socket known non-blocking) or j (the caller's parameter j).</summary>
+        private List<Dictionary<int, int>?>? _socketArguments;
+        private List<(int Ordinal, BlockingStep Step)>? _parameterSteps;
         private BlockingStep? _first;
         private BlockingStep? _firstConsole;
         private bool _waitOutsideLoop;
         private bool _waitInLoop;
 
-        public void OnBlocking(IOperation operation, BlockingApis.Match match)
+        public FactsSink(IMethodSymbol method) => _method = method;
+
+        private sealed class CalleeKeyComparer : IEqualityComparer<(IMethodSymbol Method, string Sockets)>
         {
-            if (_first is null && match.Row!.Kind == BlockingKind.Blocking)
+            public static readonly CalleeKeyComparer Instance = new();
+
+            public bool Equals((IMethodSymbol Method, string Sockets) x, (IMethodSymbol Method, string Sockets) y)
+                => x.Sockets == y.Sockets && SymbolEqualityComparer.Default.Equals(x.Method, y.Method);
+
+            public int GetHashCode((IMethodSymbol Method, string Sockets) key)
+                => SymbolEqualityComparer.Default.GetHashCode(key.Method) ^ key.Sockets.GetHashCode();
+        }
+
+        public void OnBlocking(IOperation operation, BlockingApis.Match match, IParameterSymbol? unlessNonBlocking)
+        {
+            if (match.Row!.Kind == BlockingKind.Blocking && unlessNonBlocking is not null && unlessNonBlocking.Ordinal < 64
+                && SymbolEqualityComparer.Default.Equals(unlessNonBlocking.ContainingSymbol.OriginalDefinition, _method.OriginalDefinition))
+            {
+                _parameterSteps ??= new List<(int, BlockingStep)>();
+                if (!_parameterSteps.Exists(p => p.Ordinal == unlessNonBlocking.Ordinal))
+                {
+                    _parameterSteps.Add((unlessNonBlocking.Ordinal, new BlockingStep(match.Name, operation.Syntax.GetLocation())));
+                }
+            }
+            else if (_first is null && match.Row!.Kind == BlockingKind.Blocking)
             {
                 _first = new BlockingStep(match.Name, operation.Syntax.GetLocation());
             }
@@ -464,10 +571,14 @@ internal sealed class CallGraph
             }
         }
 
-        public void OnCallee(IOperation? operation, CallTarget target, bool insideLoop)
+        public void OnCallee(IOperation? operation, CallTarget target, bool insideLoop, IOperation? call)
         {
+            // One edge per callee and what the call passes to its socket parameters: a helper called once with a
+            // non-blocking socket and once with another is two edges, each judged on its own.
             var callee = target.Method;
-            if (_calleeIndex.TryGetValue(callee, out var index))
+            var modes = SocketArgumentsOf(callee, call);
+            var key = (callee, Signature(modes));
+            if (_calleeIndex.TryGetValue(key, out var index))
             {
                 if (!insideLoop && !_callees[index].CalledOutsideLoop)
                 {
@@ -477,8 +588,58 @@ internal sealed class CallGraph
                 return;
             }
 
-            _calleeIndex[callee] = _callees.Count;
+            _calleeIndex[key] = _callees.Count;
             _callees.Add(new MethodFacts.Callee(callee, !insideLoop, target.Reason));
+            if (modes is not null || _socketArguments is not null)
+            {
+                _socketArguments ??= new List<Dictionary<int, int>?>(new Dictionary<int, int>?[_callees.Count - 1]);
+                _socketArguments.Add(modes);
+            }
+        }
+
+        private static string Signature(Dictionary<int, int>? modes)
+            => modes is null ? string.Empty : string.Join(";", modes.OrderBy(p => p.Key).Select(p => p.Key + ":" + p.Value));
+
+        /// <summary>What this call passes to the callee's socket parameters (null: the callee takes none, or nothing is known).</summary>
+        private Dictionary<int, int>? SocketArgumentsOf(IMethodSymbol callee, IOperation? call)
+        {
+            if (call is null || !HasSocketParameter(callee))
+            {
+                return null;
+            }
+
+            var (nonBlocking, passedOn) = SocketModes.ArgumentModes(call);
+            Dictionary<int, int>? modes = null;
+            for (var k = 0; k < 64 && nonBlocking >> k != 0; k++)
+            {
+                if ((nonBlocking & (1UL << k)) != 0)
+                {
+                    (modes ??= new Dictionary<int, int>())[k] = -1;
+                }
+            }
+
+            foreach (var (ordinal, from) in passedOn ?? Enumerable.Empty<(int, IParameterSymbol)>())
+            {
+                if (from.Ordinal < 64 && SymbolEqualityComparer.Default.Equals(from.ContainingSymbol.OriginalDefinition, _method.OriginalDefinition))
+                {
+                    (modes ??= new Dictionary<int, int>())[ordinal] = from.Ordinal;
+                }
+            }
+
+            return modes;
+        }
+
+        private static bool HasSocketParameter(IMethodSymbol method)
+        {
+            foreach (var parameter in method.Parameters)
+            {
+                if (SocketModes.IsSocket(parameter.Type))
+                {
+                    return true;
+                }
+            }
+
+            return false;
         }
 
         public void OnEpollWait(IInvocationOperation operation, bool insideLoop)
@@ -493,6 +654,42 @@ internal sealed class CallGraph
             }
         }
 
-        public MethodFacts ToFacts(bool isIterator) => new(_first, _callees.ToImmutableArray(), _waitOutsideLoop, _waitInLoop, isIterator) { FirstConsoleWrite = _firstConsole };
+        public MethodFacts ToFacts(bool isIterator)
+        {
+            var callees = _callees.ToImmutableArray();
+            if (_socketArguments is not null)
+            {
+                var builder = callees.ToBuilder();
+                for (var i = 0; i < builder.Count; i++)
+                {
+                    if (_socketArguments[i] is { Count: > 0 } modes)
+                    {
+                        ulong nonBlocking = 0;
+                        var passedOn = ImmutableArray.CreateBuilder<(int, int)>();
+                        foreach (var pair in modes)
+                        {
+                            if (pair.Value == -1)
+                            {
+                                nonBlocking |= 1UL << pair.Key;
+                            }
+                            else
+                            {
+                                passedOn.Add((pair.Key, pair.Value));
+                            }
+                        }
+
+                        builder[i] = new MethodFacts.Callee(builder[i].Method, builder[i].CalledOutsideLoop, builder[i].Reason, nonBlocking, passedOn.ToImmutable());
+                    }
+                }
+
+                callees = builder.MoveToImmutable();
+            }
+
+            return new(_first, callees, _waitOutsideLoop, _waitInLoop, isIterator)
+            {
+                FirstConsoleWrite = _firstConsole,
+                ParameterSteps = _parameterSteps is null ? ImmutableArray<(int, BlockingStep)>.Empty : _parameterSteps.ToImmutableArray(),
+            };
+        }
     }
 }

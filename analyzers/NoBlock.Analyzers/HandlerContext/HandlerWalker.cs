@@ -12,14 +12,19 @@ namespace NoBlock.Analyzers.HandlerContext;
 /// <summary>What a walk over handler code finds.</summary>
 internal interface IHandlerCodeSink
 {
-    /// <summary>A catalogued call or property read that blocks (or writes to the console) at this operation.</summary>
-    void OnBlocking(IOperation operation, BlockingApis.Match match);
+    /// <summary>
+    /// A catalogued call or property read that blocks (or writes to the console) at this operation. With
+    /// <paramref name="unlessNonBlocking"/>, it is socket I/O on that parameter: it blocks unless the caller passes a
+    /// non-blocking socket (a sink that knows no caller treats it as blocking).
+    /// </summary>
+    void OnBlocking(IOperation operation, BlockingApis.Match match, IParameterSymbol? unlessNonBlocking);
 
     /// <summary>
     /// A method with source in this compilation that the operation runs (followed for NB0002), with how it was
-    /// resolved. The operation is null for what a constructor runs implicitly (its base constructor).
+    /// resolved. The operation is null for what a constructor runs implicitly (its base constructor). The call is the
+    /// invocation or creation itself when there is one (its socket arguments' modes travel along the chain).
     /// </summary>
-    void OnCallee(IOperation? operation, CallTarget target, bool insideLoop);
+    void OnCallee(IOperation? operation, CallTarget target, bool insideLoop, IOperation? call);
 
     /// <summary>A call that waits on epoll (<c>epoll_wait</c>, <c>epoll_pwait</c>).</summary>
     void OnEpollWait(IInvocationOperation operation, bool insideLoop);
@@ -156,7 +161,7 @@ internal sealed class HandlerWalker
 
             if (BlockingConditions.Blocks(match.Row, operation, method))
             {
-                sink.OnBlocking(operation, match);
+                sink.OnBlocking(operation, match, BlockingConditions.UnlessNonBlockingParameter(match.Row, operation));
             }
 
             return;
@@ -170,7 +175,7 @@ internal sealed class HandlerWalker
             var definition = target.Method.PartialImplementationPart ?? target.Method;
             if (IsFollowedKind(definition.MethodKind, target.Reason is not null) && IsFollowed(definition))
             {
-                sink.OnCallee(reportAt, new CallTarget(definition.OriginalDefinition, target.Reason, target.CalledName), IsInsideLoop(operation));
+                sink.OnCallee(reportAt, new CallTarget(definition.OriginalDefinition, target.Reason, target.CalledName), IsInsideLoop(operation), operation);
             }
         }
     }

@@ -464,8 +464,9 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
                 _reported = reported ?? new HashSet<(string, TextSpanKey)>();
             }
 
-            public void OnBlocking(IOperation operation, BlockingApis.Match match)
+            public void OnBlocking(IOperation operation, BlockingApis.Match match, IParameterSymbol? unlessNonBlocking = null)
             {
+                // Socket I/O on a parameter of handler code: nothing here knows what the caller passes, so it blocks.
                 var row = match.Row!;
                 if (row.Kind == BlockingKind.ConsoleWrite)
                 {
@@ -480,14 +481,15 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
                 Report(BlockingCallRule, operation, properties, match.Name, _handler, alternative);
             }
 
-            public void OnCallee(IOperation? operation, CallTarget target, bool insideLoop)
+            public void OnCallee(IOperation? operation, CallTarget target, bool insideLoop, IOperation? call = null)
             {
                 if (operation is null)
                 {
                     return;
                 }
 
-                var chain = _analysis._graph.FindBlockingChain(target.Method, _cancellationToken);
+                // A socket the handler passes that is known non-blocking (a field set Blocking = false) stays so along the chain.
+                var chain = _analysis._graph.FindBlockingChain(target.Method, SocketModes.ArgumentModes(call).NonBlocking, _cancellationToken);
                 if (chain is null)
                 {
                     // NB0005 follows calls too: a handler that reaches Console.WriteLine through a logging helper.
