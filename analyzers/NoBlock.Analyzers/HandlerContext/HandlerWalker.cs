@@ -94,6 +94,21 @@ internal sealed class HandlerWalker
                 case IAnonymousFunctionOperation lambda when operation != root:
                     descend = Offloading.RunsInline(lambda, _isHandlerParameter);
                     break;
+                case IConditionalOperation conditional when LoopThreadGuard.OffLoopBranch(conditional) is { } offLoop:
+                    // if (!executor.InEventLoop) { … }: that branch runs elsewhere; the condition and the other branch are walked.
+                    descend = false;
+                    if (conditional.WhenFalse is { } whenFalse && whenFalse != offLoop)
+                    {
+                        stack.Push(whenFalse);
+                    }
+
+                    if (conditional.WhenTrue != offLoop)
+                    {
+                        stack.Push(conditional.WhenTrue);
+                    }
+
+                    stack.Push(conditional.Condition);
+                    break;
                 case ILocalFunctionOperation localFunction when operation != root:
                     localFunctions[localFunction.Symbol] = localFunction;
                     descend = false;
