@@ -9,6 +9,7 @@ using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Operations;
 
+using NoBlock.Analyzers.HandlerContext;
 using NoBlock.Analyzers.Operations;
 
 namespace NoBlock.Analyzers.Blocking;
@@ -461,29 +462,17 @@ internal sealed class CallTargets
         var arguments = ImmutableArray.CreateBuilder<IOperation>();
         foreach (var tree in _compilation.SyntaxTrees)
         {
-            var text = tree.GetText().ToString();
+            var text = SyntaxIndex.TextOf(tree, CancellationToken.None);
             if (text.IndexOf(name, StringComparison.Ordinal) < 0 && !(isConstructor && text.IndexOf("new(", StringComparison.Ordinal) >= 0))
             {
                 continue;
             }
 
+            // The tree's call-shaped nodes are indexed by name once; only those that can call the method are bound.
+            var sites = TreeCallSites.Of(tree, CancellationToken.None);
             SemanticModel? model = null;
-            foreach (var node in tree.GetRoot().DescendantNodes())
+            foreach (var candidate in isConstructor ? sites.ConstructorCallsOf(name) : sites.InvocationsOf(name))
             {
-                var candidate = node switch
-                {
-                    InvocationExpressionSyntax invocation when !isConstructor && LastName(invocation.Expression) == name => node,
-                    ObjectCreationExpressionSyntax creation when isConstructor && LastName(creation.Type) == name => node,
-                    ImplicitObjectCreationExpressionSyntax when isConstructor => node,
-                    ConstructorInitializerSyntax when isConstructor => node,
-                    PrimaryConstructorBaseTypeSyntax primary when isConstructor && LastName(primary.Type) == name => node,
-                    _ => null,
-                };
-                if (candidate is null)
-                {
-                    continue;
-                }
-
                 model ??= OtherDocuments.ModelFor(_compilation, tree);
                 var operation = model?.GetOperation(candidate);
                 var (target, args) = operation switch
@@ -501,16 +490,6 @@ internal sealed class CallTargets
 
         return arguments.ToImmutable();
     }
-
-    private static string? LastName(SyntaxNode node) => node switch
-    {
-        IdentifierNameSyntax identifier => identifier.Identifier.ValueText,
-        GenericNameSyntax generic => generic.Identifier.ValueText,
-        MemberAccessExpressionSyntax member => LastName(member.Name),
-        QualifiedNameSyntax qualified => LastName(qualified.Right),
-        MemberBindingExpressionSyntax binding => LastName(binding.Name),
-        _ => null,
-    };
 
     /// <summary>Names a target in a chain: <c>Parse</c>, <c>Value.set</c>, <c>ChunkedStream.ReadChunk (only implementation)</c>.</summary>
     public static string StepName(IMethodSymbol method, string? reason)

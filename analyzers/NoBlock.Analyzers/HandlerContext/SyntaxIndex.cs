@@ -7,6 +7,7 @@ using System.Threading;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Text;
 
 namespace NoBlock.Analyzers.HandlerContext;
 
@@ -23,6 +24,8 @@ internal static class SyntaxIndex
     private const int WrapperDepth = 3;
 
     private static readonly ConditionalWeakTable<Compilation, ConcurrentDictionary<string, bool>> s_mentions = new();
+    private static readonly ConditionalWeakTable<SyntaxTree, StrongBox<string>> s_texts = new();
+    private static readonly ConditionalWeakTable<SyntaxTree, List<(string Name, SyntaxTree Tree, TextSpan Span)>> s_declarations = new();
 
     /// <summary>
     /// Whether the text of any tree of the compilation contains <paramref name="needle"/> (ordinal), computed once per
@@ -36,7 +39,7 @@ internal static class SyntaxIndex
         {
             foreach (var tree in compilation.SyntaxTrees)
             {
-                if (tree.GetText(cancellationToken).ToString().IndexOf(n, StringComparison.Ordinal) >= 0)
+                if (TextOf(tree, cancellationToken).IndexOf(n, StringComparison.Ordinal) >= 0)
                 {
                     return true;
                 }
@@ -45,6 +48,13 @@ internal static class SyntaxIndex
             return false;
         });
     }
+
+    /// <summary>
+    /// The text of a tree as one string, made once per tree and shared by every syntax-only check of both analyzers
+    /// (they used to copy every tree's text again for each check).
+    /// </summary>
+    public static string TextOf(SyntaxTree tree, CancellationToken cancellationToken)
+        => s_texts.GetValue(tree, t => new StrongBox<string>(t.GetText(cancellationToken).ToString())).Value!;
 
     /// <summary>
     /// Names of methods declared in this compilation that mention any of <paramref name="libcNames"/> (an identifier
@@ -59,38 +69,25 @@ internal static class SyntaxIndex
             return names; // the common case: no source mentions epoll at all
         }
 
-        var texts = new List<(SyntaxTree Tree, string Text)>();
-        var anyNeedle = false;
-        foreach (var tree in compilation.SyntaxTrees)
-        {
-            var text = tree.GetText(cancellationToken).ToString();
-            texts.Add((tree, text));
-            anyNeedle |= text.IndexOf(needle, StringComparison.Ordinal) >= 0;
-        }
-
-        if (!anyNeedle)
-        {
-            return names; // the common case: no source mentions epoll at all
-        }
-
         // Files are parsed once they mention a name found so far (a wrapper in one file, its DllImport in another).
         var parsed = new HashSet<SyntaxTree>();
-        var declarations = new List<(string Name, SyntaxNode Node)>();
+        var declarations = new List<(string Name, SyntaxTree Tree, TextSpan Span)>();
         for (var level = 0; level <= WrapperDepth; level++)
         {
-            foreach (var (tree, text) in texts)
+            foreach (var tree in compilation.SyntaxTrees)
             {
+                var text = TextOf(tree, cancellationToken);
                 if (!parsed.Contains(tree) && names.Any(name => text.IndexOf(name, StringComparison.Ordinal) >= 0))
                 {
                     parsed.Add(tree);
-                    AddDeclarations(tree, declarations, cancellationToken);
+                    declarations.AddRange(DeclarationsOf(tree, cancellationToken));
                 }
             }
 
             var added = false;
-            foreach (var (name, node) in declarations)
+            foreach (var (name, tree, span) in declarations)
             {
-                if (!names.Contains(name) && Mentions(node, names))
+                if (!names.Contains(name) && MentionsWord(TextOf(tree, cancellationToken), span, names))
                 {
                     names.Add(name);
                     added = true;
@@ -106,43 +103,74 @@ internal static class SyntaxIndex
         return names;
     }
 
-    private static void AddDeclarations(SyntaxTree tree, List<(string Name, SyntaxNode Node)> declarations, CancellationToken cancellationToken)
+    /// <summary>The methods, local functions and properties a tree declares, by name and span; found once per tree.</summary>
+    private static List<(string Name, SyntaxTree Tree, TextSpan Span)> DeclarationsOf(SyntaxTree tree, CancellationToken cancellationToken)
+        => s_declarations.GetValue(tree, t =>
+        {
+            var declarations = new List<(string Name, SyntaxTree Tree, TextSpan Span)>();
+            AddDeclarations(t, declarations, cancellationToken);
+            return declarations;
+        });
+
+    private static void AddDeclarations(SyntaxTree tree, List<(string Name, SyntaxTree Tree, TextSpan Span)> declarations, CancellationToken cancellationToken)
     {
         foreach (var node in tree.GetRoot(cancellationToken).DescendantNodes())
         {
             switch (node)
             {
                 case MethodDeclarationSyntax method:
-                    declarations.Add((method.Identifier.ValueText, method));
+                    declarations.Add((method.Identifier.ValueText, tree, method.Span));
                     break;
                 case LocalFunctionStatementSyntax local:
-                    declarations.Add((local.Identifier.ValueText, local));
+                    declarations.Add((local.Identifier.ValueText, tree, local.Span));
                     break;
                 case PropertyDeclarationSyntax property:
-                    declarations.Add((property.Identifier.ValueText, property));
+                    declarations.Add((property.Identifier.ValueText, tree, property.Span));
                     break;
             }
         }
     }
 
-    /// <summary>True when an identifier (or a string literal, for DllImport entry points) in the node is one of the names.</summary>
-    public static bool Mentions(SyntaxNode node, HashSet<string> names)
+    /// <summary>
+    /// True when the text in <paramref name="span"/> spells one of the names as a whole word: an identifier, a word
+    /// of a string literal (a DllImport entry point) or of a comment. A search of the text, not a walk of its tokens;
+    /// it can only say yes more often than the tokens would (a name in a comment), so a gate built on it binds a
+    /// superset of what the token walk bound, never less.
+    /// </summary>
+    public static bool MentionsWord(string text, TextSpan span, HashSet<string> names)
     {
-        foreach (var token in node.DescendantTokens())
+        foreach (var name in names)
         {
-            if (token.IsKind(SyntaxKind.IdentifierToken) || token.IsKind(SyntaxKind.StringLiteralToken))
+            if (name.Length == 0)
             {
-                if (names.Contains(token.ValueText))
+                continue;
+            }
+
+            var at = span.Start;
+            while (at <= span.End - name.Length)
+            {
+                var hit = text.IndexOf(name, at, span.End - at, StringComparison.Ordinal);
+                if (hit < 0)
+                {
+                    break;
+                }
+
+                var end = hit + name.Length;
+                if ((hit == 0 || !IsWordChar(text[hit - 1])) && (end >= text.Length || !IsWordChar(text[end])))
                 {
                     return true;
                 }
+
+                at = hit + 1;
             }
         }
 
         return false;
     }
 
-    /// <summary>True when the type's own declarations mention one of the names.</summary>
+    private static bool IsWordChar(char c) => c == '_' || char.IsLetterOrDigit(c);
+
+    /// <summary>True when the type's own declarations mention one of the names (see <see cref="MentionsWord"/>).</summary>
     public static bool TypeMentions(INamedTypeSymbol type, HashSet<string> names, CancellationToken cancellationToken)
     {
         if (names.Count == 0)
@@ -152,7 +180,7 @@ internal static class SyntaxIndex
 
         foreach (var reference in type.DeclaringSyntaxReferences)
         {
-            if (Mentions(reference.GetSyntax(cancellationToken), names))
+            if (MentionsWord(TextOf(reference.SyntaxTree, cancellationToken), reference.Span, names))
             {
                 return true;
             }
@@ -185,14 +213,17 @@ internal static class SyntaxIndex
 
         foreach (var tree in compilation.SyntaxTrees)
         {
-            if (tree.GetText(cancellationToken).ToString().IndexOf("EventLoopHandler", StringComparison.Ordinal) < 0)
+            // Each place the text says EventLoopHandler, not the whole tree: a parameter whose attribute lists name it
+            // contains that place, so it is the nearest parameter around the token found there.
+            var text = TextOf(tree, cancellationToken);
+            SyntaxNode? root = null;
+            var seen = new HashSet<ParameterSyntax>();
+            for (var at = text.IndexOf("EventLoopHandler", StringComparison.Ordinal); at >= 0; at = text.IndexOf("EventLoopHandler", at + 1, StringComparison.Ordinal))
             {
-                continue;
-            }
-
-            foreach (var parameter in tree.GetRoot(cancellationToken).DescendantNodes().OfType<ParameterSyntax>())
-            {
-                if (parameter.AttributeLists.Count == 0 || parameter.AttributeLists.ToString().IndexOf("EventLoopHandler", StringComparison.Ordinal) < 0)
+                root ??= tree.GetRoot(cancellationToken);
+                var parameter = root.FindToken(at).Parent?.FirstAncestorOrSelf<ParameterSyntax>();
+                if (parameter is null || !seen.Add(parameter)
+                    || parameter.AttributeLists.Count == 0 || parameter.AttributeLists.ToString().IndexOf("EventLoopHandler", StringComparison.Ordinal) < 0)
                 {
                     continue;
                 }
@@ -241,4 +272,84 @@ internal static class SyntaxIndex
             }
         }
     }
+}
+
+/// <summary>
+/// The call-shaped nodes of one tree, found by one walk per tree and compilation-independent (syntax only): invocations
+/// and object creations by the last name they spell, and the constructor calls that spell no name (<c>new(...)</c>,
+/// <c>: this(...)</c>, <c>: base(...)</c>). Looking up a method's call sites used to walk every candidate tree again
+/// for each method asked about.
+/// </summary>
+internal sealed class TreeCallSites
+{
+    private static readonly ConditionalWeakTable<SyntaxTree, TreeCallSites> s_sites = new();
+    private static readonly List<SyntaxNode> s_none = new();
+
+    private readonly Dictionary<string, List<SyntaxNode>> _invocations = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<SyntaxNode>> _creations = new(StringComparer.Ordinal);
+    private readonly List<SyntaxNode> _unnamedConstructorCalls = new();
+
+    private TreeCallSites(SyntaxTree tree, CancellationToken cancellationToken)
+    {
+        foreach (var node in tree.GetRoot(cancellationToken).DescendantNodes())
+        {
+            switch (node)
+            {
+                case InvocationExpressionSyntax invocation when LastName(invocation.Expression) is { } name:
+                    Add(_invocations, name, node);
+                    break;
+                case ObjectCreationExpressionSyntax creation when LastName(creation.Type) is { } name:
+                    Add(_creations, name, node);
+                    break;
+                case PrimaryConstructorBaseTypeSyntax primary when LastName(primary.Type) is { } name:
+                    Add(_creations, name, node);
+                    break;
+                case ImplicitObjectCreationExpressionSyntax:
+                case ConstructorInitializerSyntax:
+                    _unnamedConstructorCalls.Add(node);
+                    break;
+            }
+        }
+    }
+
+    public static TreeCallSites Of(SyntaxTree tree, CancellationToken cancellationToken)
+        => s_sites.GetValue(tree, t => new TreeCallSites(t, cancellationToken));
+
+    /// <summary>Invocations whose expression ends in <paramref name="name"/> (<c>M(..)</c>, <c>x.M(..)</c>, <c>x?.M&lt;T&gt;(..)</c>), in document order.</summary>
+    public IReadOnlyList<SyntaxNode> InvocationsOf(string name) => _invocations.TryGetValue(name, out var nodes) ? nodes : s_none;
+
+    /// <summary>
+    /// Nodes that may call a constructor of a type named <paramref name="typeName"/>, in document order: <c>new T(..)</c>
+    /// and <c>class D(..) : T(..)</c> by name, and every <c>new(..)</c> and constructor initializer (they name no type).
+    /// </summary>
+    public IEnumerable<SyntaxNode> ConstructorCallsOf(string typeName)
+    {
+        var named = _creations.TryGetValue(typeName, out var nodes) ? nodes : s_none;
+        if (_unnamedConstructorCalls.Count == 0)
+        {
+            return named;
+        }
+
+        return named.Concat(_unnamedConstructorCalls).OrderBy(node => node.SpanStart);
+    }
+
+    private static void Add(Dictionary<string, List<SyntaxNode>> index, string name, SyntaxNode node)
+    {
+        if (!index.TryGetValue(name, out var nodes))
+        {
+            index[name] = nodes = new List<SyntaxNode>();
+        }
+
+        nodes.Add(node);
+    }
+
+    private static string? LastName(SyntaxNode node) => node switch
+    {
+        IdentifierNameSyntax identifier => identifier.Identifier.ValueText,
+        GenericNameSyntax generic => generic.Identifier.ValueText,
+        MemberAccessExpressionSyntax member => LastName(member.Name),
+        QualifiedNameSyntax qualified => LastName(qualified.Right),
+        MemberBindingExpressionSyntax binding => LastName(binding.Name),
+        _ => null,
+    };
 }

@@ -342,4 +342,45 @@ public sealed class TransitiveBlockingCallTargetsTests
         }
         """,
         Chain(0, "the handler passed to EventLoop.Register in 'Server.Start'", "_onRead", "handler → Server.OnData (delegate in field _onRead) → Thread.Sleep (Test0.cs:21)"));
+
+    [Fact]
+    public Task Constructor_parameters_are_followed_through_base_calls_and_target_typed_new() => Verify.VerifyAsync("""
+        using System;
+        using System.IO;
+        using System.Threading;
+        using NoBlock;
+
+        class Handler
+        {
+            private readonly Action<int> _onRead;
+
+            public Handler(Action<int> onRead) { _onRead = onRead; }
+
+            [EventLoopHandler]
+            void OnReadable(IoEvent e) { {|#0:_onRead(e.Fd)|}; }
+        }
+
+        class Other
+        {
+            private readonly Action<int> _run;
+
+            public Other(Action<int> run) { _run = run; }
+
+            [EventLoopHandler]
+            void OnReadable(IoEvent e) { _run(e.Fd); }
+        }
+
+        class Derived : Handler
+        {
+            public Derived() : base(n => Thread.Sleep(n)) { }
+        }
+
+        static class Factory
+        {
+            static Handler Make() => new(n => File.ReadAllText("x"));
+            static Other MakeOther() => new(n => { });
+        }
+        """,
+        // The first call site in the document is the base call; `new(...)` of Other is not Handler's and stays out.
+        Chain(0, "'Handler.OnReadable'", "_onRead", "OnReadable → lambda at Test0.cs:28 (delegate in field _onRead) → Thread.Sleep (Test0.cs:28)"));
 }
