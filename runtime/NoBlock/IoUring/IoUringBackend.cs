@@ -114,7 +114,14 @@ internal sealed unsafe class IoUringBackend : IDisposable
     /// old, provided buffers refused), for the loop's fallback notice or exception.
     /// </summary>
     public static IoUringBackend? TryCreate(int maxEvents, out string? unavailable) =>
-        TryCreate(maxEvents, null, out unavailable);
+        TryCreate(maxEvents, TestReceiveBuffers, out unavailable);
+
+    /// <summary>
+    /// Tests only: receive buffers (count, size, incremental) for loops created on this thread, e.g. a handful to
+    /// exhaust the ring with a few connections. Null: the defaults.
+    /// </summary>
+    [ThreadStatic]
+    internal static (int Count, int Size, bool Incremental)? TestReceiveBuffers;
 
     /// <summary>As above, with the receive buffers given (count, size, incremental) instead of the defaults (tests).</summary>
     internal static IoUringBackend? TryCreate(int maxEvents, (int Count, int Size, bool Incremental)? receiveBuffers, out string? unavailable)

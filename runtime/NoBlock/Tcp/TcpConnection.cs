@@ -79,6 +79,9 @@ public abstract unsafe class TcpConnection : ICompletionOwner, Sockets.ITrackedS
     /// <summary>True while reading is paused because pending output is above <see cref="TcpServerOptions.HighWaterMark"/>.</summary>
     public bool IsReadingPaused => _readPaused;
 
+    /// <summary>True when the connection runs on io_uring completion I/O (its loop's backend), false on epoll readiness.</summary>
+    internal bool UsesCompletionIo => _uring is not null;
+
     /// <summary>The socket error behind a <see cref="CloseReason.Error"/>, <see cref="CloseReason.Reset"/> or <see cref="CloseReason.BrokenPipe"/> close.</summary>
     public Exception? CloseError { get; private set; }
 
