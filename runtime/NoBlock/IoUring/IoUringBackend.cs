@@ -74,6 +74,8 @@ internal sealed unsafe class IoUringBackend : IDisposable
     private int _freeCount, _highWater;
     private readonly List<int> _rearm = new();   // readiness sources whose one-shot poll fired and re-arm at the next wait
     private int _wakerArmed;
+    private int _completionCount;                // completions of the last Wait (LastCompletions)
+    private List<object>? _keepUntilDrained;     // send queues whose memory the kernel may still read at Dispose
     private bool _disposed;
 
     private IoUringBackend(IoUringRing ring, IoUringBufferRing buffers, FdHandle waker, int maxEvents)
@@ -92,6 +94,15 @@ internal sealed unsafe class IoUringBackend : IDisposable
     /// <summary>The provided-buffer ring multishot receives fill (recycle each buffer after its data is used).</summary>
     public IoUringBufferRing ReceiveBuffers => _buffers;
 
+    /// <summary>The loop's pool of pinned send segments (<see cref="SendQueue"/>s of its connections).</summary>
+    public SegmentPool SendSegments { get; } = new();
+
+    /// <summary>The completions the last <see cref="Wait"/> took, for the loop to dispatch (valid until the next Wait).</summary>
+    public ReadOnlySpan<CompletionEvent> LastCompletions => _completions.AsSpan(0, _completionCount);
+
+    /// <summary>Receives that ended with -ENOBUFS (every provided buffer was out) and were re-armed (tests, diagnostics).</summary>
+    public long ReceiveBufferExhaustions { get; internal set; }
+
     /// <summary>The ring (for tests and diagnostics).</summary>
     internal IoUringRing Ring => _ring;
 
@@ -103,7 +114,14 @@ internal sealed unsafe class IoUringBackend : IDisposable
     /// old, provided buffers refused), for the loop's fallback notice or exception.
     /// </summary>
     public static IoUringBackend? TryCreate(int maxEvents, out string? unavailable) =>
-        TryCreate(maxEvents, null, out unavailable);
+        TryCreate(maxEvents, TestReceiveBuffers, out unavailable);
+
+    /// <summary>
+    /// Tests only: receive buffers (count, size, incremental) for loops created on this thread, e.g. a handful to
+    /// exhaust the ring with a few connections. Null: the defaults.
+    /// </summary>
+    [ThreadStatic]
+    internal static (int Count, int Size, bool Incremental)? TestReceiveBuffers;
 
     /// <summary>As above, with the receive buffers given (count, size, incremental) instead of the defaults (tests).</summary>
     internal static IoUringBackend? TryCreate(int maxEvents, (int Count, int Size, bool Incremental)? receiveBuffers, out string? unavailable)
@@ -322,6 +340,40 @@ internal sealed unsafe class IoUringBackend : IDisposable
     /// <summary>A source for <paramref name="fd"/>'s completion-based I/O (accept, receive, send), reported under <paramref name="token"/>.</summary>
     public int AddCompletionSource(int fd, ulong token) => Allocate(fd, token, SourceKind.Completion);
 
+    /// <summary>The loop's token of completion source <paramref name="source"/>, or 0 if it is not one.</summary>
+    public ulong CompletionToken(int source) =>
+        (uint)source < (uint)_highWater && _sources[source].Kind == SourceKind.Completion ? _sources[source].Token : 0;
+
+    /// <summary>
+    /// Submits what is queued now (one io_uring_enter): a socket's cancels go in before its fd is closed, so that the
+    /// close really closes (the requests hold the file) and the peer sees the FIN or RST at once, as on epoll.
+    /// </summary>
+    public void SubmitNow()
+    {
+        if (!_disposed)
+        {
+            _ring.Submit(out _);
+        }
+    }
+
+    /// <summary>
+    /// A completion nobody takes (its registration is gone): closes an accepted fd, recycles a receive buffer.
+    /// </summary>
+    public void Drop(in CompletionEvent c)
+    {
+        if (c.Kind == RequestKind.Accept && c.Result >= 0)
+        {
+            Sys.Close(c.Result);
+        }
+        else if (c.Kind == RequestKind.Receive && c.RecycleBuffer)
+        {
+            _buffers.Recycle(c.BufferId);
+        }
+    }
+
+    /// <summary>Keeps <paramref name="memoryOwner"/> reachable until <see cref="Dispose"/> has drained the kernel's requests.</summary>
+    public void KeepUntilDrained(object memoryOwner) => (_keepUntilDrained ??= new()).Add(memoryOwner);
+
     /// <summary>Frees a completion source. Its owner calls this once no request of it is in the kernel any more.</summary>
     public void RemoveCompletionSource(int source)
     {
@@ -409,6 +461,7 @@ internal sealed unsafe class IoUringBackend : IDisposable
         long nanos = _ring.Ready > 0 ? 0 : timeoutMs < 0 ? -1 : timeoutMs * 1_000_000L;
         int rc = _ring.SubmitAndWait(nanos == 0 ? 0u : 1u, nanos, out err);
         int nReady = 0, nDone = 0;
+        _completionCount = 0;
         ready = default;
         completions = default;
         if (rc < 0 && !err.IsInterrupted && !err.IsBusy)
@@ -458,6 +511,7 @@ internal sealed unsafe class IoUringBackend : IDisposable
         }
         ready = _ready.AsSpan(0, nReady);
         completions = _completions.AsSpan(0, nDone);
+        _completionCount = nDone;
         return true;
     }
 
@@ -652,6 +706,7 @@ internal sealed unsafe class IoUringBackend : IDisposable
         }
         _ring.Dispose();
         _waker.Dispose();
+        _keepUntilDrained = null; // the kernel reads none of their memory any more
     }
 
     private enum SourceKind : byte
@@ -673,6 +728,15 @@ internal sealed unsafe class IoUringBackend : IDisposable
         public bool Orphaned;                        // readiness: its fd was closed while registered (AddPoll)
         public (ulong Device, ulong Inode) File;     // readiness: the open file registered, to tell a reused fd number
     }
+}
+
+/// <summary>
+/// The owner of a completion source (the TCP layer's acceptor and connections on io_uring): the loop hands it each
+/// completion of its requests, inside the same handler bracket as a readiness event.
+/// </summary>
+internal interface ICompletionOwner : IRegistrationOwner
+{
+    void OnCompletion(in CompletionEvent completion);
 }
 
 /// <summary>What a request was (the low byte of its user_data).</summary>

@@ -60,6 +60,11 @@ internal sealed class IoUringSelector : Selector
     public override SelectorStatus Remove(int fd, int key, ulong token, out Errno error)
     {
         error = default;
+        if (_backend.CompletionToken(key) == token)
+        {
+            _backend.RemoveCompletionSource(key); // the TCP layer's: its owner removes it once nothing of it is in flight
+            return SelectorStatus.Ok;
+        }
         if (_backend.ReadinessToken(key) != token)
         {
             return SelectorStatus.NotRegistered;
@@ -69,15 +74,16 @@ internal sealed class IoUringSelector : Selector
 
     public override SelectorStatus Wait(int timeoutMs, out ReadOnlySpan<ReadinessEvent> events, out Errno error)
     {
-        // Completion events belong to completion sources, which only the TCP layer creates; a readiness loop has none.
-        if (!_backend.Wait(timeoutMs, out events, out _, out error))
+        // Completion events (the TCP layer's completion sources) stay in the backend (LastCompletions) for the loop,
+        // which dispatches them after the readiness events.
+        if (!_backend.Wait(timeoutMs, out events, out var completions, out error))
         {
             events = default;
             return SelectorStatus.Failed;
         }
         // EINTR with nothing taken is the loop's "turn again"; completions that were already there are reported
         // (a multishot poll's completion is an edge that would not come again).
-        return error.IsInterrupted && events.IsEmpty ? SelectorStatus.Interrupted : SelectorStatus.Ok;
+        return error.IsInterrupted && events.IsEmpty && completions.IsEmpty ? SelectorStatus.Interrupted : SelectorStatus.Ok;
     }
 
     public override void Wake() => _backend.Wake();

@@ -53,6 +53,11 @@ public sealed unsafe partial class EventLoop : IDisposable
     private long _utilizationMarkWall, _utilizationMarkPoll;
     private bool _edgeGuard;           // EventLoopOptions.Guards.EdgeTriggeredLeftovers, read when Run starts
     private byte* _readBuffer;          // the loop-owned receive buffer lent to TCP connections (see ReadBuffer)
+    private readonly IoUring.IoUringBackend? _uring;  // the io_uring backend, whose completion sources the TCP layer uses (null on epoll)
+    private IoUring.CompletionEvent _completion;      // the completion Invoke hands to its owner (see DispatchCompletions)
+
+    /// <summary>Invoke's state for "deliver <see cref="_completion"/>" (no boxing per completion).</summary>
+    private static readonly object CompletionMarker = new();
 
     /// <summary>
     /// Creates a loop (an epoll instance or an io_uring ring, as <see cref="EventLoopOptions.Backend"/> says, and its
@@ -82,6 +87,7 @@ public sealed unsafe partial class EventLoop : IDisposable
 
         _selector = CreateSelector(out var backend);
         Backend = backend;
+        _uring = (_selector as IoUring.IoUringSelector)?.Backend;
         _syncContext = new LoopSynchronizationContext(this);
         _utilizationMarkWall = Stopwatch.GetTimestamp();
         _metrics.Track(this);
@@ -343,6 +349,10 @@ public sealed unsafe partial class EventLoop : IDisposable
                     break;
                 }
                 Dispatch(Poll(ComputePollTimeout()));
+                if (_uring is not null)
+                {
+                    DispatchCompletions(_uring.LastCompletions);
+                }
             }
         }
         finally
@@ -564,6 +574,61 @@ public sealed unsafe partial class EventLoop : IDisposable
         return ms >= int.MaxValue ? int.MaxValue : (int)ms;
     }
 
+    /// <summary>
+    /// Delivers the io_uring completions of the last wait (accepts, receives, sends of the TCP layer) to their owners,
+    /// each inside the same bracket as a readiness handler. A completion whose registration is gone is given back
+    /// (an accepted fd closed, a receive buffer recycled).
+    /// </summary>
+    private void DispatchCompletions(ReadOnlySpan<IoUring.CompletionEvent> completions)
+    {
+        if (completions.Length > 0 && _metrics.Events.Enabled)
+        {
+            _metrics.Events.Add(completions.Length, _nameTag);
+        }
+        foreach (var c in completions)
+        {
+            int slot = (int)(c.Token >> 32);
+            uint generation = (uint)c.Token;
+            var reg = (uint)slot < (uint)_slotHighWater ? _slots[slot] : null;
+            if (reg is null || reg.Generation != generation || reg.IsDisposed || reg.Owner is not IoUring.ICompletionOwner)
+            {
+                _uring!.Drop(c);
+                continue;
+            }
+            _completion = c;
+            Invoke(reg.Owner, reg.Fd, IoEvents.None, reg, CompletionMarker);
+        }
+    }
+
+    /// <summary>The io_uring backend when the loop runs on it (the TCP layer's completion I/O), else null.</summary>
+    internal IoUring.IoUringBackend? IoUringBackend => _uring;
+
+    /// <summary>
+    /// Registers <paramref name="fd"/> as a completion source of the io_uring backend: its owner arms requests with
+    /// the registration's <see cref="Registration.SelectorKey"/> and gets their completions. The owner disposes the
+    /// registration only once none of its requests is in the kernel.
+    /// </summary>
+    internal Registration RegisterCompletionSource(int fd, IoUring.ICompletionOwner owner)
+    {
+        ValidateFdNumber(fd);
+        ThrowIfDisposed();
+        ThrowIfOffLoopThread(nameof(Register));
+        var uring = _uring ?? throw new InvalidOperationException($"EventLoop '{Name}' does not run on io_uring.");
+        var reg = new Registration(this, fd, IoEvents.None, handler: null, owner);
+        int slot = AllocateSlot();
+        uint generation = _nextGeneration++;
+        if (_nextGeneration == 0)
+        {
+            _nextGeneration = 1;
+        }
+        reg.Slot = slot;
+        reg.Generation = generation;
+        reg.SelectorKey = uring.AddCompletionSource(fd, Pack(slot, generation));
+        _slots[slot] = reg;
+        RegistrationCount++;
+        return reg;
+    }
+
     private ReadOnlySpan<ReadinessEvent> Poll(int timeoutMs)
     {
         // Announce the sleep before the last look at the queue (full fence both sides, see WakeIfBlocked): a post
@@ -642,7 +707,14 @@ public sealed unsafe partial class EventLoop : IDisposable
                     callback(state);
                     break;
                 default:
-                    ((IRegistrationOwner)handler).OnEvents(events);
+                    if (ReferenceEquals(state, CompletionMarker))
+                    {
+                        ((IoUring.ICompletionOwner)handler).OnCompletion(in _completion);
+                    }
+                    else
+                    {
+                        ((IRegistrationOwner)handler).OnEvents(events);
+                    }
                     break;
             }
         }

@@ -2,15 +2,17 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using NoBlock.Interop;
+using NoBlock.IoUring;
 
 namespace NoBlock.Tcp;
 
 /// <summary>
 /// A listening TCP socket on an <see cref="EventLoop"/>: accepts connections (<c>accept4</c> with
 /// <c>SOCK_NONBLOCK | SOCK_CLOEXEC</c>) in bounded batches and attaches each to a <see cref="TcpConnection"/>
-/// made by the factory, on the same loop.
+/// made by the factory, on the same loop. On an io_uring loop (<see cref="EventLoop.Backend"/>) one multishot
+/// accept request per listener hands over the connections instead (docs/io_uring.md).
 /// </summary>
-public sealed class TcpAcceptor : IDisposable, IRegistrationOwner, Sockets.ITrackedSocket
+public sealed class TcpAcceptor : IDisposable, ICompletionOwner, Sockets.ITrackedSocket
 {
     /// <summary>
     /// How long accepting pauses when the process is out of fds (EMFILE/ENFILE). 100 ms: a level-triggered listener
@@ -28,6 +30,10 @@ public sealed class TcpAcceptor : IDisposable, IRegistrationOwner, Sockets.ITrac
     private bool _disposed;
     private bool _continuePosted;
     private TimerHandle? _pauseTimer;
+    private readonly IoUringBackend? _uring;   // io_uring: a multishot accept instead of readiness and accept4
+    private bool _acceptArmed;                 // the multishot accept is in the kernel (its last completion not seen)
+    private bool _acceptPaused;                // out of fds: re-armed by the pause timer
+    private bool _released;
 
     private TcpAcceptor(EventLoop loop, FdHandle handle, IPEndPoint localEndPoint, Func<TcpConnection> factory, TcpServerOptions options)
     {
@@ -37,7 +43,16 @@ public sealed class TcpAcceptor : IDisposable, IRegistrationOwner, Sockets.ITrac
         _options = options;
         LocalEndPoint = localEndPoint;
         _interest = IoEvents.Readable | (options.EdgeTriggered ? IoEvents.EdgeTriggered : IoEvents.None);
-        _registration = loop.RegisterCore(handle.Fd, _interest, handler: null, owner: this);
+        _uring = loop.IoUringBackend;
+        if (_uring is not null)
+        {
+            _registration = loop.RegisterCompletionSource(handle.Fd, this);
+            ArmAccept();
+        }
+        else
+        {
+            _registration = loop.RegisterCore(handle.Fd, _interest, handler: null, owner: this);
+        }
         loop.Sockets.Add(this); // for EventLoop.GetSocketDiagnostics (its accept queue)
     }
 
@@ -176,9 +191,95 @@ public sealed class TcpAcceptor : IDisposable, IRegistrationOwner, Sockets.ITrac
         }
         _disposed = true;
         _pauseTimer?.Cancel();
-        _registration.Dispose();
+        if (_uring is not null && _acceptArmed)
+        {
+            // Cancel and submit before the close (the request holds the listener's file); the source goes when the
+            // accept's last completion is back, and a connection it still hands over is closed.
+            _uring.Cancel(_registration.SelectorKey, RequestKind.Accept);
+            _uring.SubmitNow();
+        }
+        else
+        {
+            ReleaseRingSource();
+        }
         _loop.Sockets.Remove(this);
         _handle.Dispose();
+    }
+
+    void ICompletionOwner.OnCompletion(in CompletionEvent completion)
+    {
+        if (completion.Kind != RequestKind.Accept)
+        {
+            return;
+        }
+        if (!completion.HasMore)
+        {
+            _acceptArmed = false;
+        }
+        try
+        {
+            if (completion.Result >= 0)
+            {
+                if (_disposed)
+                {
+                    Sys.Close(completion.Result);
+                    return;
+                }
+                AcceptedCount++;
+                AttachAccepted(completion.Result); // a factory or OnOpened that throws is reported by the loop
+                return;
+            }
+            var err = Errno.FromCompletion(completion.Result);
+            if (err.IsCanceled || _disposed)
+            {
+                return;
+            }
+            AcceptErrors++;
+            if (err.IsOutOfFds)
+            {
+                PauseAccepting(err);
+            }
+            else if (!err.IsTransientAcceptError)
+            {
+                _loop.Options.Logger?.AcceptFailed(_loop.Name, LocalEndPoint.ToString(), Fd, "io_uring accept", err.ToString());
+            }
+        }
+        finally
+        {
+            if (!_acceptArmed)
+            {
+                if (_disposed)
+                {
+                    ReleaseRingSource();
+                }
+                else if (!_acceptPaused)
+                {
+                    ArmAccept(); // the kernel ended the multishot (an error): ask again
+                }
+            }
+        }
+    }
+
+    private void ArmAccept()
+    {
+        if (_acceptArmed || _disposed)
+        {
+            return;
+        }
+        if (!_uring!.ArmAccept(_registration.SelectorKey))
+        {
+            throw Errno.SubmissionQueueFull.ToException("io_uring accept", Fd);
+        }
+        _acceptArmed = true;
+    }
+
+    private void ReleaseRingSource()
+    {
+        if (!_released)
+        {
+            _released = true;
+            _registration.Dispose();
+        }
     }
 
     void IRegistrationOwner.OnEvents(IoEvents events) => AcceptBatch();
@@ -246,6 +347,14 @@ public sealed class TcpAcceptor : IDisposable, IRegistrationOwner, Sockets.ITrac
                 return true;
             }
             AcceptedCount++;
+            AttachAccepted(fd);
+        }
+        return false;
+    }
+
+    private void AttachAccepted(int fd)
+    {
+        {
             var handle = new FdHandle(fd);
             TcpConnection connection;
             try
@@ -263,12 +372,29 @@ public sealed class TcpAcceptor : IDisposable, IRegistrationOwner, Sockets.ITrac
             }
             connection.Attach(_loop, handle, _options);
         }
-        return false;
     }
 
     private void PauseAccepting(Errno err)
     {
         _loop.Options.Logger?.AcceptPaused(_loop.Name, LocalEndPoint.ToString(), Fd, err.ToString(), (long)OutOfFdsPause.TotalMilliseconds);
+        if (_uring is not null)
+        {
+            _acceptPaused = true;
+            if (_acceptArmed)
+            {
+                _uring.Cancel(_registration.SelectorKey, RequestKind.Accept);
+            }
+            _pauseTimer = _loop.Schedule(OutOfFdsPause, () =>
+            {
+                _pauseTimer = null;
+                _acceptPaused = false;
+                if (!_disposed)
+                {
+                    ArmAccept(); // if the cancelled one's last completion is still on its way, it re-arms then
+                }
+            });
+            return;
+        }
         _registration.Modify(IoEvents.None);
         _pauseTimer = _loop.Schedule(OutOfFdsPause, () =>
         {

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net;
 using NoBlock.Interop;
+using NoBlock.IoUring;
 
 namespace NoBlock.Tcp;
 
@@ -10,11 +11,14 @@ namespace NoBlock.Tcp;
 /// All members are called on the connection's loop thread.
 /// </summary>
 /// <remarks>
-/// Memory: an idle connection holds no buffer. Received bytes are read into the loop's one shared buffer and
-/// lent to <see cref="OnData"/> as a span (valid only during the call). <see cref="Send"/> writes immediately;
-/// only what the kernel does not take is copied into a pooled buffer, returned to the pool when flushed.
+/// Memory: an idle connection holds no buffer. On epoll, received bytes are read into the loop's one shared buffer
+/// and lent to <see cref="OnData"/> as a span (valid only during the call); <see cref="Send"/> writes immediately and
+/// only what the kernel does not take is copied into a pooled buffer, returned to the pool when flushed. On io_uring
+/// (<see cref="EventLoop.Backend"/>) the same state machine runs on completions: one multishot receive into the
+/// loop's provided-buffer ring (the span points into the buffer, recycled after the call) and sends from the
+/// connection's pinned send queue, submitted with the loop's next wait (docs/io_uring.md).
 /// </remarks>
-public abstract unsafe class TcpConnection : IRegistrationOwner, Sockets.ITrackedSocket
+public abstract unsafe class TcpConnection : ICompletionOwner, Sockets.ITrackedSocket
 {
     /// <summary>
     /// Size of the loop's shared receive buffer and so the largest <see cref="OnData"/> span. 64 KiB: a full
@@ -46,6 +50,17 @@ public abstract unsafe class TcpConnection : IRegistrationOwner, Sockets.ITracke
     private int _pendingStart, _pendingEnd;
     private CloseReason _closeReason;
 
+    // io_uring strategy (null _uring: epoll). The state above is shared; these say which requests are in the kernel.
+    private IoUringBackend? _uring;
+    private int _source = -1;          // the completion source (the registration's selector key)
+    private SendQueue? _sendQueue;     // output while the kernel sends it (replaces _pending on io_uring)
+    private bool _recvArmed;           // a multishot receive is in the kernel (armed, or its last completion not seen)
+    private bool _recvCancelling;      // ...and its cancel is queued
+    private bool _released;            // the completion source is given back (nothing of ours left in the kernel)
+    private byte[]? _held;             // received while reading was paused (completions already on their way)
+    private int _heldStart, _heldEnd;
+    private bool _heldEof;             // the peer's FIN came while paused: delivered after the held bytes
+
     /// <summary>The loop the connection runs on. Null before the connection is attached.</summary>
     public EventLoop? Loop => _loop;
 
@@ -59,10 +74,13 @@ public abstract unsafe class TcpConnection : IRegistrationOwner, Sockets.ITracke
     public IPEndPoint? RemoteEndPoint { get; private set; }
 
     /// <summary>Bytes accepted by <see cref="Send"/> that the kernel has not taken yet.</summary>
-    public int PendingSendBytes => _pendingEnd - _pendingStart;
+    public int PendingSendBytes => _uring is null ? _pendingEnd - _pendingStart : _sendQueue!.Length;
 
     /// <summary>True while reading is paused because pending output is above <see cref="TcpServerOptions.HighWaterMark"/>.</summary>
     public bool IsReadingPaused => _readPaused;
+
+    /// <summary>True when the connection runs on io_uring completion I/O (its loop's backend), false on epoll readiness.</summary>
+    internal bool UsesCompletionIo => _uring is not null;
 
     /// <summary>The socket error behind a <see cref="CloseReason.Error"/>, <see cref="CloseReason.Reset"/> or <see cref="CloseReason.BrokenPipe"/> close.</summary>
     public Exception? CloseError { get; private set; }
@@ -126,6 +144,17 @@ public abstract unsafe class TcpConnection : IRegistrationOwner, Sockets.ITracke
         ThrowIfOffLoop();
         if (data.IsEmpty)
         {
+            return true;
+        }
+        if (_uring is not null)
+        {
+            _sendQueue!.Append(data);
+            if (!_readPaused && PendingSendBytes > _options.HighWaterMark)
+            {
+                _readPaused = true; // back-pressure: stop reading until the peer takes our output
+                UpdateInterest();
+            }
+            StartRingSend();
             return true;
         }
         int written = 0;
@@ -196,9 +225,20 @@ public abstract unsafe class TcpConnection : IRegistrationOwner, Sockets.ITracke
         _fd = handle.Fd;
         _options = options;
         _edge = options.EdgeTriggered;
+        _uring = loop.IoUringBackend;
         try
         {
-            _registration = loop.RegisterCore(_fd, ComputeInterest(), handler: null, owner: this);
+            if (_uring is not null)
+            {
+                _edge = false; // a multishot receive has no edges to miss
+                _sendQueue = new SendQueue(_uring.SendSegments);
+                _registration = loop.RegisterCompletionSource(_fd, this);
+                _source = _registration.SelectorKey;
+            }
+            else
+            {
+                _registration = loop.RegisterCore(_fd, ComputeInterest(), handler: null, owner: this);
+            }
             loop.Sockets.Add(this); // for EventLoop.GetSocketDiagnostics: once per connection, nothing per event
         }
         catch
@@ -216,7 +256,11 @@ public abstract unsafe class TcpConnection : IRegistrationOwner, Sockets.ITracke
             CloseCore(CloseReason.HandlerFault, ex);
             throw; // reported by the loop against the acceptor, which keeps listening
         }
-        if (_edge && !_closed)
+        if (_uring is not null)
+        {
+            ArmReceive(); // data that came before it is received at once
+        }
+        else if (_edge && !_closed)
         {
             // Data may have arrived before the registration: with edge triggering no edge would announce it.
             ReadAvailable();
@@ -250,7 +294,249 @@ public abstract unsafe class TcpConnection : IRegistrationOwner, Sockets.ITracke
 
     void IRegistrationOwner.OnHandlerFault(Exception exception) => CloseCore(CloseReason.HandlerFault, exception);
 
-    void IRegistrationOwner.OnLoopDisposed() => CloseCore(CloseReason.LoopDisposed, null);
+    void IRegistrationOwner.OnLoopDisposed()
+    {
+        if (_sendQueue is { SendInFlight: true })
+        {
+            _uring!.KeepUntilDrained(_sendQueue); // the kernel may read its head segment until the ring is drained
+        }
+        CloseCore(CloseReason.LoopDisposed, null);
+    }
+
+    // ---- io_uring: completions ---------------------------------------------------------------------------------
+
+    void ICompletionOwner.OnCompletion(in CompletionEvent completion)
+    {
+        if (completion.Kind == RequestKind.Receive)
+        {
+            OnReceiveCompletion(completion);
+        }
+        else if (completion.Kind == RequestKind.Send)
+        {
+            OnSendCompletion(completion.Result);
+        }
+    }
+
+    private void OnReceiveCompletion(in CompletionEvent c)
+    {
+        if (!c.HasMore)
+        {
+            _recvArmed = false; // the multishot ended (EOF, error, cancel, no buffers): nothing of it is in the kernel
+            _recvCancelling = false;
+        }
+        try
+        {
+            if (c.Result > 0)
+            {
+                Deliver((byte*)c.Data, c.Result);
+            }
+            else if (c.Result == 0)
+            {
+                if (!_closed && !_readClosed && !_closeAfterFlush)
+                {
+                    if (_readPaused || _heldEnd > _heldStart)
+                    {
+                        _heldEof = true; // epoll would not read the FIN before resuming either
+                    }
+                    else
+                    {
+                        OnEndOfStream();
+                    }
+                }
+            }
+            else
+            {
+                var err = Errno.FromCompletion(c.Result);
+                if (err.IsNoBuffers)
+                {
+                    _uring!.ReceiveBufferExhaustions++; // every buffer was out; re-armed below, submitted after this turn's dispatch recycled them
+                }
+                else if (!err.IsCanceled && !_closed)
+                {
+                    CloseOnError(err, "recv");
+                }
+            }
+        }
+        finally
+        {
+            if (c.RecycleBuffer)
+            {
+                _uring!.ReceiveBuffers.Recycle(c.BufferId);
+            }
+        }
+        if (!_recvArmed)
+        {
+            if (_closed)
+            {
+                ReleaseIfIdle();
+            }
+            else
+            {
+                ArmReceive();
+            }
+        }
+    }
+
+    /// <summary>Hands received bytes to <see cref="OnData"/> in spans of at most <see cref="ReadBufferSize"/>, as epoll's reads; what arrives while paused is held.</summary>
+    private void Deliver(byte* data, int length)
+    {
+        while (length > 0)
+        {
+            if (_closed || _readClosed || _closeAfterFlush)
+            {
+                return; // reading stopped: epoll would leave these in the kernel until the close
+            }
+            if (_readPaused)
+            {
+                Hold(data, length);
+                return;
+            }
+            int n = Math.Min(length, ReadBufferSize);
+            OnData(new ReadOnlySpan<byte>(data, n));
+            data += n;
+            length -= n;
+        }
+    }
+
+    /// <summary>
+    /// Keeps bytes that completed after reading paused (the receive's cancel was on its way): bounded by what one
+    /// receive request had in the kernel, as epoll's pause leaves at most one read past the mark.
+    /// </summary>
+    private void Hold(byte* data, int length)
+    {
+        if (_held is null)
+        {
+            _held = ArrayPool<byte>.Shared.Rent(Math.Max(length, 4096));
+            _heldStart = _heldEnd = 0;
+        }
+        else if (_held.Length - _heldEnd < length)
+        {
+            int live = _heldEnd - _heldStart;
+            var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(_held.Length * 2, live + length));
+            Buffer.BlockCopy(_held, _heldStart, bigger, 0, live);
+            ArrayPool<byte>.Shared.Return(_held);
+            _held = bigger;
+            _heldStart = 0;
+            _heldEnd = live;
+        }
+        new ReadOnlySpan<byte>(data, length).CopyTo(_held.AsSpan(_heldEnd));
+        _heldEnd += length;
+    }
+
+    /// <summary>Reading resumes (output fell to the low-water mark): held bytes first, then the held FIN, then a new receive.</summary>
+    private void ResumeRingRead()
+    {
+        while (_held is not null && _heldEnd > _heldStart && !_closed && !_readPaused && !_closeAfterFlush && !_readClosed)
+        {
+            int n = Math.Min(_heldEnd - _heldStart, ReadBufferSize);
+            var held = _held;
+            int start = _heldStart;
+            _heldStart += n;
+            OnData(new ReadOnlySpan<byte>(held, start, n));
+        }
+        if (_closed || _readPaused)
+        {
+            return;
+        }
+        if (_held is not null && _heldEnd == _heldStart)
+        {
+            ArrayPool<byte>.Shared.Return(_held);
+            _held = null;
+            _heldStart = _heldEnd = 0;
+        }
+        if (_heldEof)
+        {
+            _heldEof = false;
+            if (!_readClosed && !_closeAfterFlush)
+            {
+                OnEndOfStream();
+            }
+            return;
+        }
+        ArmReceive();
+    }
+
+    /// <summary>Arms the multishot receive if reading is wanted and none is in the kernel.</summary>
+    private void ArmReceive()
+    {
+        if (_closed || _readPaused || _readClosed || _closeAfterFlush || _recvArmed || _heldEof || _heldEnd > _heldStart)
+        {
+            return;
+        }
+        if (!_uring!.ArmReceive(_source))
+        {
+            CloseCore(CloseReason.Error, Errno.SubmissionQueueFull.ToException("io_uring recv", _fd));
+            return;
+        }
+        _recvArmed = true;
+    }
+
+    private void CancelReceive()
+    {
+        if (_recvArmed && !_recvCancelling)
+        {
+            _recvCancelling = _uring!.Cancel(_source, RequestKind.Receive);
+        }
+    }
+
+    /// <summary>Starts the queue's next send if none is in flight (rides on the loop's next io_uring_enter).</summary>
+    private void StartRingSend()
+    {
+        if (!_sendQueue!.TryStartSend(out byte* data, out int length))
+        {
+            return;
+        }
+        if (!_uring!.Send(_source, data, length))
+        {
+            _sendQueue.Completed(0);
+            CloseCore(CloseReason.Error, Errno.SubmissionQueueFull.ToException("io_uring send", _fd));
+        }
+    }
+
+    private void OnSendCompletion(int result)
+    {
+        var queue = _sendQueue!;
+        queue.Completed(result > 0 ? result : 0);
+        if (_closed)
+        {
+            ReleaseIfIdle();
+            return;
+        }
+        if (result < 0)
+        {
+            var err = Errno.FromCompletion(result);
+            if (!err.IsInterrupted && !err.IsWouldBlock)
+            {
+                CloseOnError(err, "send");
+                return;
+            }
+        }
+        if (queue.Length > 0)
+        {
+            StartRingSend(); // a short send leaves the rest queued
+            return;
+        }
+        if (_closeAfterFlush)
+        {
+            CloseCore(_readClosed ? CloseReason.PeerClosed : CloseReason.LocalClose, null);
+            return;
+        }
+        if (_readPaused && PendingSendBytes <= _options.LowWaterMark)
+        {
+            _readPaused = false;
+            ResumeRingRead();
+        }
+    }
+
+    /// <summary>Gives the completion source back once the connection is closed and none of its requests is in the kernel.</summary>
+    private void ReleaseIfIdle()
+    {
+        if (_closed && !_released && !_recvArmed && !_sendQueue!.SendInFlight)
+        {
+            _released = true;
+            _registration?.Dispose();
+        }
+    }
 
     private void ReadAvailable()
     {
@@ -466,6 +752,14 @@ public abstract unsafe class TcpConnection : IRegistrationOwner, Sockets.ITracke
         {
             return;
         }
+        if (_uring is not null)
+        {
+            if (_readPaused || _readClosed || _closeAfterFlush)
+            {
+                CancelReceive(); // what completes before the cancel is held (paused) or dropped (reading stopped)
+            }
+            return;
+        }
         var interest = ComputeInterest();
         if (interest != _registration.Interest)
         {
@@ -490,10 +784,38 @@ public abstract unsafe class TcpConnection : IRegistrationOwner, Sockets.ITracke
         _closed = true;
         _closeReason = reason;
         CloseError = error;
-        _registration?.Dispose();
+        if (_uring is not null)
+        {
+            // Cancel by user_data and submit before the close: the requests hold the file, so the peer would see no
+            // FIN (or RST) until they end. The source stays until their last completions are back (ReleaseIfIdle).
+            bool cancelled = false;
+            if (_recvArmed && !_recvCancelling)
+            {
+                _recvCancelling = cancelled = _uring.Cancel(_source, RequestKind.Receive);
+            }
+            if (_sendQueue is { SendInFlight: true })
+            {
+                cancelled |= _uring.Cancel(_source, RequestKind.Send);
+            }
+            _sendQueue?.Drop();
+            if (cancelled)
+            {
+                _uring.SubmitNow();
+            }
+            _held = null; // not returned to the pool: an OnData running on it may be what closed us
+            _heldStart = _heldEnd = 0;
+        }
+        else
+        {
+            _registration?.Dispose();
+        }
         _loop?.Sockets.Remove(this);
         _handle?.Dispose();
         ReleasePending();
+        if (_uring is not null && _registration is not null)
+        {
+            ReleaseIfIdle();
+        }
         OnClosed(reason);
     }
 

@@ -9,18 +9,22 @@ namespace NoBlock.Tests.Runtime;
 /// test on both backends. Where this process cannot run the io_uring backend the row is skipped with the reason
 /// <see cref="IoUringSupport.WhyUnavailable"/> gives (old kernel, io_uring_disabled, seccomp), never silently passed.
 /// </summary>
-[AttributeUsage(AttributeTargets.Method)]
+[AttributeUsage(AttributeTargets.Method, AllowMultiple = true)]
 public sealed class IoUringRowAttribute : DataAttribute
 {
-    public IoUringRowAttribute()
+    private readonly object[] _more;
+
+    /// <summary>The row <c>(IoUring, more...)</c>: further arguments after the backend, as InlineData's.</summary>
+    public IoUringRowAttribute(params object[] more)
     {
+        _more = more;
         if (IoUringSupport.WhyUnavailable() is { } why)
         {
             Skip = $"io_uring is unavailable here: {why}";
         }
     }
 
-    public override IEnumerable<object[]> GetData(MethodInfo testMethod) => [[EventLoopBackend.IoUring]];
+    public override IEnumerable<object[]> GetData(MethodInfo testMethod) => [[EventLoopBackend.IoUring, .. _more]];
 }
 
 internal static class Backends
