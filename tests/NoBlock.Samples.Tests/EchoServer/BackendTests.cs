@@ -27,7 +27,7 @@ public sealed class BackendTests(ITestOutputHelper output)
     public void Echoes_on_the_backend_it_names(string backend, string expected) => EchoOn(backend, expected);
 
     [IoUringFact]
-    public void Echoes_on_io_uring_and_says_so() => EchoOn("io_uring", "backend io_uring (TCP on readiness");
+    public void Echoes_on_io_uring_and_says_so() => EchoOn("io_uring", "backend io_uring (TCP on completions");
 
     private void EchoOn(string backend, string expected)
     {
