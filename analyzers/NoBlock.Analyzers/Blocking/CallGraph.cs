@@ -212,7 +212,7 @@ internal sealed class CallGraph
         }
 
         var first = (start, nonBlockingParameters);
-        var previous = new Dictionary<(IMethodSymbol Method, ulong Mask), ((IMethodSymbol Method, ulong Mask)? Caller, string? Reason)>(NodeComparer.Instance) { [first] = (null, null) };
+        var previous = new Dictionary<(IMethodSymbol Method, ulong Mask), ((IMethodSymbol Method, ulong Mask)? Caller, string? Reason)>(MethodKeyComparer<ulong>.Instance) { [first] = (null, null) };
         var queue = new Queue<(IMethodSymbol Method, ulong Mask)>();
         queue.Enqueue(first);
         BlockingChain? found = null;
@@ -274,15 +274,16 @@ internal sealed class CallGraph
         return null;
     }
 
-    private sealed class NodeComparer : IEqualityComparer<(IMethodSymbol Method, ulong Mask)>
+    /// <summary>Equality of (method, key) pairs: the method by symbol, the key by value.</summary>
+    private sealed class MethodKeyComparer<TKey> : IEqualityComparer<(IMethodSymbol Method, TKey Key)>
     {
-        public static readonly NodeComparer Instance = new();
+        public static readonly MethodKeyComparer<TKey> Instance = new();
 
-        public bool Equals((IMethodSymbol Method, ulong Mask) x, (IMethodSymbol Method, ulong Mask) y)
-            => x.Mask == y.Mask && SymbolEqualityComparer.Default.Equals(x.Method, y.Method);
+        public bool Equals((IMethodSymbol Method, TKey Key) x, (IMethodSymbol Method, TKey Key) y)
+            => EqualityComparer<TKey>.Default.Equals(x.Key, y.Key) && SymbolEqualityComparer.Default.Equals(x.Method, y.Method);
 
-        public int GetHashCode((IMethodSymbol Method, ulong Mask) node)
-            => SymbolEqualityComparer.Default.GetHashCode(node.Method) ^ node.Mask.GetHashCode();
+        public int GetHashCode((IMethodSymbol Method, TKey Key) pair)
+            => SymbolEqualityComparer.Default.GetHashCode(pair.Method) ^ EqualityComparer<TKey>.Default.GetHashCode(pair.Key!);
     }
 
     /// <summary>
@@ -527,7 +528,7 @@ internal sealed class CallGraph
     {
         private readonly IMethodSymbol _method;
         private readonly List<MethodFacts.Callee> _callees = new();
-        private readonly Dictionary<(IMethodSymbol Method, string Sockets), int> _calleeIndex = new(CalleeKeyComparer.Instance);
+        private readonly Dictionary<(IMethodSymbol Method, string Sockets), int> _calleeIndex = new(MethodKeyComparer<string>.Instance);
 
         /// <summary>Per callee edge with socket arguments: ordinal → -1 (a socket known non-blocking) or j (the caller's parameter j).</summary>
         private List<Dictionary<int, int>?>? _socketArguments;
@@ -538,17 +539,6 @@ internal sealed class CallGraph
         private bool _waitInLoop;
 
         public FactsSink(IMethodSymbol method) => _method = method;
-
-        private sealed class CalleeKeyComparer : IEqualityComparer<(IMethodSymbol Method, string Sockets)>
-        {
-            public static readonly CalleeKeyComparer Instance = new();
-
-            public bool Equals((IMethodSymbol Method, string Sockets) x, (IMethodSymbol Method, string Sockets) y)
-                => x.Sockets == y.Sockets && SymbolEqualityComparer.Default.Equals(x.Method, y.Method);
-
-            public int GetHashCode((IMethodSymbol Method, string Sockets) key)
-                => SymbolEqualityComparer.Default.GetHashCode(key.Method) ^ key.Sockets.GetHashCode();
-        }
 
         public void OnBlocking(IOperation operation, BlockingApis.Match match, IParameterSymbol? unlessNonBlocking)
         {

@@ -587,10 +587,8 @@ public sealed unsafe partial class EventLoop : IDisposable
         }
         foreach (var c in completions)
         {
-            int slot = (int)(c.Token >> 32);
-            uint generation = (uint)c.Token;
-            var reg = (uint)slot < (uint)_slotHighWater ? _slots[slot] : null;
-            if (reg is null || reg.Generation != generation || reg.IsDisposed || reg.Owner is not IoUring.ICompletionOwner)
+            var reg = LiveRegistration(c.Token);
+            if (reg is null || reg.Owner is not IoUring.ICompletionOwner)
             {
                 _uring!.Drop(c);
                 continue;
@@ -657,6 +655,18 @@ public sealed unsafe partial class EventLoop : IDisposable
         };
     }
 
+    /// <summary>
+    /// The registration a token names (slot in the high 32 bits, generation in the low), or null when that slot is
+    /// empty, reused by a newer registration, or disposed: the event or completion is stale.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private Registration? LiveRegistration(ulong token)
+    {
+        int slot = (int)(token >> 32);
+        var reg = (uint)slot < (uint)_slotHighWater ? _slots[slot] : null;
+        return reg is null || reg.Generation != (uint)token || reg.IsDisposed ? null : reg;
+    }
+
     private void Dispatch(ReadOnlySpan<ReadinessEvent> events)
     {
         if (events.Length > 0 && _metrics.Events.Enabled)
@@ -665,10 +675,8 @@ public sealed unsafe partial class EventLoop : IDisposable
         }
         foreach (var e in events)
         {
-            int slot = (int)(e.Token >> 32);
-            uint generation = (uint)e.Token;
-            var reg = (uint)slot < (uint)_slotHighWater ? _slots[slot] : null;
-            if (reg is null || reg.Generation != generation || reg.IsDisposed)
+            var reg = LiveRegistration(e.Token);
+            if (reg is null)
             {
                 continue; // disposed earlier in this batch, or from another thread (its slot maybe reused): the event is stale
             }
