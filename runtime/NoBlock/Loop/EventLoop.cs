@@ -614,11 +614,7 @@ public sealed unsafe partial class EventLoop : IDisposable
         var uring = _uring ?? throw new InvalidOperationException($"EventLoop '{Name}' does not run on io_uring.");
         var reg = new Registration(this, fd, IoEvents.None, handler: null, owner);
         int slot = AllocateSlot();
-        uint generation = _nextGeneration++;
-        if (_nextGeneration == 0)
-        {
-            _nextGeneration = 1;
-        }
+        uint generation = NextGeneration();
         reg.Slot = slot;
         reg.Generation = generation;
         reg.SelectorKey = uring.AddCompletionSource(fd, Pack(slot, generation));
@@ -822,6 +818,18 @@ public sealed unsafe partial class EventLoop : IDisposable
         }
     }
 
+    /// <summary>The next registration generation; 0 is skipped when the counter wraps.</summary>
+    private uint NextGeneration()
+    {
+        uint generation = _nextGeneration++;
+        if (_nextGeneration == 0)
+        {
+            _nextGeneration = 1;
+        }
+
+        return generation;
+    }
+
     internal Registration RegisterCore(int fd, IoEvents interest, IoHandler? handler, IRegistrationOwner? owner)
     {
         ValidateFdNumber(fd);
@@ -829,11 +837,7 @@ public sealed unsafe partial class EventLoop : IDisposable
         ThrowIfOffLoopThread(nameof(Register));
         var reg = new Registration(this, fd, interest, handler, owner);
         int slot = AllocateSlot();
-        uint generation = _nextGeneration++;
-        if (_nextGeneration == 0)
-        {
-            _nextGeneration = 1;
-        }
+        uint generation = NextGeneration();
         reg.Slot = slot;
         reg.Generation = generation;
         var status = _selector.Add(fd, interest, Pack(slot, generation), out int key, out var err);
