@@ -24,11 +24,14 @@ internal static class Program
         int Arg(string name, int fallback) => Array.IndexOf(args, name) is int i and >= 0 && i + 1 < args.Length
             ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
         int threads = Arg("--threads", 200), types = Arg("--types", 400), conns = Arg("--conns", 8), rounds = Arg("--rounds", 6), stalls = Arg("--stalls", 5);
+        int methods = Arg("--methods", 0);
+        bool never = Arg("--never-capture", 0) != 0; // every round off: the peak RSS without any capture, to compare
 
         using var park = new ManualResetEventSlim();
         var parked = Enumerable.Range(0, threads).Select(_ => new Thread(() => park.Wait()) { IsBackground = true }).ToList();
         parked.ForEach(t => t.Start());
         int loaded = LoadTypes(types);
+        int emitted = JitEmittedMethods(methods);
 
         using var echoLoop = new EventLoop(new EventLoopOptions { Name = "echo", StallThreshold = TimeSpan.FromMilliseconds(50) });
         var acceptor = TcpAcceptor.Listen(echoLoop, new IPEndPoint(IPAddress.Loopback, 0), () => new Echo(), new TcpServerOptions { Backlog = 256 });
@@ -60,7 +63,7 @@ internal static class Program
         var stallThread = new Thread(stallLoop.Run) { IsBackground = true, Name = "stall loop" };
         stallThread.Start();
 
-        Console.WriteLine(FormattableString.Invariant($"{{\"setup\":true,\"managed_threads\":{threads + 3 + conns},\"types_loaded\":{loaded},\"jitted_methods\":{System.Runtime.JitInfo.GetCompiledMethodCount()},\"conns\":{conns}}}"));
+        Console.WriteLine(FormattableString.Invariant($"{{\"setup\":true,\"managed_threads\":{threads + 3 + conns},\"types_loaded\":{loaded},\"emitted_methods\":{emitted},\"jitted_methods\":{System.Runtime.JitInfo.GetCompiledMethodCount()},\"conns\":{conns},\"peak_rss_mb\":{PeakRssMb():0.0}}}"));
 
         var stop = new CancellationTokenSource();
         var rtts = new List<double>[conns];
@@ -76,7 +79,7 @@ internal static class Program
         var results = new List<(bool On, double P50, double P99, List<double> Captures)>();
         for (int round = 0; round < rounds; round++)
         {
-            bool on = (round % 2 == 0) == (round / 2 % 2 == 0); // on off, off on, on off …
+            bool on = !never && (round % 2 == 0) == (round / 2 % 2 == 0); // on off, off on, on off …
             stallOptions.Watchdog.CaptureStack = on;
             foreach (var r in rtts)
             {
@@ -106,7 +109,7 @@ internal static class Program
             var all = rtts.SelectMany(r => { lock (r) { return r.ToArray(); } }).Order().ToArray();
             double p50 = Pct(all, 0.50), p99 = Pct(all, 0.99);
             results.Add((on, p50, p99, captures));
-            Console.WriteLine(FormattableString.Invariant($"{{\"round\":{round + 1},\"capture\":\"{(on ? "on" : "off")}\",\"round_trips\":{all.Length},\"p50_us\":{p50:0.0},\"p99_us\":{p99:0.0},\"captures_ms\":[{string.Join(",", captures.Select(c => c.ToString("0.0", CultureInfo.InvariantCulture)))}]}}"));
+            Console.WriteLine(FormattableString.Invariant($"{{\"round\":{round + 1},\"capture\":\"{(on ? "on" : "off")}\",\"round_trips\":{all.Length},\"p50_us\":{p50:0.0},\"p99_us\":{p99:0.0},\"captures_ms\":[{string.Join(",", captures.Select(c => c.ToString("0.0", CultureInfo.InvariantCulture)))}],\"rss_mb\":{RssMb("VmRSS:"):0.0},\"gc_committed_mb\":{GC.GetGCMemoryInfo().TotalCommittedBytes / 1048576.0:0.0},\"peak_rss_mb\":{PeakRssMb():0.0}}}"));
         }
         stop.Cancel();
         clients.ForEach(t => t.Join());
@@ -117,7 +120,7 @@ internal static class Program
         var offR = results.Where(r => !r.On).ToList();
         var caps = onR.SelectMany(r => r.Captures).ToList();
         Console.WriteLine(FormattableString.Invariant(
-            $"{{\"summary\":true,\"captures\":{caps.Count},\"capture_ms_median\":{Med(caps):0.0},\"capture_ms_max\":{(caps.Count == 0 ? double.NaN : caps.Max()):0.0},\"p50_us_on\":{Med(onR.Select(r => r.P50)):0.0},\"p50_us_off\":{Med(offR.Select(r => r.P50)):0.0},\"p99_us_on\":{Med(onR.Select(r => r.P99)):0.0},\"p99_us_off\":{Med(offR.Select(r => r.P99)):0.0}}}"));
+            $"{{\"summary\":true,\"captures\":{caps.Count},\"capture_ms_median\":{Med(caps):0.0},\"capture_ms_max\":{(caps.Count == 0 ? double.NaN : caps.Max()):0.0},\"p50_us_on\":{Med(onR.Select(r => r.P50)):0.0},\"p50_us_off\":{Med(offR.Select(r => r.P50)):0.0},\"p99_us_on\":{Med(onR.Select(r => r.P99)):0.0},\"p99_us_off\":{Med(offR.Select(r => r.P99)):0.0},\"peak_rss_mb\":{PeakRssMb():0.0}}}"));
         stallLoop.Stop();
         echoLoop.Stop();
         stallThread.Join();
@@ -131,6 +134,22 @@ internal static class Program
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Lookup(AutoResetEvent delivered) => delivered.WaitOne(TimeSpan.FromSeconds(10));
+
+    /// <summary>The process's peak resident set (VmHWM), MB: printed at setup and at the end, the growth is what the rounds (and their captures) added.</summary>
+    private static double PeakRssMb() => RssMb("VmHWM:");
+
+    /// <summary>A /proc/self/status memory line (VmRSS: now, VmHWM: peak), MB.</summary>
+    private static double RssMb(string key)
+    {
+        foreach (var line in File.ReadLines("/proc/self/status"))
+        {
+            if (line.StartsWith(key, StringComparison.Ordinal))
+            {
+                return long.Parse(line.AsSpan(key.Length).Trim().TrimEnd("kB").Trim(), CultureInfo.InvariantCulture) / 1024.0;
+            }
+        }
+        return double.NaN;
+    }
 
     private static double Pct(double[] sorted, double p) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
 
@@ -201,6 +220,45 @@ internal static class Program
             }
         }
         return n;
+    }
+
+    /// <summary>
+    /// Emits <paramref name="count"/> small static methods (100 to a type, each a few arithmetic instructions on its
+    /// argument) into a dynamic assembly and calls each once, so the JIT compiles every one: a process with as much
+    /// jitted code as a large application has, which the capture's rundown must enumerate. Returns the number called.
+    /// </summary>
+    private static int JitEmittedMethods(int count)
+    {
+        if (count <= 0)
+        {
+            return 0;
+        }
+        var asm = System.Reflection.Emit.AssemblyBuilder.DefineDynamicAssembly(new AssemblyName("StackCaptureCost.Emitted"), System.Reflection.Emit.AssemblyBuilderAccess.Run);
+        var module = asm.DefineDynamicModule("Emitted");
+        int called = 0;
+        for (int typeIndex = 0; called < count; typeIndex++)
+        {
+            var tb = module.DefineType(FormattableString.Invariant($"Emitted.Handlers{typeIndex}"), TypeAttributes.Public | TypeAttributes.Abstract | TypeAttributes.Sealed);
+            int inType = Math.Min(100, count - called);
+            for (int m = 0; m < inType; m++)
+            {
+                var mb = tb.DefineMethod(FormattableString.Invariant($"Handle{m}"), MethodAttributes.Public | MethodAttributes.Static, typeof(int), [typeof(int)]);
+                var il = mb.GetILGenerator();
+                il.Emit(System.Reflection.Emit.OpCodes.Ldarg_0);
+                il.Emit(System.Reflection.Emit.OpCodes.Ldc_I4, m + 1);
+                il.Emit(System.Reflection.Emit.OpCodes.Mul);
+                il.Emit(System.Reflection.Emit.OpCodes.Ldc_I4, typeIndex);
+                il.Emit(System.Reflection.Emit.OpCodes.Xor);
+                il.Emit(System.Reflection.Emit.OpCodes.Ret);
+            }
+            var type = tb.CreateType();
+            foreach (var mi in type.GetMethods(BindingFlags.Public | BindingFlags.Static | BindingFlags.DeclaredOnly))
+            {
+                RuntimeHelpers.PrepareMethod(mi.MethodHandle);
+                called++;
+            }
+        }
+        return called;
     }
 
     private sealed class Echo : TcpConnection
