@@ -27,7 +27,7 @@ internal static class TaskCompletion
 
         return IsCompleteAt(use, task, awaiter, depth: 0)
                || task is null && use is IInvocationOperation && ReadByTypeOutsideCallersCannotJudge(use)
-                  && IsContinuationRegisteredAwaiterField(awaiter, use.SemanticModel?.Compilation);
+                  && IsHandRolledAwaiterField(awaiter, use.SemanticModel?.Compilation);
     }
 
     /// <summary>
@@ -40,13 +40,17 @@ internal static class TaskCompletion
            && method.DeclaredAccessibility != Accessibility.Private;
 
     /// <summary>
-    /// <c>GetResult()</c> in a non-private method, on a private instance field holding an awaiter on which its type registers a continuation
-    /// (<c>_readAwaiter.UnsafeOnCompleted(…)</c> / <c>OnCompleted(…)</c>): the type runs the awaiter protocol by hand,
-    /// checking <c>IsCompleted</c> or waiting for the continuation in one place and reading the result in another
-    /// (a helper, a queue drained later). Sync-over-async is <c>t.GetAwaiter().GetResult()</c>, or an awaiter no
-    /// continuation is ever registered on; both are still reported.
+    /// <c>GetResult()</c> in a non-private method, on a private instance field holding an awaiter that its type runs by
+    /// hand: the type registers a continuation on it (<c>_readAwaiter.UnsafeOnCompleted(…)</c> / <c>OnCompleted(…)</c>),
+    /// or hands its completion to callers, returning <c>_readAwaiter.IsCompleted</c> from a non-private member
+    /// (<c>bool TryStartRead() { _a = …GetAwaiter(); return _a.IsCompleted; }</c>, so that a caller queues the object
+    /// only once it completed and a loop reads the result later). Either way the type checks <c>IsCompleted</c> or waits
+    /// for the continuation in one place and reads the result in another (a helper, a queue drained later).
+    /// Sync-over-async is <c>t.GetAwaiter().GetResult()</c>, or an awaiter whose completion is neither awaited by a
+    /// continuation nor told to anyone; both are still reported. An <c>IsCompleted</c> only tested inside the type
+    /// (not returned) is not this evidence: the use itself must then be reached after it.
     /// </summary>
-    private static bool IsContinuationRegisteredAwaiterField(ISymbol? awaiter, Compilation? compilation)
+    private static bool IsHandRolledAwaiterField(ISymbol? awaiter, Compilation? compilation)
     {
         if (compilation is null || awaiter is not IFieldSymbol { IsStatic: false, DeclaredAccessibility: Accessibility.Private } field)
         {
@@ -65,8 +69,7 @@ internal static class TaskCompletion
             {
                 if (node is Microsoft.CodeAnalysis.CSharp.Syntax.IdentifierNameSyntax name && name.Identifier.ValueText == field.Name
                     && model.GetOperation(name) is IFieldReferenceOperation use && SymbolEqualityComparer.Default.Equals(use.Field, field)
-                    && use.Parent is IInvocationOperation { TargetMethod.Name: "OnCompleted" or "UnsafeOnCompleted", TargetMethod.Parameters.Length: 1 } registration
-                    && registration.Instance == use)
+                    && (RegistersContinuation(use) || HandsCompletionToCallers(use, model)))
                 {
                     return true;
                 }
@@ -74,6 +77,30 @@ internal static class TaskCompletion
         }
 
         return false;
+    }
+
+    /// <summary><c>_field.OnCompleted(…)</c> / <c>_field.UnsafeOnCompleted(…)</c>.</summary>
+    private static bool RegistersContinuation(IFieldReferenceOperation use)
+        => use.Parent is IInvocationOperation { TargetMethod.Name: "OnCompleted" or "UnsafeOnCompleted", TargetMethod.Parameters.Length: 1 } registration
+           && registration.Instance == use;
+
+    /// <summary><c>return _field.IsCompleted;</c> (or <c>=> _field.IsCompleted</c>) in a non-private member: the callers decide when to read the result.</summary>
+    private static bool HandsCompletionToCallers(IFieldReferenceOperation use, SemanticModel model)
+    {
+        if (use.Parent is not IPropertyReferenceOperation { Property.Name: "IsCompleted" } completed || completed.Instance != use)
+        {
+            return false;
+        }
+
+        IOperation? returned = completed.Parent;
+        while (returned is IConversionOperation or IParenthesizedOperation)
+        {
+            returned = returned.Parent;
+        }
+
+        return returned is IReturnOperation
+               && model.GetEnclosingSymbol(use.Syntax.SpanStart) is IMethodSymbol { IsStatic: false } member
+               && (member.AssociatedSymbol ?? member).DeclaredAccessibility != Accessibility.Private;
     }
 
     private static bool IsCompleteAt(IOperation use, ISymbol? task, ISymbol? awaiter, int depth)

@@ -318,4 +318,76 @@ public sealed class RealCodeTests
         """,
         new DiagnosticResult(BlockingCallInHandlerAnalyzer.TransitiveBlockingCallRule).WithLocation(0)
             .WithArguments("'Loop.OnWritable'", "FlushNow", "OnWritable → FlushNow → ValueTaskAwaiter<TResult>.GetResult (Test0.cs:52)"));
+
+    /// <summary>
+    /// kestrel-linux-transport <c>ThreadContext.ScheduleSend</c> / <c>DoScheduledWork</c> / <c>AioSend</c> (repro O2):
+    /// the connection stores its awaiter and tells the caller whether it completed (<c>TryStartRead</c> returns
+    /// <c>_readAwaiter.IsCompleted</c>); the caller queues it only then, and the loop reads the result later. The type
+    /// hands the completion to its callers, so <c>GetResult()</c> on that field is the awaiter protocol: silent. Near
+    /// misses, still NB0002: an awaiter field whose <c>IsCompleted</c> is only tested inside the type, and one whose
+    /// completion is returned only by a private member (its callers are the type's own and judged as such).
+    /// </summary>
+    [Fact]
+    public Task Awaiter_field_whose_completion_is_returned_to_callers_is_the_awaiter_protocol() => Verify.VerifyAsync("""
+        using System.Collections.Generic;
+        using System.Runtime.CompilerServices;
+        using System.Threading.Tasks;
+        using NoBlock;
+
+        class Connection
+        {
+            ValueTaskAwaiter<int> _readAwaiter;
+            ValueTaskAwaiter<int> _probeAwaiter;
+            ValueTaskAwaiter<int> _privateAwaiter;
+            public ValueTask<int> ReadAsync() => new ValueTask<int>(0);
+
+            public bool TryStartRead()
+            {
+                _readAwaiter = ReadAsync().GetAwaiter();
+                return _readAwaiter.IsCompleted;
+            }
+
+            public int GetReadResult() => _readAwaiter.GetResult();
+
+            public bool Probe()
+            {
+                _probeAwaiter = ReadAsync().GetAwaiter();
+                bool done = _probeAwaiter.IsCompleted;
+                return !done || done;
+            }
+
+            public int GetProbeResult() => _probeAwaiter.GetResult();
+
+            bool PrivateDone => _privateAwaiter.IsCompleted;
+
+            public int GetPrivateResult() => PrivateDone ? 0 : _privateAwaiter.GetResult();
+        }
+
+        class Loop
+        {
+            readonly List<Connection> _sendQueue = new List<Connection>();
+
+            public void Schedule(Connection c)
+            {
+                if (c.TryStartRead()) _sendQueue.Add(c);
+            }
+
+            [EventLoopHandler]
+            void OnTick(IoEvent e)
+            {
+                foreach (var c in _sendQueue) Send(c.GetReadResult());
+                _sendQueue.Clear();
+                var probe = new Connection();
+                probe.Probe();
+                Send({|#0:probe.GetProbeResult()|});
+                Send({|#1:probe.GetPrivateResult()|});
+            }
+
+            void Send(int n) { }
+        }
+        """,
+        new DiagnosticResult(BlockingCallInHandlerAnalyzer.TransitiveBlockingCallRule).WithLocation(0)
+            .WithArguments("'Loop.OnTick'", "GetProbeResult", "OnTick → GetProbeResult → ValueTaskAwaiter<TResult>.GetResult (Test0.cs:28)"),
+        new DiagnosticResult(BlockingCallInHandlerAnalyzer.TransitiveBlockingCallRule).WithLocation(1)
+            .WithArguments("'Loop.OnTick'", "GetPrivateResult", "OnTick → GetPrivateResult → ValueTaskAwaiter<TResult>.GetResult (Test0.cs:32)"));
 }
