@@ -18,6 +18,13 @@ internal sealed class BlockingApis
     private readonly INamedTypeSymbol? _blockingAttribute;
     private readonly ConcurrentDictionary<IMethodSymbol, Match> _cache = new(SymbolEqualityComparer.Default);
 
+    /// <summary>The catalogue's types by their last metadata name (<c>Thread</c>, <c>Task`1</c>, <c>Outer`1+Inner</c>'s <c>Inner</c>):
+    /// a method of a type whose name is not here has no built-in row, decided without building its full name.</summary>
+    private readonly HashSet<string> _rowTypeNames = new(System.StringComparer.Ordinal);
+
+    /// <summary>Made once: a method group passed to GetOrAdd would allocate a delegate at every lookup.</summary>
+    private readonly System.Func<IMethodSymbol, Match> _findUncached;
+
     /// <summary>
     /// Built-in rows are matched by the declaring type's metadata name when a method is first looked up, so that
     /// starting a compilation costs no type lookups (the catalogue names some forty types).
@@ -38,6 +45,8 @@ internal sealed class BlockingApis
             }
 
             members[row.Member] = row;
+            var last = row.Type.LastIndexOfAny(new[] { '.', '+' });
+            _rowTypeNames.Add(last < 0 ? row.Type : row.Type.Substring(last + 1));
         }
 
         foreach (var listed in userListed)
@@ -56,11 +65,13 @@ internal sealed class BlockingApis
         }
 
         _blockingAttribute = compilation.GetTypeByMetadataName(KnownNames.BlockingAttribute);
+        _findUncached = FindUncached;
     }
 
     private BlockingApi? FindBuiltIn(IMethodSymbol method)
     {
-        if (method.ContainingType is not { } type || !_rowsByType.TryGetValue(MetadataName(type), out var members))
+        if (method.ContainingType is not { } type || !_rowTypeNames.Contains(type.OriginalDefinition.MetadataName)
+            || !_rowsByType.TryGetValue(MetadataName(type), out var members))
         {
             return null;
         }
@@ -85,7 +96,7 @@ internal sealed class BlockingApis
     public Match Find(IMethodSymbol method)
     {
         method = method.ReducedFrom ?? method;
-        return _cache.GetOrAdd(method.OriginalDefinition, FindUncached);
+        return _cache.GetOrAdd(method.OriginalDefinition, _findUncached);
     }
 
     private Match FindUncached(IMethodSymbol method)

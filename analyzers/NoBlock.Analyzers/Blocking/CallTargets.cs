@@ -691,7 +691,8 @@ internal sealed class CallTargets
             var name = symbol.Name;
             foreach (var tree in trees)
             {
-                if (tree.GetText().ToString().IndexOf(name, StringComparison.Ordinal) < 0)
+                // The tree's text as one string shared with the syntax gates, not a fresh copy per symbol asked about.
+                if (SyntaxIndex.TextOf(tree, CancellationToken.None).IndexOf(name, StringComparison.Ordinal) < 0)
                 {
                     continue;
                 }

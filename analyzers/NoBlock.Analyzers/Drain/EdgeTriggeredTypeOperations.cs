@@ -7,15 +7,17 @@ namespace NoBlock.Analyzers.Drain;
 
 /// <summary>
 /// The operation trees of one type's members, gathered during its symbol-start scope and read at its
-/// symbol end: the roots (method bodies, field initializers, …), the invocations, and lazily built indexes of
-/// writes and call sites. Used only from the symbol-end action of that type, so no locking is needed after
-/// gathering; gathering itself is locked because operation-block callbacks may run concurrently.
+/// symbol end: the roots (method bodies, field initializers, …), and lazily built lists of the invocations, the
+/// writes and the call sites. Used only from the symbol-end action of that type, so no locking is needed after
+/// gathering; gathering itself (a root added to a list) is locked because operation-block callbacks may run
+/// concurrently. The trees are walked at the symbol end, on one thread, not in the callbacks: the callbacks of one
+/// type's members then contend for the lock only for an add, and a type whose end finds nothing to do pays nothing more.
 /// </summary>
 internal sealed class TypeOperations
 {
     private readonly object _gate = new();
     private readonly List<(ISymbol Owner, IOperation Root)> _roots = new();
-    private readonly List<IInvocationOperation> _invocations = new();
+    private List<IInvocationOperation>? _invocations;
     private Dictionary<ISymbol, List<IOperation>>? _writes;
     private Dictionary<IMethodSymbol, List<IInvocationOperation>>? _callsByTarget;
 
@@ -28,12 +30,12 @@ internal sealed class TypeOperations
 
     public IReadOnlyList<(ISymbol Owner, IOperation Root)> Roots => _roots;
 
-    public IReadOnlyList<IInvocationOperation> Invocations => _invocations;
+    /// <summary>Every invocation in the gathered roots, in the roots' order (read after gathering).</summary>
+    public IReadOnlyList<IInvocationOperation> Invocations => _invocations ??= CollectInvocations();
 
     public void Add(ISymbol owner, IEnumerable<IOperation> blocks)
     {
         var roots = new List<IOperation>();
-        var invocations = new List<IInvocationOperation>();
         foreach (var block in blocks)
         {
             var root = block;
@@ -42,18 +44,9 @@ internal sealed class TypeOperations
                 root = root.Parent;
             }
 
-            if (roots.Contains(root))
+            if (!roots.Contains(root))
             {
-                continue;
-            }
-
-            roots.Add(root);
-            foreach (var operation in root.DescendantsAndSelf())
-            {
-                if (operation is IInvocationOperation invocation)
-                {
-                    invocations.Add(invocation);
-                }
+                roots.Add(root);
             }
         }
 
@@ -63,9 +56,24 @@ internal sealed class TypeOperations
             {
                 _roots.Add((owner, root));
             }
-
-            _invocations.AddRange(invocations);
         }
+    }
+
+    private List<IInvocationOperation> CollectInvocations()
+    {
+        var invocations = new List<IInvocationOperation>();
+        foreach (var (_, root) in _roots)
+        {
+            foreach (var operation in root.DescendantsAndSelf())
+            {
+                if (operation is IInvocationOperation invocation)
+                {
+                    invocations.Add(invocation);
+                }
+            }
+        }
+
+        return invocations;
     }
 
     /// <summary>The body of a method of this type, if we saw one.</summary>
@@ -112,7 +120,7 @@ internal sealed class TypeOperations
         if (_callsByTarget is null)
         {
             var calls = new Dictionary<IMethodSymbol, List<IInvocationOperation>>(SymbolEqualityComparer.Default);
-            foreach (var invocation in _invocations)
+            foreach (var invocation in Invocations)
             {
                 var target = invocation.TargetMethod.OriginalDefinition;
                 if (!calls.TryGetValue(target, out var list))

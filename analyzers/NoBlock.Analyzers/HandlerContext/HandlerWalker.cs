@@ -79,6 +79,7 @@ internal sealed class HandlerWalker
         var walkedLocalFunctions = new HashSet<IMethodSymbol>(SymbolEqualityComparer.Default);
         var stack = new Stack<IOperation>();
         var sites = new List<CallSite>();
+        var targets = new List<CallTarget>(); // scratch for Check, one per walk (a callee's facts start walks of their own)
         stack.Push(root);
         while (stack.Count > 0)
         {
@@ -140,7 +141,7 @@ internal sealed class HandlerWalker
                     }
                     else
                     {
-                        Check(reference, new CallSite(reference.Method, reference.Instance, SynchronousCallees.DispatchOf(reference.Method, reference.Instance), reference.Method.Name), sink);
+                        Check(reference, new CallSite(reference.Method, reference.Instance, SynchronousCallees.DispatchOf(reference.Method, reference.Instance), reference.Method.Name), sink, targets);
                     }
 
                     break;
@@ -152,7 +153,7 @@ internal sealed class HandlerWalker
                 SynchronousCallees.Collect(operation, sites);
                 foreach (var site in sites)
                 {
-                    Check(operation, site, sink);
+                    Check(operation, site, sink, targets);
                 }
             }
 
@@ -163,7 +164,7 @@ internal sealed class HandlerWalker
         }
     }
 
-    private void Check(IOperation operation, CallSite site, IHandlerCodeSink sink)
+    private void Check(IOperation operation, CallSite site, IHandlerCodeSink sink, List<CallTarget> targets)
     {
         var method = site.Method;
         var match = _apis.Find(method);
@@ -182,7 +183,7 @@ internal sealed class HandlerWalker
             return;
         }
 
-        var targets = new List<CallTarget>();
+        targets.Clear();
         _targets.Resolve(site, targets);
         var reportAt = SynchronousCallees.ReportedAt(operation);
         foreach (var target in targets)

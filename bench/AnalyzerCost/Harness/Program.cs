@@ -136,16 +136,16 @@ internal static class Program
         var withAnalyzers = compilation.WithAnalyzers(analyzers, new CompilationWithAnalyzersOptions(
             new AnalyzerOptions(additional), onAnalyzerException: null, concurrentAnalysis: true,
             logAnalyzerExecutionTime: telemetry, reportSuppressedDiagnostics: false));
-        var diagnostics = withAnalyzers.GetAllDiagnosticsAsync().GetAwaiter().GetResult();
-        var times = ImmutableDictionary<DiagnosticAnalyzer, AnalyzerTelemetryInfo>.Empty;
-        if (telemetry)
+        if (!telemetry)
         {
-            foreach (var analyzer in analyzers)
-            {
-                times = times.SetItem(analyzer, withAnalyzers.GetAnalyzerTelemetryInfoAsync(analyzer, CancellationToken.None).GetAwaiter().GetResult());
-            }
+            return (withAnalyzers.GetAllDiagnosticsAsync().GetAwaiter().GetResult(), ImmutableDictionary<DiagnosticAnalyzer, AnalyzerTelemetryInfo>.Empty);
         }
-        return (diagnostics, times);
+
+        // GetAllDiagnosticsAsync runs a driver of its own that records no execution times (the per-analyzer times then
+        // read 0); GetAnalysisResultAsync keeps them in its result. Its diagnostics are the analyzers' only, which is
+        // all the findings count needs.
+        var result = withAnalyzers.GetAnalysisResultAsync(CancellationToken.None).GetAwaiter().GetResult();
+        return (result.GetAllDiagnostics(), result.AnalyzerTelemetryInfo);
     }
 
     private static ImmutableArray<SyntaxTree> Parse(Options options)
