@@ -77,11 +77,14 @@ internal sealed unsafe class IoUringBackend : IDisposable
     private int _completionCount;                // completions of the last Wait (LastCompletions)
     private List<object>? _keepUntilDrained;     // send queues whose memory the kernel may still read at Dispose
     private bool _disposed;
+    private byte* _lendStart, _lendEnd;          // the received bytes whose OnData runs (lendable to sends)
+    private ushort _lendBuffer;
 
     private IoUringBackend(IoUringRing ring, IoUringBufferRing buffers, FdHandle waker, int maxEvents)
     {
         _ring = ring;
         _buffers = buffers;
+        SendSegments = new SegmentPool(buffers);
         _waker = waker;
         _wakerFd = waker.Fd;
         _wakerValue = (ulong*)NativeMemory.AllocZeroed(8);
@@ -95,7 +98,7 @@ internal sealed unsafe class IoUringBackend : IDisposable
     public IoUringBufferRing ReceiveBuffers => _buffers;
 
     /// <summary>The loop's pool of pinned send segments (<see cref="SendQueue"/>s of its connections).</summary>
-    public SegmentPool SendSegments { get; } = new();
+    public SegmentPool SendSegments { get; }
 
     /// <summary>The completions the last <see cref="Wait"/> took, for the loop to dispatch (valid until the next Wait).</summary>
     public ReadOnlySpan<CompletionEvent> LastCompletions => _completions.AsSpan(0, _completionCount);
@@ -370,6 +373,45 @@ internal sealed unsafe class IoUringBackend : IDisposable
             _buffers.Recycle(c.BufferId);
         }
     }
+
+    /// <summary>
+    /// Marks <paramref name="length"/> received bytes at <paramref name="data"/>, in receive buffer
+    /// <paramref name="bufferId"/>, as lendable while their <c>OnData</c> runs (<see cref="TryLend"/>); the caller
+    /// ends it with <see cref="EndLending"/> before the buffer is recycled.
+    /// </summary>
+    public void BeginLending(byte* data, int length, ushort bufferId)
+    {
+        _lendStart = data;
+        _lendEnd = data + length;
+        _lendBuffer = bufferId;
+    }
+
+    public void EndLending() => _lendStart = _lendEnd = null;
+
+    /// <summary>
+    /// Smallest send lent instead of copied: 2 KiB. Below it a copy into a 4 KiB segment costs less than keeping a
+    /// whole receive buffer (up to 64 KiB, shared by other connections' receives) from the kernel until the send is done.
+    /// </summary>
+    internal const int MinLentBytes = 2048;
+
+    /// <summary>
+    /// True when <paramref name="length"/> bytes at <paramref name="data"/> lie in the receive buffer being delivered
+    /// (<see cref="BeginLending"/>) and the buffer ring lends it: the send may point at them until it is done, and
+    /// the buffer's recycle waits for that. False: copy them.
+    /// </summary>
+    public bool TryLend(byte* data, int length, out ushort bufferId)
+    {
+        bufferId = _lendBuffer;
+        if (length >= MinLentBytes && data >= _lendStart && data + length <= _lendEnd && _buffers.TryLend(bufferId))
+        {
+            LentSends++;
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>Sends queued straight from a receive buffer instead of copied (<see cref="TryLend"/>; tests, diagnostics).</summary>
+    public long LentSends { get; private set; }
 
     /// <summary>Keeps <paramref name="memoryOwner"/> reachable until <see cref="Dispose"/> has drained the kernel's requests.</summary>
     public void KeepUntilDrained(object memoryOwner) => (_keepUntilDrained ??= new()).Add(memoryOwner);

@@ -27,6 +27,8 @@ internal sealed unsafe class IoUringBufferRing : IDisposable
     private ushort _localTail;
     private readonly int[]? _consumed;        // incremental: bytes of each buffer completions have handed out
     private long _outstanding;                // picked by the kernel (seen in a completion) and not recycled yet
+    private readonly int[] _lent;             // sends in flight or queued that point into each buffer (Lend)
+    private readonly bool[] _recycleWhenReturned; // the buffer's last completion was used while it was lent
     private bool _disposed;
 
     private IoUringBufferRing(IoUringRing ring, ushort group, int count, int size, bool incremental, IoUringBuf* entries, nuint entriesSize, byte* buffers)
@@ -35,6 +37,8 @@ internal sealed unsafe class IoUringBufferRing : IDisposable
         GroupId = group;
         IsIncremental = incremental;
         _consumed = incremental ? new int[count] : null;
+        _lent = new int[count];
+        _recycleWhenReturned = new bool[count];
         Count = count;
         BufferSize = size;
         _entries = entries;
@@ -61,6 +65,49 @@ internal sealed unsafe class IoUringBufferRing : IDisposable
 
     /// <summary>Buffers filled by the kernel and not recycled yet (as far as completions have told us).</summary>
     public long Outstanding => _outstanding;
+
+    /// <summary>Buffers at least one queued send points into (<see cref="TryLend"/>): kept from the kernel until the sends are done.</summary>
+    public int LentBuffers { get; private set; }
+
+    /// <summary>
+    /// At most half the buffers are lent at once: a peer that never reads holds its lent buffers until it does, and
+    /// the other half keeps every connection receiving (the rest of its output is copied, as before lending).
+    /// </summary>
+    public int MaxLentBuffers => Count / 2;
+
+    /// <summary>
+    /// Lends buffer <paramref name="id"/> to a send (its bytes are sent straight from the ring instead of copied):
+    /// its recycle waits until every lend is returned (<see cref="ReturnLend"/>). False when
+    /// <see cref="MaxLentBuffers"/> are lent already (copy instead).
+    /// </summary>
+    public bool TryLend(ushort id)
+    {
+        if (_lent[id] == 0)
+        {
+            if (LentBuffers >= MaxLentBuffers)
+            {
+                return false;
+            }
+            LentBuffers++;
+        }
+        _lent[id]++;
+        return true;
+    }
+
+    /// <summary>A send that pointed into buffer <paramref name="id"/> is done: the buffer is recycled if its recycle waited for it.</summary>
+    public void ReturnLend(ushort id)
+    {
+        if (--_lent[id] > 0)
+        {
+            return;
+        }
+        LentBuffers--;
+        if (_recycleWhenReturned[id])
+        {
+            _recycleWhenReturned[id] = false;
+            RecycleNow(id);
+        }
+    }
 
     /// <summary>
     /// Registers <paramref name="count"/> buffers (a power of two, at most 32768) of <paramref name="bufferSize"/>
@@ -133,9 +180,26 @@ internal sealed unsafe class IoUringBufferRing : IDisposable
         return data;
     }
 
-    /// <summary>Gives buffer <paramref name="id"/> back to the kernel: visible to the next receive at once.</summary>
+    /// <summary>
+    /// Gives buffer <paramref name="id"/> back to the kernel: visible to the next receive at once, or, while a send
+    /// points into it (<see cref="TryLend"/>), when the last such send is done.
+    /// </summary>
     public void Recycle(ushort id)
     {
+        if (_lent[id] > 0)
+        {
+            _recycleWhenReturned[id] = true;
+            return;
+        }
+        RecycleNow(id);
+    }
+
+    private void RecycleNow(ushort id)
+    {
+        if (_disposed)
+        {
+            return; // the memory is gone; the kernel reads no ring any more
+        }
         if (_consumed is not null)
         {
             _consumed[id] = 0;

@@ -50,6 +50,19 @@ internal sealed unsafe class SendQueue
     }
 
     /// <summary>
+    /// Queues <paramref name="length"/> bytes at <paramref name="data"/> without copying them: they are in receive
+    /// buffer <paramref name="bufferId"/>, lent by the buffer ring (<see cref="IoUringBufferRing.TryLend"/>) until
+    /// they are sent or dropped, when the pool returns the lend.
+    /// </summary>
+    public void AppendLent(byte* data, int length, ushort bufferId)
+    {
+        var shell = _pool.RentLent(data, length, bufferId);
+        _segments.Enqueue(shell);
+        _tail = shell; // full: the next Append rents a segment after it
+        Length += length;
+    }
+
+    /// <summary>
     /// The next range to send when none is in flight (the unsent part of the head segment), marked in flight; false
     /// when a send is in flight already or nothing is queued.
     /// </summary>
@@ -127,29 +140,53 @@ internal sealed unsafe class SendQueue
     }
 }
 
-/// <summary>A pinned buffer (Pinned Object Heap: its address never moves) of one of two sizes.</summary>
+/// <summary>
+/// A pinned buffer (Pinned Object Heap: its address never moves) of one of two sizes, or a <em>lent</em> shell: a
+/// range of a receive buffer sent without a copy (<see cref="SendQueue.AppendLent"/>).
+/// </summary>
 internal sealed unsafe class Segment
 {
-    private readonly byte[] _memory;
+    private readonly byte[]? _memory;
 
     public Segment(int capacity)
     {
         _memory = GC.AllocateUninitializedArray<byte>(capacity, pinned: true);
         Pointer = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_memory));
+        Capacity = capacity;
     }
 
-    public byte* Pointer { get; }
+    private Segment()
+    {
+    }
 
-    public int Capacity => _memory.Length;
+    /// <summary>A shell for lent memory (kept and reused by the pool: lending allocates nothing).</summary>
+    internal static Segment Shell() => new();
+
+    public byte* Pointer { get; private set; }
+
+    public int Capacity { get; private set; }
 
     public int Filled { get; set; }
+
+    /// <summary>True for a shell over a lent receive buffer.</summary>
+    public bool IsLent => _memory is null;
+
+    /// <summary>The receive buffer a shell points into.</summary>
+    public ushort BufferId { get; private set; }
+
+    internal void Point(byte* data, int length, ushort bufferId)
+    {
+        Pointer = data;
+        Capacity = Filled = length;
+        BufferId = bufferId;
+    }
 }
 
 /// <summary>
 /// The loop's free send segments (one pool per loop, used on its thread only). Small segments for the common small
 /// reply, large ones when a send brings more; a bounded number of each is kept for reuse, the rest left to the GC.
 /// </summary>
-internal sealed class SegmentPool
+internal sealed unsafe class SegmentPool
 {
     /// <summary>4 KiB: a typical reply (a ping-pong message, a response header) fits one, and a 1,000-connection burst of them is 4 MB.</summary>
     internal const int SmallSize = 4 * 1024;
@@ -157,10 +194,28 @@ internal sealed class SegmentPool
     /// <summary>64 KiB: bulk output goes to the kernel in sends this large (the loopback MSS, and the default socket buffer's order).</summary>
     internal const int LargeSize = 64 * 1024;
 
-    /// <summary>Free segments kept per size: enough for 1,000 connections' replies, bounded to 4 MB of each size.</summary>
-    private const int MaxFreeSmall = 1024, MaxFreeLarge = 64;
+    /// <summary>
+    /// Free segments kept per size. Small: enough for 1,000 connections' replies (4 MiB). Large: 256 (16 MiB), what
+    /// 64 streaming connections hold at once (each up to its high-water mark plus a receive's worth and the send in
+    /// flight, 2–3 segments). With 64 kept, the streaming benchmark dropped and re-allocated ≈ 1,900 segments a
+    /// second: pinned arrays on the Pinned Object Heap, each collection of which is a gen2 GC (57 in 4 s), and fresh
+    /// pages faulted in on every first write (bench/RESULTS.md, issue 15 profile). The pool only keeps what was in
+    /// use at once, so a loop that never streams never holds more than it used.
+    /// </summary>
+    private const int MaxFreeSmall = 1024, MaxFreeLarge = 256;
 
-    private readonly Stack<Segment> _small = new(), _large = new();
+    /// <summary>Shells kept for lent ranges: one per connection's output in flight at 1,000 connections.</summary>
+    private const int MaxFreeShells = 1024;
+
+    private readonly Stack<Segment> _small = new(), _large = new(), _shells = new();
+    private readonly IoUringBufferRing? _lender;
+
+    public SegmentPool()
+    {
+    }
+
+    /// <summary>A pool whose lent shells return their lends to <paramref name="lender"/>.</summary>
+    public SegmentPool(IoUringBufferRing lender) => _lender = lender;
 
     /// <summary>Segments handed out and not returned (diagnostics, tests).</summary>
     public int Outstanding { get; private set; }
@@ -175,9 +230,28 @@ internal sealed class SegmentPool
         return _large.TryPop(out var l) ? l : new Segment(LargeSize);
     }
 
+    /// <summary>A shell over <paramref name="length"/> lent bytes of receive buffer <paramref name="bufferId"/>.</summary>
+    public Segment RentLent(byte* data, int length, ushort bufferId)
+    {
+        Outstanding++;
+        var shell = _shells.TryPop(out var s) ? s : Segment.Shell();
+        shell.Point(data, length, bufferId);
+        return shell;
+    }
+
     public void Return(Segment segment)
     {
         Outstanding--;
+        if (segment.IsLent)
+        {
+            _lender?.ReturnLend(segment.BufferId); // the kernel has taken the bytes (or they were dropped)
+            segment.Point(null, 0, 0);
+            if (_shells.Count < MaxFreeShells)
+            {
+                _shells.Push(segment);
+            }
+            return;
+        }
         segment.Filled = 0;
         var stack = segment.Capacity == SmallSize ? _small : _large;
         if (stack.Count < (segment.Capacity == SmallSize ? MaxFreeSmall : MaxFreeLarge))

@@ -148,7 +148,17 @@ public abstract unsafe class TcpConnection : ICompletionOwner, Sockets.ITrackedS
         }
         if (_uring is not null)
         {
-            _sendQueue!.Append(data);
+            fixed (byte* p = data)
+            {
+                if (_uring.TryLend(p, data.Length, out ushort bufferId))
+                {
+                    _sendQueue!.AppendLent(p, data.Length, bufferId); // sent straight from the receive buffer
+                }
+                else
+                {
+                    _sendQueue!.Append(data);
+                }
+            }
             if (!_readPaused && PendingSendBytes > _options.HighWaterMark)
             {
                 _readPaused = true; // back-pressure: stop reading until the peer takes our output
@@ -328,7 +338,18 @@ public abstract unsafe class TcpConnection : ICompletionOwner, Sockets.ITrackedS
         {
             if (c.Result > 0)
             {
-                Deliver((byte*)c.Data, c.Result);
+                if (c.HasBuffer)
+                {
+                    _uring!.BeginLending((byte*)c.Data, c.Result, c.BufferId); // a Send of these bytes may point at them
+                }
+                try
+                {
+                    Deliver((byte*)c.Data, c.Result);
+                }
+                finally
+                {
+                    _uring!.EndLending();
+                }
             }
             else if (c.Result == 0)
             {

@@ -202,6 +202,49 @@ public sealed unsafe class IoUringRingTests
     }
 
     [Fact]
+    public void A_lent_buffer_goes_back_to_the_kernel_only_when_its_last_lend_returns()
+    {
+        using var ring = Rings.Create();
+        using var buffers = IoUringBufferRing.Create(ring, 1, 2, 256, out var err) ?? throw new Xunit.Sdk.XunitException($"PBUF_RING: {err}");
+        var (client, server) = Rings.TcpPair();
+        try
+        {
+            IoUringPrep.RecvMultishot(Rings.Sqe(ring), server, 1, 11);
+            Rings.ExpectNone(ring);
+            Rings.Send(client, new byte[] { 1 });
+            var first = Assert.Single(Rings.Wait(ring, 1));
+            buffers.Taken(first.BufferId);
+            Assert.True(buffers.TryLend(first.BufferId)); // a send points into it
+            Assert.True(buffers.TryLend(first.BufferId)); // and a second one
+            Assert.False(buffers.TryLend((ushort)(1 - first.BufferId)), "at most half the ring is lent");
+            buffers.Recycle(first.BufferId); // its data was delivered: the recycle waits for the sends
+            Assert.Equal(1, buffers.Outstanding);
+
+            // The kernel has one buffer left: the second message takes it, the third finds none (-ENOBUFS).
+            Rings.Send(client, new byte[] { 2 });
+            var second = Assert.Single(Rings.Wait(ring, 1));
+            Assert.True(second.HasBuffer && second.BufferId != first.BufferId, Rings.Describe([second]));
+            buffers.Taken(second.BufferId);
+            Rings.Send(client, new byte[] { 3 });
+            var third = Assert.Single(Rings.Wait(ring, 1));
+            Assert.Equal(-105, third.Res); // ENOBUFS: the lent buffer was not given back
+
+            buffers.ReturnLend(first.BufferId);
+            Assert.Equal(2, buffers.Outstanding); // one lend still out
+            buffers.ReturnLend(first.BufferId);
+            Assert.Equal(1, buffers.Outstanding); // recycled now
+            Assert.Equal(0, buffers.LentBuffers);
+            buffers.Recycle(second.BufferId);
+            Assert.Equal(0, buffers.Outstanding);
+        }
+        finally
+        {
+            Fds.Close(client);
+            Fds.Close(server);
+        }
+    }
+
+    [Fact]
     public void Multishot_recv_fills_provided_buffers_and_ends_at_end_of_stream()
     {
         using var ring = Rings.Create();

@@ -191,6 +191,61 @@ public sealed class TcpCompletionTests
         }
     }
 
+    [Theory, IoUringRow]
+    public void An_echo_is_sent_straight_from_the_receive_buffer_and_a_never_reading_peer_cannot_take_every_buffer(EventLoopBackend backend)
+    {
+        // Eight receive buffers of 16 KiB (at most four lent at once). One peer never reads its echo: its sends stay
+        // in flight with the buffers they point into. Another connection must still be served, every byte in order.
+        CollectingConnection.All.Clear();
+        IoUringBackend.TestReceiveBuffers = (8, 16 * 1024, false);
+        (LoopThread Loop, TcpAcceptor Acceptor) server;
+        try
+        {
+            server = TcpTests.StartServer(backend, () => new CollectingConnection { Echo = true }, new TcpServerOptions { SendBufferSize = 4096 });
+        }
+        finally
+        {
+            IoUringBackend.TestReceiveBuffers = null;
+        }
+        var (lt, acceptor) = server;
+        using (lt)
+        {
+            using var stuck = TcpTests.Connect(acceptor.LocalEndPoint, receiveBuffer: 4096);
+            stuck.Blocking = false;
+            var stuckPayload = TcpTests.Pattern(1024 * 1024);
+            int sent = 0;
+            for (int tries = 0; tries < 2000 && sent < stuckPayload.Length; tries++)
+            {
+                try
+                {
+                    sent += stuck.Send(stuckPayload, sent, stuckPayload.Length - sent, SocketFlags.None);
+                }
+                catch (SocketException ex) when (ex.SocketErrorCode == SocketError.WouldBlock)
+                {
+                    if (CollectingConnection.All.TryPeek(out var c) && lt.Invoke(() => c.IsReadingPaused))
+                    {
+                        break;
+                    }
+                    Thread.Sleep(1);
+                }
+            }
+            Waits.Until(() => CollectingConnection.All.TryPeek(out var c) && lt.Invoke(() => c.IsReadingPaused), "the stuck connection to pause");
+            Assert.True(lt.Invoke(() => BackendOf(lt).LentSends) > 0, "no send went straight from a receive buffer");
+            Assert.InRange(lt.Invoke(() => BackendOf(lt).ReceiveBuffers.LentBuffers), 0, 4);
+
+            using var other = TcpTests.Connect(acceptor.LocalEndPoint);
+            var payload = TcpTests.Pattern(300_000);
+            var echo = Task.Run(() => TcpTests.ReceiveExactly(other, payload.Length));
+            other.Send(payload);
+            Assert.True(payload.AsSpan().SequenceEqual(Waits.Result(echo, "the other connection's echo")), "the other connection's echo differs");
+
+            stuck.Blocking = true;
+            var stuckEcho = TcpTests.ReceiveExactly(stuck, sent); // the stuck peer reads at last: all of it, in order
+            Assert.True(stuckPayload.AsSpan(0, sent).SequenceEqual(stuckEcho), "the stuck connection's echo differs");
+        }
+        Waits.Until(() => CollectingConnection.All.All(c => c.Closed is not null), "both connections closed");
+    }
+
     /// <summary>Sends a large payload at once to a peer that does not read, so its send stays in flight.</summary>
     private sealed class StuckSender : TcpConnection
     {
