@@ -11,14 +11,14 @@ namespace NoBlock.Tests.Diagnostics;
 /// </summary>
 public sealed class ExitFlushTests
 {
-    [Fact]
-    public void Reports_held_for_an_unfinished_capture_go_out_at_exit_with_the_reason()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Reports_held_for_an_unfinished_capture_go_out_at_exit_with_the_reason(EventLoopBackend backend)
     {
         var reports = new ReportCollector();
         var options = reports.Options("exit-flush", TimeSpan.FromMilliseconds(50));
         options.Watchdog.CaptureStack = true;
         options.Watchdog.StackCaptureTimeout = Waits.Long; // only the exit may cut the capture short
-        using var loop = new EventLoop(options);
+        using var loop = Backends.Loop(backend, options);
         using var requested = new ManualResetEventSlim();
         using var release = new ManualResetEventSlim();
         // Hold this loop's capture session until the test ends: the capture is certainly unfinished at "exit".
@@ -58,14 +58,14 @@ public sealed class ExitFlushTests
         }
     }
 
-    [Fact]
-    public void An_exit_flush_with_nothing_held_returns_and_the_loop_later_reports_with_its_stack()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void An_exit_flush_with_nothing_held_returns_and_the_loop_later_reports_with_its_stack(EventLoopBackend backend)
     {
         var reports = new ReportCollector();
         var options = reports.Options("after-flush", TimeSpan.FromMilliseconds(50));
         options.Watchdog.CaptureStack = true;
         options.Watchdog.StackCaptureTimeout = Waits.Long;
-        using var lt = new LoopThread(options);
+        using var lt = new LoopThread(Backends.Loop(backend, options));
         StallWatchdog.FlushForExit(lt.Loop); // nothing held: returns (bounded either way)
         lt.Loop.Post(() => reports.StallUntil("after-flush", StallPhase.Stalled));
         var report = reports.WaitFor(StallPhase.Stalled);

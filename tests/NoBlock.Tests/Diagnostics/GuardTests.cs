@@ -28,14 +28,14 @@ public sealed unsafe class GuardTests
 
     private static void ReadUntilEagain(IoEvent e) => Fds.Drain(e.Fd);
 
-    [Fact]
-    public void An_edge_triggered_handler_that_reads_once_is_told_how_many_bytes_it_left()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void An_edge_triggered_handler_that_reads_once_is_told_how_many_bytes_it_left(EventLoopBackend backend)
     {
         var reports = new ReportCollector();
         var (a, b) = SocketPair();
         try
         {
-            using var lt = new LoopThread(EdgeGuardOn(reports, "et-once"));
+            using var lt = new LoopThread(Backends.Loop(backend, EdgeGuardOn(reports, "et-once")));
             lt.Invoke(() => lt.Loop.Register(a, IoEvents.Readable | IoEvents.EdgeTriggered, ReadOnce));
             Fds.Write(b, 100);
 
@@ -52,15 +52,15 @@ public sealed unsafe class GuardTests
         }
     }
 
-    [Fact]
-    public void An_edge_triggered_handler_that_drains_to_EAGAIN_is_left_alone()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void An_edge_triggered_handler_that_drains_to_EAGAIN_is_left_alone(EventLoopBackend backend)
     {
         var reports = new ReportCollector();
         var (a, b) = SocketPair();
         var (c, d) = SocketPair();
         try
         {
-            using var lt = new LoopThread(EdgeGuardOn(reports, "et-drain"));
+            using var lt = new LoopThread(Backends.Loop(backend, EdgeGuardOn(reports, "et-drain")));
             int drains = 0;
             lt.Invoke(() => lt.Loop.Register(a, IoEvents.Readable | IoEvents.EdgeTriggered, e =>
             {
@@ -89,8 +89,8 @@ public sealed unsafe class GuardTests
         }
     }
 
-    [Fact]
-    public void Guard_findings_beyond_the_limit_are_summed_up_when_the_window_ends()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Guard_findings_beyond_the_limit_are_summed_up_when_the_window_ends(EventLoopBackend backend)
     {
         var reports = new ReportCollector();
         var options = EdgeGuardOn(reports, "et-limited");
@@ -99,7 +99,7 @@ public sealed unsafe class GuardTests
         var (a, b) = SocketPair();
         try
         {
-            using var lt = new LoopThread(options);
+            using var lt = new LoopThread(Backends.Loop(backend, options));
             int reads = 0;
             lt.Invoke(() => lt.Loop.Register(a, IoEvents.Readable | IoEvents.EdgeTriggered, e =>
             {
@@ -124,8 +124,8 @@ public sealed unsafe class GuardTests
         }
     }
 
-    [Fact]
-    public void An_edge_triggered_listener_that_accepts_once_is_told_connections_wait()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void An_edge_triggered_listener_that_accepts_once_is_told_connections_wait(EventLoopBackend backend)
     {
         var reports = new ReportCollector();
         using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { Blocking = false };
@@ -133,7 +133,7 @@ public sealed unsafe class GuardTests
         listener.Listen(16);
         int lfd = (int)listener.Handle;
         var accepted = new List<int>();
-        using var lt = new LoopThread(EdgeGuardOn(reports, "et-accept"));
+        using var lt = new LoopThread(Backends.Loop(backend, EdgeGuardOn(reports, "et-accept")));
         lt.Invoke(() => lt.Loop.Register(lfd, IoEvents.Readable | IoEvents.EdgeTriggered, e => accepted.Add(accept4(e.Fd, null, null, SOCK_NONBLOCK | SOCK_CLOEXEC))));
         using var c1 = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         using var c2 = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
@@ -150,8 +150,8 @@ public sealed unsafe class GuardTests
         lt.Invoke(() => accepted.ForEach(fd => Fds.Close(fd)));
     }
 
-    [Fact]
-    public void A_sync_wait_on_the_loop_thread_names_the_handler_and_has_the_stack()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void A_sync_wait_on_the_loop_thread_names_the_handler_and_has_the_stack(EventLoopBackend backend)
     {
         var reports = new ReportCollector();
         var options = reports.Options("sync-wait", TimeSpan.FromSeconds(5));
@@ -159,7 +159,7 @@ public sealed unsafe class GuardTests
         var (r, w) = Fds.Pipe();
         try
         {
-            using var lt = new LoopThread(options);
+            using var lt = new LoopThread(Backends.Loop(backend, options));
             lt.Invoke(() => lt.Loop.Register(r, IoEvents.Readable, WaitsForATask));
             Fds.Write(w);
 
@@ -185,13 +185,13 @@ public sealed unsafe class GuardTests
         Task.Delay(20).Wait();
     }
 
-    [Fact]
-    public void Result_and_GetResult_on_the_loop_thread_are_reported_but_awaits_and_finished_tasks_are_not()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Result_and_GetResult_on_the_loop_thread_are_reported_but_awaits_and_finished_tasks_are_not(EventLoopBackend backend)
     {
         var reports = new ReportCollector();
         var options = reports.Options("sync-result", TimeSpan.FromSeconds(5));
         options.Guards.SyncWaits = true;
-        using var lt = new LoopThread(options);
+        using var lt = new LoopThread(Backends.Loop(backend, options));
         lt.Invoke(() =>
         {
             _ = Task.FromResult(1).Result;                       // finished: not a wait

@@ -12,8 +12,8 @@ namespace NoBlock.Tests.Diagnostics;
 /// <summary>The runtime's log events as a log pipeline sees them (FakeLogger), and their table in docs/watchdog.md.</summary>
 public sealed unsafe class LogEventTests
 {
-    [Fact]
-    public void A_handler_fault_is_logged_with_the_name_a_stall_report_gives_the_same_lambda()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void A_handler_fault_is_logged_with_the_name_a_stall_report_gives_the_same_lambda(EventLoopBackend backend)
     {
         var logger = new FakeLogger();
         var reports = new ReportCollector();
@@ -21,7 +21,7 @@ public sealed unsafe class LogEventTests
         options.Logger = logger;
         HandlerFault? fault = null;
         options.OnHandlerException = f => fault = f;
-        using var lt = new LoopThread(options);
+        using var lt = new LoopThread(Backends.Loop(backend, options));
         lt.Loop.Post(() =>
         {
             Thread.Sleep(150);
@@ -45,8 +45,8 @@ public sealed unsafe class LogEventTests
         Assert.Equal($"Loop named: handler {stalled.Handler} on fd -1 threw; policy CloseRegistration", logged.Message);
     }
 
-    [Fact]
-    public void An_edge_triggered_leftover_is_logged_with_its_own_event_and_the_bytes_left()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void An_edge_triggered_leftover_is_logged_with_its_own_event_and_the_bytes_left(EventLoopBackend backend)
     {
         var logger = new FakeLogger();
         int* sv = stackalloc int[2];
@@ -54,7 +54,7 @@ public sealed unsafe class LogEventTests
         try
         {
             var options = new EventLoopOptions { Name = "guard-log", Logger = logger, Guards = { EdgeTriggeredLeftovers = true, SyncWaits = false } };
-            using var lt = new LoopThread(options);
+            using var lt = new LoopThread(Backends.Loop(backend, options));
             lt.Invoke(() => lt.Loop.Register(sv[0], IoEvents.Readable | IoEvents.EdgeTriggered, e => Fds.Read(e.Fd, 1)));
             Fds.Write(sv[1], 10);
             Waits.Until(() => logger.Collector.GetSnapshot().Any(r => r.Id.Id == 10), "the finding in the log");

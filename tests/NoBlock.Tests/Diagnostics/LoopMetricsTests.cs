@@ -17,8 +17,8 @@ public sealed class LoopMetricsTests
     private static T[] Of<T>(MetricCollector<T> collector, string loop) where T : struct =>
         collector.GetMeasurementSnapshot().Where(m => m.Tags.TryGetValue(LoopTag, out var v) && (string?)v == loop).Select(m => m.Value).ToArray();
 
-    [Fact]
-    public void All_five_instruments_report_with_the_loop_name_tag()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void All_five_instruments_report_with_the_loop_name_tag(EventLoopBackend backend)
     {
         using var events = new MetricCollector<long>(null, Meter, "noblock.loop.events");
         using var stalls = new MetricCollector<long>(null, Meter, "noblock.loop.stalls");
@@ -29,7 +29,7 @@ public sealed class LoopMetricsTests
         var (r, w) = Fds.Pipe();
         try
         {
-            using var lt = new LoopThread(reports.Options("metered", TimeSpan.FromMilliseconds(50)));
+            using var lt = new LoopThread(Backends.Loop(backend, reports.Options("metered", TimeSpan.FromMilliseconds(50))));
             lt.Invoke(() => lt.Loop.Register(r, IoEvents.Readable, e => Fds.Drain(e.Fd)));
             Fds.Write(w);
             Waits.Until(() => Of(events, "metered").Sum() >= 1, "an event counted");
@@ -61,12 +61,12 @@ public sealed class LoopMetricsTests
         }
     }
 
-    [Fact]
-    public void A_busy_loop_shows_high_utilization_and_an_idle_one_low()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void A_busy_loop_shows_high_utilization_and_an_idle_one_low(EventLoopBackend backend)
     {
         using var utilization = new MetricCollector<double>(null, Meter, "noblock.loop.utilization");
-        using var busy = new LoopThread(new EventLoopOptions { Name = "busy", StallThreshold = Timeout.InfiniteTimeSpan });
-        using var idle = new LoopThread(new EventLoopOptions { Name = "idle" });
+        using var busy = new LoopThread(Backends.Loop(backend, new EventLoopOptions { Name = "busy", StallThreshold = Timeout.InfiniteTimeSpan }));
+        using var idle = new LoopThread(Backends.Loop(backend, new EventLoopOptions { Name = "idle" }));
         utilization.RecordObservableInstruments(); // start both windows
         busy.Loop.Post(() => StallWatchdogTests.Spin(TimeSpan.FromMilliseconds(300)));
         busy.RunTurns(1);

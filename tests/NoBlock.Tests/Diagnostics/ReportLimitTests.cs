@@ -11,14 +11,14 @@ namespace NoBlock.Tests.Diagnostics;
 /// </summary>
 public sealed class ReportLimitTests
 {
-    [Fact]
-    public void A_long_stall_keeps_its_end_report_when_escalations_reach_the_limit()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void A_long_stall_keeps_its_end_report_when_escalations_reach_the_limit(EventLoopBackend backend)
     {
         var reports = new ReportCollector();
         var options = reports.Options("long-stall", TimeSpan.FromMilliseconds(20));
         options.Watchdog.MaxReportsPerMinute = 3;
         options.Watchdog.RateLimitWindow = TimeSpan.FromMinutes(10); // one window for the whole test
-        using var lt = new LoopThread(options);
+        using var lt = new LoopThread(Backends.Loop(backend, options));
         lt.Loop.Post(() =>
         {
             var watch = StallWatchdog.Current!;
@@ -34,15 +34,15 @@ public sealed class ReportLimitTests
         Assert.Contains("stall ended after", ended.ToString());
     }
 
-    [Fact]
-    public void Without_end_reports_escalations_may_use_the_whole_limit()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Without_end_reports_escalations_may_use_the_whole_limit(EventLoopBackend backend)
     {
         var reports = new ReportCollector();
         var options = reports.Options("no-end", TimeSpan.FromMilliseconds(20));
         options.Watchdog.MaxReportsPerMinute = 3;
         options.Watchdog.RateLimitWindow = TimeSpan.FromMinutes(10);
         options.Watchdog.ReportEnd = false;
-        using var lt = new LoopThread(options);
+        using var lt = new LoopThread(Backends.Loop(backend, options));
         var done = new ManualResetEventSlim();
         lt.Loop.Post(() =>
         {

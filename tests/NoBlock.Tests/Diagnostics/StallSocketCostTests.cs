@@ -18,13 +18,13 @@ public sealed class StallSocketCostTests(ITestOutputHelper output)
 
     private const int Backlog = 16, EarlyClients = 2, LateClients = 4, BytesPerClient = 1500;
 
-    [Fact]
-    public void The_stall_ended_report_shows_the_receive_and_accept_queues_that_filled_during_the_stall()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow(Skip = Backends.StalledQueuesDifference)]
+    public void The_stall_ended_report_shows_the_receive_and_accept_queues_that_filled_during_the_stall(EventLoopBackend backend)
     {
         var reports = new ReportCollector();
         var options = reports.Options("queues", Threshold);
         options.Watchdog.MaxReportsPerMinute = 1000; // every escalation report is wanted here (they pace the test)
-        using var lt = new LoopThread(options);
+        using var lt = new LoopThread(Backends.Loop(backend, options));
         var acceptor = lt.Invoke(() => TcpAcceptor.Listen(lt.Loop, new IPEndPoint(IPAddress.Loopback, 0), () => new Runtime.EchoConnection(),
             new TcpServerOptions { Backlog = Backlog }));
         var clients = new List<Socket>();
@@ -54,11 +54,12 @@ public sealed class StallSocketCostTests(ITestOutputHelper output)
             {
                 clients.Add(Connect(acceptor.LocalEndPoint));
             }
+            SocketDiagnostics? last = null;
             Waits.Until(() =>
             {
-                var d = lt.Loop.GetSocketDiagnostics();
+                var d = last = lt.Loop.GetSocketDiagnostics();
                 return d.ReceiveQueueBytes == EarlyClients * BytesPerClient && d.AcceptQueued == LateClients;
-            }, "the queues to fill while the loop is stalled");
+            }, "the queues to fill while the loop is stalled", onTimeout: () => $"last snapshot: {last}");
 
             // Escalation reports come at 2×, 4×, 8× … the threshold, each gap longer than the watchdog's snapshot
             // interval: two more of them mean a snapshot was taken after the queues filled.
@@ -97,13 +98,13 @@ public sealed class StallSocketCostTests(ITestOutputHelper output)
         }
     }
 
-    [Fact]
-    public void The_stall_ended_report_counts_the_listen_drops_of_a_full_accept_queue()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow(Skip = Backends.StalledQueuesDifference)]
+    public void The_stall_ended_report_counts_the_listen_drops_of_a_full_accept_queue(EventLoopBackend backend)
     {
         var reports = new ReportCollector();
         var options = reports.Options("drops", Threshold);
         options.Watchdog.MaxReportsPerMinute = 1000;
-        using var lt = new LoopThread(options);
+        using var lt = new LoopThread(Backends.Loop(backend, options));
         // Backlog 1: the kernel queues backlog + 1 connections; the handshakes after that are dropped.
         var acceptor = lt.Invoke(() => TcpAcceptor.Listen(lt.Loop, new IPEndPoint(IPAddress.Loopback, 0), () => new Runtime.EchoConnection(),
             new TcpServerOptions { Backlog = 1 }));

@@ -56,13 +56,13 @@ public sealed class StallStackTests
     }
 
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public void The_first_report_names_the_inner_methods_in_order_and_the_loop_keeps_serving(bool sleep)
+    [InlineData(EventLoopBackend.Epoll, true), IoUringRow(true)]
+    [InlineData(EventLoopBackend.Epoll, false), IoUringRow(false)]
+    public void The_first_report_names_the_inner_methods_in_order_and_the_loop_keeps_serving(EventLoopBackend backend, bool sleep)
     {
         s_release = false;
         var reports = new ReportCollector();
-        using var lt = new LoopThread(Capturing(reports, sleep ? "sleeper" : "spinner"));
+        using var lt = new LoopThread(Backends.Loop(backend, Capturing(reports, sleep ? "sleeper" : "spinner")));
         lt.Loop.Post(() =>
         {
             if (sleep)
@@ -100,12 +100,12 @@ public sealed class StallStackTests
         Assert.True(served.Wait(Waits.Long));
     }
 
-    [Fact]
-    public void A_disabled_capture_says_stack_unavailable()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void A_disabled_capture_says_stack_unavailable(EventLoopBackend backend)
     {
         s_release = false;
         var reports = new ReportCollector();
-        using var lt = new LoopThread(reports.Options("off", Threshold));
+        using var lt = new LoopThread(Backends.Loop(backend, reports.Options("off", Threshold)));
         lt.Loop.Post(SleepHandler);
         StallReport report;
         try
@@ -161,11 +161,11 @@ public sealed class StallStackTests
     }
 
     /// <summary>A sleep stall on a fresh loop gets its stack: the capture worker survived what came before.</summary>
-    private static void TheNextCaptureWorks(string name)
+    private static void TheNextCaptureWorks(EventLoopBackend backend, string name)
     {
         s_release = false;
         var reports = new ReportCollector();
-        using var lt = new LoopThread(Capturing(reports, name));
+        using var lt = new LoopThread(Backends.Loop(backend, Capturing(reports, name)));
         lt.Loop.Post(SleepHandler);
         StallReport report;
         try
@@ -180,13 +180,13 @@ public sealed class StallStackTests
         Assert.True(names.Contains(nameof(SleepLookup)), report.ToString());
     }
 
-    [Fact]
-    public void A_capture_in_flight_while_the_loop_stops_and_is_disposed_completes_and_the_next_capture_works()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void A_capture_in_flight_while_the_loop_stops_and_is_disposed_completes_and_the_next_capture_works(EventLoopBackend backend)
     {
         var reports = new ReportCollector();
         using (var held = new HeldSession())
         {
-            var lt = new LoopThread(Capturing(reports, "exiting"));
+            var lt = new LoopThread(Backends.Loop(backend, Capturing(reports, "exiting")));
             // The stall lasts until its session records, then the handler returns and the loop goes away under it.
             lt.Loop.Post(() => held.Recording.Wait(Waits.Long));
             Assert.True(held.Recording.Wait(Waits.Long), "no capture session started for the stall");
@@ -201,17 +201,17 @@ public sealed class StallStackTests
             var all = Of(reports, "exiting").ToList();
             Assert.True(all.IndexOf(stalled) < all.IndexOf(ended), string.Join("\n", all.Select(r => r.ToString())));
         }
-        TheNextCaptureWorks("after-exit");
+        TheNextCaptureWorks(backend, "after-exit");
     }
 
-    [Fact]
-    public void Stalls_that_start_while_a_capture_is_in_flight_on_the_same_loop_and_on_another_are_all_reported_in_order()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Stalls_that_start_while_a_capture_is_in_flight_on_the_same_loop_and_on_another_are_all_reported_in_order(EventLoopBackend backend)
     {
         s_release = false;
         var reports = new ReportCollector();
         using (var held = new HeldSession())
-        using (var a = new LoopThread(Capturing(reports, "a")))
-        using (var b = new LoopThread(Capturing(reports, "b")))
+        using (var a = new LoopThread(Backends.Loop(backend, Capturing(reports, "a"))))
+        using (var b = new LoopThread(Backends.Loop(backend, Capturing(reports, "b"))))
         {
             try
             {
@@ -256,6 +256,6 @@ public sealed class StallStackTests
                 Assert.True(served.Wait(Waits.Long), "the loop serves after the stalls");
             }
         }
-        TheNextCaptureWorks("after-overlap");
+        TheNextCaptureWorks(backend, "after-overlap");
     }
 }

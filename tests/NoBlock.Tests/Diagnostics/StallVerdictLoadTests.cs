@@ -20,25 +20,25 @@ public sealed class StallVerdictLoadTests(ITestOutputHelper output)
     private static readonly TimeSpan SpinnerLimit = TimeSpan.FromSeconds(30);
     private const int Stalls = 4;
 
-    [Fact]
-    public void A_sleeping_handler_on_a_core_full_of_spinners_is_blocked_in_every_report()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void A_sleeping_handler_on_a_core_full_of_spinners_is_blocked_in_every_report(EventLoopBackend backend)
     {
-        var reports = RunStalls("sleeping-loaded", spinners: 3, () => Thread.Sleep(StallLength)).Select(r => r.Report).ToArray();
+        var reports = RunStalls(backend, "sleeping-loaded", spinners: 3, () => Thread.Sleep(StallLength)).Select(r => r.Report).ToArray();
         Assert.All(reports, r => Assert.True(r.Kind == StallKind.Blocked, r.ToString()));
         Assert.All(reports.Where(r => r.Phase != StallPhase.Ended), r => Assert.True(r.SleepTime * 2 >= r.ObservedTime, r.ToString()));
     }
 
-    [Fact]
-    public void A_computing_handler_on_a_core_with_three_spinners_is_starved_in_every_report()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void A_computing_handler_on_a_core_with_three_spinners_is_starved_in_every_report(EventLoopBackend backend)
     {
         // Four CPU-bound threads on one core: the loop gets about a quarter of it (less if the machine adds more).
-        var reports = RunStalls("starved-loaded", spinners: 3, () => StallWatchdogTests.Spin(StallLength)).Select(r => r.Report).ToArray();
+        var reports = RunStalls(backend, "starved-loaded", spinners: 3, () => StallWatchdogTests.Spin(StallLength)).Select(r => r.Report).ToArray();
         Assert.All(reports, r => Assert.True(r.Kind == StallKind.Starved, r.ToString()));
         Assert.All(reports, r => Assert.Contains("starved, waiting for a CPU", r.ToString()));
     }
 
-    [Fact]
-    public void A_computing_handler_beside_a_background_spinner_is_running()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void A_computing_handler_beside_a_background_spinner_is_running(EventLoopBackend backend)
     {
         // The core is loaded on purpose, by a spinner at nice 19 (weight 15 against the loop's 1024): the loop keeps
         // nearly all of what its core gives this process. What the rest of the (shared, busy) machine takes cannot be
@@ -46,7 +46,7 @@ public sealed class StallVerdictLoadTests(ITestOutputHelper output)
         // a stall is judged only when the handler's own schedstat, read inside the handler independently of the
         // watchdog, says it got at least 70% of the CPU it wanted; the 1:1 split is pinned by ThreadStateTests.
         var shares = new double[Stalls];
-        var reports = RunStalls("background-load", spinners: 1, spinnerNice: 19, index =>
+        var reports = RunStalls(backend, "background-load", spinners: 1, spinnerNice: 19, index =>
         {
             var (cpu0, wait0) = OwnSchedstat();
             StallWatchdogTests.Spin(StallLength);
@@ -69,9 +69,9 @@ public sealed class StallVerdictLoadTests(ITestOutputHelper output)
     }
 
     /// <summary>Runs <see cref="Stalls"/> identical stalls on a loop pinned to one core with <paramref name="spinners"/> spinners on the same core.</summary>
-    private IndexedReport[] RunStalls(string name, int spinners, Action stall) => RunStalls(name, spinners, spinnerNice: 0, _ => stall());
+    private IndexedReport[] RunStalls(EventLoopBackend backend, string name, int spinners, Action stall) => RunStalls(backend, name, spinners, spinnerNice: 0, _ => stall());
 
-    private IndexedReport[] RunStalls(string name, int spinners, int spinnerNice, Action<int> stall)
+    private IndexedReport[] RunStalls(EventLoopBackend backend, string name, int spinners, int spinnerNice, Action<int> stall)
     {
         int cpu = Affinity.LastAllowedCpu();
         var collected = new List<IndexedReport>();
@@ -90,7 +90,7 @@ public sealed class StallVerdictLoadTests(ITestOutputHelper output)
             Watchdog = { MaxReportsPerMinute = 1000, CaptureStack = false }, // a verdict test: no EventPipe session competing for the CPU
             Guards = { EdgeTriggeredLeftovers = false, SyncWaits = false },
         };
-        using var lt = new LoopThread(options);
+        using var lt = new LoopThread(Backends.Loop(backend, options));
         lt.Invoke(() => Affinity.PinCurrentThread(cpu));
         using var load = new Spinners(spinners, cpu, SpinnerLimit, spinnerNice);
         load.WaitUntilSpinning();

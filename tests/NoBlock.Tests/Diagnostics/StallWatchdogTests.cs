@@ -15,14 +15,14 @@ public sealed class StallWatchdogTests
 {
     private static readonly TimeSpan Threshold = TimeSpan.FromMilliseconds(50);
 
-    [Fact]
-    public void A_sleeping_fd_handler_is_reported_blocked_in_a_syscall_with_its_fd_and_events()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void A_sleeping_fd_handler_is_reported_blocked_in_a_syscall_with_its_fd_and_events(EventLoopBackend backend)
     {
         var reports = new ReportCollector();
         var (r, w) = Fds.Pipe();
         try
         {
-            using var lt = new LoopThread(reports.Options("sleepy", Threshold));
+            using var lt = new LoopThread(Backends.Loop(backend, reports.Options("sleepy", Threshold)));
             lt.Invoke(() => lt.Loop.Register(r, IoEvents.Readable, SleepingReader));
             Fds.Write(w);
 
@@ -59,11 +59,11 @@ public sealed class StallWatchdogTests
         Fds.Drain(e.Fd);
     }
 
-    [Fact]
-    public void A_spinning_handler_is_reported_running_not_blocked()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void A_spinning_handler_is_reported_running_not_blocked(EventLoopBackend backend)
     {
         var reports = new ReportCollector();
-        using var lt = new LoopThread(reports.Options("spinner", Threshold));
+        using var lt = new LoopThread(Backends.Loop(backend, reports.Options("spinner", Threshold)));
         lt.Loop.Post(() => reports.StallUntil("spinner", StallPhase.Stalled, spin: true));
 
         var report = reports.WaitFor(StallPhase.Stalled);
@@ -86,13 +86,13 @@ public sealed class StallWatchdogTests
         }
     }
 
-    [Fact]
-    public void One_watchdog_reports_stalls_on_several_loops_at_once()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void One_watchdog_reports_stalls_on_several_loops_at_once(EventLoopBackend backend)
     {
         var reports = new ReportCollector();
-        using var a = new LoopThread(reports.Options("group-a", Threshold));
-        using var b = new LoopThread(reports.Options("group-b", TimeSpan.FromMilliseconds(80)));
-        using var quiet = new LoopThread(reports.Options("group-quiet", Threshold));
+        using var a = new LoopThread(Backends.Loop(backend, reports.Options("group-a", Threshold)));
+        using var b = new LoopThread(Backends.Loop(backend, reports.Options("group-b", TimeSpan.FromMilliseconds(80))));
+        using var quiet = new LoopThread(Backends.Loop(backend, reports.Options("group-quiet", Threshold)));
         a.Loop.Post(() => reports.StallUntil("group-a", StallPhase.Stalled));
         b.Loop.Post(() => reports.StallUntil("group-b", StallPhase.Stalled, spin: true));
         Waits.Until(() => reports.Stalls.Count(r => r.Phase == StallPhase.Ended) == 2, "both loops' stalls to end");
@@ -114,12 +114,12 @@ public sealed class StallWatchdogTests
         }
     }
 
-    [Fact]
-    public void Ten_thousand_quick_handlers_make_no_report()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Ten_thousand_quick_handlers_make_no_report(EventLoopBackend backend)
     {
         var reports = new ReportCollector();
         // A threshold well above any quick handler yet far below a second: a report here would be a false alarm.
-        using var lt = new LoopThread(reports.Options("quick", TimeSpan.FromMilliseconds(250)));
+        using var lt = new LoopThread(Backends.Loop(backend, reports.Options("quick", TimeSpan.FromMilliseconds(250))));
         int ran = 0;
         for (int i = 0; i < 10_000; i++)
         {
@@ -130,11 +130,11 @@ public sealed class StallWatchdogTests
         Assert.Empty(reports.Stalls);
     }
 
-    [Fact]
-    public void A_long_stall_escalates_at_doubling_multiples_and_ends_once()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void A_long_stall_escalates_at_doubling_multiples_and_ends_once(EventLoopBackend backend)
     {
         var reports = new ReportCollector();
-        using var lt = new LoopThread(reports.Options("escalating", Threshold));
+        using var lt = new LoopThread(Backends.Loop(backend, reports.Options("escalating", Threshold)));
         lt.Loop.Post(() => Thread.Sleep(500));
 
         reports.WaitFor(StallPhase.Ended);
@@ -153,8 +153,8 @@ public sealed class StallWatchdogTests
         Assert.Contains("still stalled", ongoing[1].ToString());
     }
 
-    [Fact]
-    public void Reports_beyond_the_limit_are_counted_and_summed_up_once_per_window()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Reports_beyond_the_limit_are_counted_and_summed_up_once_per_window(EventLoopBackend backend)
     {
         var reports = new ReportCollector();
         var options = reports.Options("limited", Threshold);
@@ -162,7 +162,7 @@ public sealed class StallWatchdogTests
         options.Watchdog.RateLimitWindow = TimeSpan.FromSeconds(3);
         options.Watchdog.Escalate = false;
         options.Watchdog.ReportEnd = false;
-        using var lt = new LoopThread(options);
+        using var lt = new LoopThread(Backends.Loop(backend, options));
         int done = 0;
         for (int i = 0; i < 5; i++)
         {
@@ -180,8 +180,8 @@ public sealed class StallWatchdogTests
         Assert.Equal("NoBlock: loop 'limited': suppressed 3 stall report(s) in the last minute (report limit per minute reached)", summary.ToString());
     }
 
-    [Fact]
-    public void A_throwing_sink_does_not_stop_the_watchdog()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void A_throwing_sink_does_not_stop_the_watchdog(EventLoopBackend backend)
     {
         int calls = 0;
         var options = new EventLoopOptions
@@ -194,7 +194,7 @@ public sealed class StallWatchdogTests
                 throw new InvalidOperationException("sink failure");
             },
         };
-        using (var lt = new LoopThread(options))
+        using (var lt = new LoopThread(Backends.Loop(backend, options)))
         {
             lt.Loop.Post(() => Thread.Sleep(300));
             Waits.Until(() => Volatile.Read(ref calls) >= 2, "the sink to be called again after it threw");
@@ -202,16 +202,16 @@ public sealed class StallWatchdogTests
 
         // The watchdog thread is still alive for other loops.
         var reports = new ReportCollector();
-        using var other = new LoopThread(reports.Options("after-the-throw", Threshold));
+        using var other = new LoopThread(Backends.Loop(backend, reports.Options("after-the-throw", Threshold)));
         other.Loop.Post(() => Thread.Sleep(200));
         reports.WaitFor(StallPhase.Stalled);
     }
 
-    [Fact]
-    public void Stop_during_a_stall_lets_the_handler_finish_and_reports_the_end()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Stop_during_a_stall_lets_the_handler_finish_and_reports_the_end(EventLoopBackend backend)
     {
         var reports = new ReportCollector();
-        var lt = new LoopThread(reports.Options("stopping", Threshold));
+        var lt = new LoopThread(Backends.Loop(backend, reports.Options("stopping", Threshold)));
         using var release = new ManualResetEventSlim();
         lt.Loop.Post(() => release.Wait(Waits.Long));
         reports.WaitFor(StallPhase.Stalled);
@@ -224,11 +224,11 @@ public sealed class StallWatchdogTests
         Assert.Equal("stopping", ended.LoopName);
     }
 
-    [Fact]
-    public void A_loop_run_again_after_Stop_is_watched_again()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void A_loop_run_again_after_Stop_is_watched_again(EventLoopBackend backend)
     {
         var reports = new ReportCollector();
-        using var loop = new EventLoop(reports.Options("rerun", Threshold));
+        using var loop = Backends.Loop(backend, reports.Options("rerun", Threshold));
         for (int run = 1; run <= 2; run++)
         {
             var thread = new Thread(loop.Run) { IsBackground = true };
@@ -248,14 +248,14 @@ public sealed class StallWatchdogTests
         }
     }
 
-    [Fact]
-    public void A_logger_gets_one_event_per_phase_with_the_same_named_fields()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void A_logger_gets_one_event_per_phase_with_the_same_named_fields(EventLoopBackend backend)
     {
         var logger = new FakeLogger();
         var reports = new ReportCollector();
         var options = reports.Options("logged", Threshold);
         options.Logger = logger;
-        using var lt = new LoopThread(options);
+        using var lt = new LoopThread(Backends.Loop(backend, options));
         lt.Loop.Post(() => Thread.Sleep(300)); // 1×, 2×, 4× the threshold, then the end
 
         Waits.Until(() => logger.Collector.GetSnapshot().Any(e => e.Id.Name == "LoopStallEnded"), "the stall's end in the log");
@@ -300,11 +300,11 @@ public sealed class StallWatchdogTests
         }
     }
 
-    [Fact]
-    public void The_end_report_of_a_blocked_stall_says_blocked()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void The_end_report_of_a_blocked_stall_says_blocked(EventLoopBackend backend)
     {
         var reports = new ReportCollector();
-        using var lt = new LoopThread(reports.Options("ended-blocked", Threshold));
+        using var lt = new LoopThread(Backends.Loop(backend, reports.Options("ended-blocked", Threshold)));
         lt.Loop.Post(() => Thread.Sleep(200));
         var ended = reports.WaitFor(StallPhase.Ended);
         Assert.Equal(StallKind.Blocked, ended.Kind);
@@ -312,15 +312,15 @@ public sealed class StallWatchdogTests
         Assert.Contains(", last seen blocked", ended.ToString());
     }
 
-    [Fact]
-    public void End_reports_count_against_the_report_limit()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void End_reports_count_against_the_report_limit(EventLoopBackend backend)
     {
         var reports = new ReportCollector();
         var options = reports.Options("limited-ends", Threshold);
         options.Watchdog.MaxReportsPerMinute = 3;
         options.Watchdog.RateLimitWindow = TimeSpan.FromSeconds(5);
         options.Watchdog.Escalate = false;
-        using var lt = new LoopThread(options);
+        using var lt = new LoopThread(Backends.Loop(backend, options));
         int done = 0;
         for (int i = 0; i < 4; i++)
         {
@@ -338,25 +338,25 @@ public sealed class StallWatchdogTests
         Assert.Equal(3, summary.SuppressedCount);
     }
 
-    [Fact]
-    public void Watchdog_off_means_no_reports()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Watchdog_off_means_no_reports(EventLoopBackend backend)
     {
         var reports = new ReportCollector();
         var options = reports.Options("unwatched", Threshold);
         options.Watchdog.Enabled = false;
-        using var lt = new LoopThread(options);
+        using var lt = new LoopThread(Backends.Loop(backend, options));
         lt.Loop.Post(() => Thread.Sleep(200));
         // A second, watched loop stalling after it proves the watchdog had time to look.
         var witness = new ReportCollector();
-        using var watched = new LoopThread(witness.Options("witness", Threshold));
+        using var watched = new LoopThread(Backends.Loop(backend, witness.Options("witness", Threshold)));
         lt.RunTurns(1);
         watched.Loop.Post(() => Thread.Sleep(200));
         witness.WaitFor(StallPhase.Ended);
         Assert.Empty(reports.Stalls);
     }
 
-    [Fact]
-    public void Lock_contention_on_the_loop_thread_is_named_from_the_runtime_events()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Lock_contention_on_the_loop_thread_is_named_from_the_runtime_events(EventLoopBackend backend)
     {
         var reports = new ReportCollector();
         var options = reports.Options("contended", Threshold);
@@ -375,7 +375,7 @@ public sealed class StallWatchdogTests
         });
         holder.Start();
         holding.Wait();
-        using var lt = new LoopThread(options);
+        using var lt = new LoopThread(Backends.Loop(backend, options));
         lt.Loop.Post(() =>
         {
             lock (gate)
@@ -391,15 +391,15 @@ public sealed class StallWatchdogTests
         Assert.Contains("(a managed wait: lock contention)", named.ToString());
     }
 
-    [Fact]
-    public void A_wait_handle_wait_on_the_loop_thread_is_named_and_a_plain_sleep_is_not()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void A_wait_handle_wait_on_the_loop_thread_is_named_and_a_plain_sleep_is_not(EventLoopBackend backend)
     {
         var reports = new ReportCollector();
         var options = reports.Options("wait-handle", Threshold);
         options.Watchdog.RuntimeWaitEvents = true;
         options.Watchdog.MaxReportsPerMinute = 100;
         using var never = new ManualResetEvent(false);
-        using var lt = new LoopThread(options);
+        using var lt = new LoopThread(Backends.Loop(backend, options));
         lt.Loop.Post(() => never.WaitOne(1000));
         Waits.Until(() => reports.Stalls.Any(r => r.ManagedWait == "a wait handle"), "a report naming the wait handle");
         reports.WaitFor(StallPhase.Ended);
@@ -407,7 +407,7 @@ public sealed class StallWatchdogTests
         var sleeps = new ReportCollector();
         var sleepOptions = sleeps.Options("plain-sleep", Threshold);
         sleepOptions.Watchdog.RuntimeWaitEvents = true;
-        using var other = new LoopThread(sleepOptions);
+        using var other = new LoopThread(Backends.Loop(backend, sleepOptions));
         other.Loop.Post(() => Thread.Sleep(300));
         sleeps.WaitFor(StallPhase.Ended);
         Assert.All(sleeps.Stalls, r => Assert.Null(r.ManagedWait)); // Thread.Sleep raises no runtime event

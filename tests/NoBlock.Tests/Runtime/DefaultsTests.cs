@@ -27,15 +27,15 @@ public sealed class DefaultsTests
 
     private static void Throw(string what) => throw new InvalidOperationException(what);
 
-    [Fact]
-    public void A_throwing_handler_with_no_logger_and_no_callback_writes_one_line_naming_handler_fd_exception_and_outcome()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void A_throwing_handler_with_no_logger_and_no_callback_writes_one_line_naming_handler_fd_exception_and_outcome(EventLoopBackend backend)
     {
         var lines = new Lines();
         var writer = lines.Writer();
         int fd = Fds.EventFd();
         try
         {
-            using var lt = new LoopThread(new EventLoopOptions { Name = "quiet", FaultWriter = () => writer });
+            using var lt = new LoopThread(Backends.Loop(backend, new EventLoopOptions { Name = "quiet", FaultWriter = () => writer }));
             lt.Invoke(() => lt.Loop.Register(fd, IoEvents.Readable, _ => Throw("boom in the fd handler")));
             Fds.Write(fd, 8); // an eventfd takes an 8-byte count
             lt.Loop.Post(() => Throw("boom in posted work"));
@@ -59,10 +59,10 @@ public sealed class DefaultsTests
     }
 
     [Theory]
-    [InlineData("logger")]
-    [InlineData("callback")]
-    [InlineData("off")]
-    public void No_stderr_line_when_a_logger_or_callback_is_told_or_the_line_is_switched_off(string setting)
+    [InlineData(EventLoopBackend.Epoll, "logger"), IoUringRow("logger")]
+    [InlineData(EventLoopBackend.Epoll, "callback"), IoUringRow("callback")]
+    [InlineData(EventLoopBackend.Epoll, "off"), IoUringRow("off")]
+    public void No_stderr_line_when_a_logger_or_callback_is_told_or_the_line_is_switched_off(EventLoopBackend backend, string setting)
     {
         var lines = new Lines();
         var writer = lines.Writer();
@@ -74,7 +74,7 @@ public sealed class DefaultsTests
             case "callback": options.OnHandlerException = _ => told++; break;
             default: options.HandlerFaultsToStandardError = false; break;
         }
-        using var lt = new LoopThread(options);
+        using var lt = new LoopThread(Backends.Loop(backend, options));
         for (int i = 0; i < 3; i++)
         {
             lt.Loop.Post(() => Throw("boom"));
@@ -84,19 +84,19 @@ public sealed class DefaultsTests
         Assert.Equal(setting == "callback" ? 3 : 0, lt.Invoke(() => told));
     }
 
-    [Fact]
-    public void The_stderr_lines_are_rate_limited_per_minute()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void The_stderr_lines_are_rate_limited_per_minute(EventLoopBackend backend)
     {
         var lines = new Lines();
         var writer = lines.Writer();
-        using var lt = new LoopThread(new EventLoopOptions { FaultWriter = () => writer, StandardErrorFaultsPerMinute = 4 });
+        using var lt = new LoopThread(Backends.Loop(backend, new EventLoopOptions { FaultWriter = () => writer, StandardErrorFaultsPerMinute = 4 }));
         for (int i = 0; i < 25; i++)
         {
             lt.Loop.Post(() => Throw("boom"));
         }
         lt.RunTurns();
         Assert.Equal(4, lines.All().Length);
-        Assert.Throws<ArgumentOutOfRangeException>(() => new EventLoop(new EventLoopOptions { StandardErrorFaultsPerMinute = 0 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Backends.Loop(backend, new EventLoopOptions { StandardErrorFaultsPerMinute = 0 }));
     }
 
     [Fact]
@@ -108,14 +108,14 @@ public sealed class DefaultsTests
         Assert.Contains("the loop stops", HandlerFaultLines.Format(fault, HandlerExceptionPolicy.StopLoop, 0));
     }
 
-    [Fact]
-    public void A_group_on_a_port_another_group_listens_on_is_a_clear_error_unless_ReusePort_is_set()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void A_group_on_a_port_another_group_listens_on_is_a_clear_error_unless_ReusePort_is_set(EventLoopBackend backend)
     {
-        using var first = new EventLoopGroup(2, new EventLoopOptions { Name = "first" });
+        using var first = new EventLoopGroup(2, new EventLoopOptions { Name = "first", Backend = backend });
         var ep = first.Listen(AnyLoopbackPort, () => new EchoConnection());
         first.Start();
 
-        using var second = new EventLoopGroup(2, new EventLoopOptions { Name = "second" });
+        using var second = new EventLoopGroup(2, new EventLoopOptions { Name = "second", Backend = backend });
         var options = new TcpServerOptions();
         var ex = Assert.Throws<SocketException>(() => second.Listen(ep, () => new EchoConnection(), options));
         Assert.Equal(SocketError.AddressAlreadyInUse, ex.SocketErrorCode);
@@ -130,8 +130,8 @@ public sealed class DefaultsTests
         Assert.Equal(2, second.Acceptors.Count);
     }
 
-    [Fact]
-    public void A_group_on_a_free_fixed_port_still_shares_it_among_its_own_loops()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void A_group_on_a_free_fixed_port_still_shares_it_among_its_own_loops(EventLoopBackend backend)
     {
         int port;
         using (var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
@@ -139,16 +139,16 @@ public sealed class DefaultsTests
             probe.Bind(AnyLoopbackPort);
             port = ((IPEndPoint)probe.LocalEndPoint!).Port;
         }
-        using var group = new EventLoopGroup(3);
+        using var group = new EventLoopGroup(3, Backends.Options(backend));
         var ep = group.Listen(new IPEndPoint(IPAddress.Loopback, port), () => new EchoConnection());
         Assert.Equal(port, ep.Port);
         Assert.Equal(3, group.Acceptors.Count);
     }
 
-    [Fact]
-    public void TcpAcceptor_on_a_port_in_use_names_the_port_and_the_way_out()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void TcpAcceptor_on_a_port_in_use_names_the_port_and_the_way_out(EventLoopBackend backend)
     {
-        using var loop = new EventLoop();
+        using var loop = Backends.Loop(backend);
         using var first = TcpAcceptor.Listen(loop, AnyLoopbackPort, () => new EchoConnection());
         var ex = Assert.Throws<SocketException>(() => TcpAcceptor.Listen(loop, first.LocalEndPoint, () => new EchoConnection()));
         Assert.Equal(SocketError.AddressAlreadyInUse, ex.SocketErrorCode);

@@ -20,11 +20,11 @@ public sealed class OffloadAndReportTests
         };
     }
 
-    [Fact]
-    public void Work_that_throws_is_reported_once_on_the_loop_thread_named_after_the_work()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Work_that_throws_is_reported_once_on_the_loop_thread_named_after_the_work(EventLoopBackend backend)
     {
         var faults = new Faults();
-        using var lt = new LoopThread(faults.Options());
+        using var lt = new LoopThread(Backends.Loop(backend, faults.Options()));
         int workThread = 0;
         lt.Loop.OffloadAndReport(() =>
         {
@@ -48,11 +48,11 @@ public sealed class OffloadAndReportTests
         Assert.Single(faults.Seen);
     }
 
-    [Fact]
-    public void Work_that_succeeds_reports_nothing()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Work_that_succeeds_reports_nothing(EventLoopBackend backend)
     {
         var faults = new Faults();
-        using var lt = new LoopThread(faults.Options());
+        using var lt = new LoopThread(Backends.Loop(backend, faults.Options()));
         int done = 0;
         for (int i = 0; i < 100; i++)
         {
@@ -63,11 +63,11 @@ public sealed class OffloadAndReportTests
         Assert.Empty(faults.Seen);
     }
 
-    [Fact]
-    public void Under_StopLoop_a_failing_work_stops_the_loop_and_Run_rethrows_it()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Under_StopLoop_a_failing_work_stops_the_loop_and_Run_rethrows_it(EventLoopBackend backend)
     {
         var faults = new Faults();
-        using var loop = new EventLoop(faults.Options(HandlerExceptionPolicy.StopLoop));
+        using var loop = Backends.Loop(backend, faults.Options(HandlerExceptionPolicy.StopLoop));
         Exception? runError = null;
         var thread = new Thread(() => runError = Record.Exception(loop.Run)) { IsBackground = true };
         thread.Start();
@@ -77,11 +77,11 @@ public sealed class OffloadAndReportTests
         Assert.Single(faults.Seen);
     }
 
-    [Fact]
-    public void A_fault_after_Dispose_is_reported_on_the_pool_thread()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void A_fault_after_Dispose_is_reported_on_the_pool_thread(EventLoopBackend backend)
     {
         var faults = new Faults();
-        var loop = new EventLoop(faults.Options());
+        var loop = Backends.Loop(backend, faults.Options());
         using var release = new ManualResetEventSlim();
         loop.OffloadAndReport(() =>
         {
@@ -94,13 +94,13 @@ public sealed class OffloadAndReportTests
         Assert.IsType<IOException>(Assert.Single(faults.Seen).Fault.Exception);
     }
 
-    [Fact]
-    public void A_fault_that_both_Dispose_and_the_disposed_check_see_is_reported_once()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void A_fault_that_both_Dispose_and_the_disposed_check_see_is_reported_once(EventLoopBackend backend)
     {
         // The worst interleaving, made certain: Dispose runs after the fault was queued and before the work's thread
         // looks at IsDisposed, so Dispose's drain hands the report to the pool and the work's thread sees the loop gone.
         var faults = new Faults();
-        var loop = new EventLoop(faults.Options());
+        var loop = Backends.Loop(backend, faults.Options());
         loop.TestHookAfterCompletionQueued = loop.Dispose;
         loop.OffloadAndReport(() => throw new IOException("both"));
         Waits.Until(() => !faults.Seen.IsEmpty, "the fault");
@@ -108,8 +108,8 @@ public sealed class OffloadAndReportTests
         Assert.Single(faults.Seen);
     }
 
-    [Fact]
-    public void A_fault_racing_Dispose_is_reported_exactly_once()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void A_fault_racing_Dispose_is_reported_exactly_once(EventLoopBackend backend)
     {
         // The fault is queued for the loop and the loop is disposed at about the same time: Dispose's drain, the
         // disposed check after the enqueue, or both see it. Either way one report, never zero, never two.
@@ -119,7 +119,7 @@ public sealed class OffloadAndReportTests
         {
             var faults = new Faults();
             all.Add(faults);
-            var loop = new EventLoop(faults.Options());
+            var loop = Backends.Loop(backend, faults.Options());
             using var go = new ManualResetEventSlim();
             int n = cycle;
             loop.OffloadAndReport(() =>
@@ -139,10 +139,10 @@ public sealed class OffloadAndReportTests
         Assert.True(doubled.Length == 0, "cycles with more than one report: " + string.Join(", ", doubled.Take(10)));
     }
 
-    [Fact]
-    public void Null_work_and_a_disposed_loop_are_refused()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Null_work_and_a_disposed_loop_are_refused(EventLoopBackend backend)
     {
-        var loop = new EventLoop();
+        var loop = Backends.Loop(backend);
         Assert.Throws<ArgumentNullException>(() => loop.OffloadAndReport(null!));
         loop.Dispose();
         Assert.Throws<ObjectDisposedException>(() => loop.OffloadAndReport(() => { }));

@@ -17,11 +17,11 @@ public sealed class SocketDiagnosticsTests
 
     private const int EarlyClients = 3, LateClients = 5, BytesPerClient = 1000;
 
-    [Fact]
-    public void A_stalled_loop_fills_receive_and_accept_queues_and_they_drain_after()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void A_stalled_loop_fills_receive_and_accept_queues_and_they_drain_after(EventLoopBackend backend)
     {
         EchoConnection.Reset();
-        using var lt = new LoopThread();
+        using var lt = new LoopThread(Backends.Loop(backend));
         var acceptor = lt.Invoke(() => TcpAcceptor.Listen(lt.Loop, new IPEndPoint(IPAddress.Loopback, 0), () => new EchoConnection(),
             new TcpServerOptions { Backlog = Backlog }));
         var clients = new List<Socket>();
@@ -99,11 +99,11 @@ public sealed class SocketDiagnosticsTests
         }
     }
 
-    [Fact]
-    public void Only_the_loops_own_sockets_are_counted_and_closed_ones_leave()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Only_the_loops_own_sockets_are_counted_and_closed_ones_leave(EventLoopBackend backend)
     {
         EchoConnection.Reset();
-        using var lt = new LoopThread();
+        using var lt = new LoopThread(Backends.Loop(backend));
         var (r, w) = Fds.Pipe();
         try
         {
@@ -125,11 +125,11 @@ public sealed class SocketDiagnosticsTests
         }
     }
 
-    [Fact]
-    public void A_full_accept_queue_shows_as_listen_drops_in_the_counters()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow(Skip = Backends.StalledQueuesDifference)]
+    public void A_full_accept_queue_shows_as_listen_drops_in_the_counters(EventLoopBackend backend)
     {
         EchoConnection.Reset();
-        using var lt = new LoopThread();
+        using var lt = new LoopThread(Backends.Loop(backend));
         // Backlog 1: the kernel queues at most backlog + 1 handshakes; the rest overflow (their SYNs or ACKs dropped).
         var acceptor = lt.Invoke(() => TcpAcceptor.Listen(lt.Loop, new IPEndPoint(IPAddress.Loopback, 0), () => new EchoConnection(),
             new TcpServerOptions { Backlog = 1 }));
@@ -180,10 +180,10 @@ public sealed class SocketDiagnosticsTests
         }
     }
 
-    [Fact]
-    public void On_the_loop_thread_the_snapshot_is_refused_and_the_async_one_is_taken_off_the_loop()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void On_the_loop_thread_the_snapshot_is_refused_and_the_async_one_is_taken_off_the_loop(EventLoopBackend backend)
     {
-        using var lt = new LoopThread(new EventLoopOptions { Name = "diag-on-loop" });
+        using var lt = new LoopThread(Backends.Loop(backend, new EventLoopOptions { Name = "diag-on-loop" }));
         var refused = lt.Invoke(() => Assert.Throws<InvalidOperationException>(() => lt.Loop.GetSocketDiagnostics()));
         Assert.Contains("GetSocketDiagnosticsAsync", refused.Message);
         Assert.Contains("'diag-on-loop'", refused.Message);
@@ -200,10 +200,10 @@ public sealed class SocketDiagnosticsTests
         Assert.Equal("diag-on-loop", Waits.Result(lt.Loop.GetSocketDiagnosticsAsync(), "a snapshot from the test thread").LoopName);
     }
 
-    [Fact]
-    public void Asking_a_disposed_loop_throws_ObjectDisposedException_naming_it()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Asking_a_disposed_loop_throws_ObjectDisposedException_naming_it(EventLoopBackend backend)
     {
-        var loop = new EventLoop(new EventLoopOptions { Name = "gone" });
+        var loop = Backends.Loop(backend, new EventLoopOptions { Name = "gone" });
         Assert.Equal(0, loop.GetSocketDiagnostics().Connections); // a loop that never ran can be asked
         loop.Dispose();
         var ex = Assert.Throws<ObjectDisposedException>(() => loop.GetSocketDiagnostics());

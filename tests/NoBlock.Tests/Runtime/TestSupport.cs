@@ -13,14 +13,15 @@ internal static class Waits
 {
     public static readonly TimeSpan Long = TimeSpan.FromSeconds(30);
 
-    public static void Until(Func<bool> condition, string what, TimeSpan? timeout = null)
+    /// <param name="onTimeout">What the failure message adds, read when the wait has timed out (e.g. the last state seen).</param>
+    public static void Until(Func<bool> condition, string what, TimeSpan? timeout = null, Func<string>? onTimeout = null)
     {
         var deadline = DateTime.UtcNow + (timeout ?? Long);
         while (!condition())
         {
             if (DateTime.UtcNow > deadline)
             {
-                throw new Xunit.Sdk.XunitException($"Timed out waiting for: {what}");
+                throw new Xunit.Sdk.XunitException($"Timed out waiting for: {what}{(onTimeout is null ? "" : "; " + onTimeout())}");
             }
             Thread.Sleep(1);
         }

@@ -32,12 +32,12 @@ public sealed class UdpDiagnosticsTests
         }
     }
 
-    [Fact]
-    public void A_registered_UDP_socket_shows_its_own_queue_and_drops_and_an_unregistered_one_does_not()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void A_registered_UDP_socket_shows_its_own_queue_and_drops_and_an_unregistered_one_does_not(EventLoopBackend backend)
     {
         using var mine = BoundUdp();
         using var other = BoundUdp();
-        using var lt = new LoopThread();
+        using var lt = new LoopThread(Backends.Loop(backend));
         // Edge-triggered and never read: the datagrams stay queued and the rest are dropped, with no busy loop.
         var reg = lt.Invoke(() => lt.Loop.Register((int)mine.Handle, IoEvents.Readable | IoEvents.EdgeTriggered, _ => { }));
         FloodTo(mine);
@@ -58,12 +58,12 @@ public sealed class UdpDiagnosticsTests
         Assert.Empty(lt.Loop.GetSocketDiagnostics().UdpSockets);
     }
 
-    [Fact]
-    public void The_stall_ended_report_counts_the_datagrams_dropped_on_the_loops_sockets_during_the_stall()
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void The_stall_ended_report_counts_the_datagrams_dropped_on_the_loops_sockets_during_the_stall(EventLoopBackend backend)
     {
         using var mine = BoundUdp();
         var reports = new ReportCollector();
-        using var lt = new LoopThread(reports.Options("udp-stall", TimeSpan.FromMilliseconds(50)));
+        using var lt = new LoopThread(Backends.Loop(backend, reports.Options("udp-stall", TimeSpan.FromMilliseconds(50))));
         lt.Invoke(() => lt.Loop.Register((int)mine.Handle, IoEvents.Readable | IoEvents.EdgeTriggered, _ => { }));
         using var flooded = new ManualResetEventSlim();
         lt.Loop.Post(() => flooded.Wait(Waits.Long)); // the stall lasts until the flood is in
