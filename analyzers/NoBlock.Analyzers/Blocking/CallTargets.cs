@@ -152,7 +152,9 @@ internal sealed class CallTargets
     /// <summary><paramref name="type"/> when it tells more about the receiver than the method's own type, else null.</summary>
     public static ITypeSymbol? Narrower(ITypeSymbol? type, IMethodSymbol method)
     {
-        if (type is not INamedTypeSymbol { TypeKind: TypeKind.Class or TypeKind.Interface or TypeKind.Struct } named || method.IsStatic || method.ContainingType is null)
+        // object says nothing (an interface's member on an object-typed receiver, after a cast the operation hides).
+        if (type is not INamedTypeSymbol { TypeKind: TypeKind.Class or TypeKind.Interface or TypeKind.Struct, SpecialType: not SpecialType.System_Object } named
+            || method.IsStatic || method.ContainingType is null)
         {
             return null;
         }
