@@ -48,16 +48,42 @@ internal sealed class MethodFacts
 
     public readonly struct Callee
     {
-        public Callee(IMethodSymbol method, bool calledOutsideLoop, string? reason, ulong nonBlockingArguments = 0, ImmutableArray<(int Ordinal, int From)> passedOn = default)
+        public Callee(IMethodSymbol method, bool calledOutsideLoop, string? reason, ulong nonBlockingArguments = 0, ImmutableArray<(int Ordinal, int From)> passedOn = default, CallTarget? target = null)
         {
             Method = method;
             CalledOutsideLoop = calledOutsideLoop;
             Reason = reason;
             NonBlockingArguments = nonBlockingArguments;
             PassedOn = passedOn.IsDefault ? ImmutableArray<(int, int)>.Empty : passedOn;
+            ThisBound = target?.ThisBound;
+            OnThis = target?.OnThis ?? false;
+            Dispatched = target?.Dispatched;
         }
 
+        private Callee(Callee edge, bool calledOutsideLoop, ulong nonBlockingArguments, ImmutableArray<(int Ordinal, int From)> passedOn)
+            : this(edge.Method, calledOutsideLoop, edge.Reason, nonBlockingArguments, passedOn)
+        {
+            ThisBound = edge.ThisBound;
+            OnThis = edge.OnThis;
+            Dispatched = edge.Dispatched;
+        }
+
+        /// <summary>The same edge with the socket modes of its arguments.</summary>
+        public Callee WithSockets(ulong nonBlockingArguments, ImmutableArray<(int Ordinal, int From)> passedOn) => new(this, CalledOutsideLoop, nonBlockingArguments, passedOn);
+
+        /// <summary>The same edge, now known to be called outside a loop too.</summary>
+        public Callee CalledOutsideLoopToo() => new(this, true, NonBlockingArguments, PassedOn);
+
         public IMethodSymbol Method { get; }
+
+        /// <summary>See <see cref="CallTarget.ThisBound"/>: what the callee's <c>this</c> is known to be from the receiver.</summary>
+        public ITypeSymbol? ThisBound { get; }
+
+        /// <summary>The call is on the caller's own <c>this</c>: what the search knows of the caller's <c>this</c> holds in the callee.</summary>
+        public bool OnThis { get; }
+
+        /// <summary>The interface or virtual member the call names, when the callee is one of its implementations.</summary>
+        public IMethodSymbol? Dispatched { get; }
 
         /// <summary>Bit k: every call passes a socket known non-blocking as the callee's parameter k.</summary>
         public ulong NonBlockingArguments { get; }
@@ -200,20 +226,33 @@ internal sealed class CallGraph
     /// empty set — "reaches nothing", the chain — holds for every other, so only it is cached.
     /// </summary>
     public BlockingChain? FindBlockingChain(IMethodSymbol start, ulong nonBlockingParameters, CancellationToken cancellationToken)
+        => FindBlockingChain(start, nonBlockingParameters, null, cancellationToken);
+
+    /// <summary>
+    /// The same, also knowing that <c>this</c> in <paramref name="start"/> is a <paramref name="thisBound"/> (null:
+    /// only its own type). Along the chain, a call on <c>this</c> keeps what is known of it, so an interface or
+    /// virtual call on <c>this</c> reaches only the implementations such an object can run (a base class's template
+    /// method called on a subclass runs that subclass's overrides, not a sibling's). A node is a method with its
+    /// non-blocking socket parameters and its <c>this</c> bound; what is learnt with neither holds for every other
+    /// (both only remove paths), so only that is cached.
+    /// </summary>
+    public BlockingChain? FindBlockingChain(IMethodSymbol start, ulong nonBlockingParameters, ITypeSymbol? thisBound, CancellationToken cancellationToken)
     {
         if (_reachesNothing.ContainsKey(start) || NotBlocking.Contains(start.OriginalDefinition))
         {
             return null;
         }
 
-        if (nonBlockingParameters == 0 && _chains.TryGetValue(start, out var known))
+        thisBound = Canonical(thisBound, start);
+        var unconstrained = nonBlockingParameters == 0 && thisBound is null;
+        if (unconstrained && _chains.TryGetValue(start, out var known))
         {
             return known;
         }
 
-        var first = (start, nonBlockingParameters);
-        var previous = new Dictionary<(IMethodSymbol Method, ulong Mask), ((IMethodSymbol Method, ulong Mask)? Caller, string? Reason)>(MethodKeyComparer<ulong>.Instance) { [first] = (null, null) };
-        var queue = new Queue<(IMethodSymbol Method, ulong Mask)>();
+        var first = (start, new Context(nonBlockingParameters, thisBound));
+        var previous = new Dictionary<(IMethodSymbol Method, Context Key), ((IMethodSymbol Method, Context Key)? Caller, string? Reason)>(MethodKeyComparer<Context>.Instance) { [first] = (null, null) };
+        var queue = new Queue<(IMethodSymbol Method, Context Key)>();
         queue.Enqueue(first);
         BlockingChain? found = null;
         while (queue.Count > 0 && found is null)
@@ -221,7 +260,7 @@ internal sealed class CallGraph
             cancellationToken.ThrowIfCancellationRequested();
             var node = queue.Dequeue();
             var facts = GetFacts(node.Method, cancellationToken);
-            if ((facts.FirstBlocking ?? ParameterStep(facts, node.Mask)) is { } step)
+            if ((facts.FirstBlocking ?? ParameterStep(facts, node.Key.Mask)) is { } step)
             {
                 found = new BlockingChain(Path(previous, node), step);
                 break;
@@ -229,35 +268,83 @@ internal sealed class CallGraph
 
             foreach (var callee in facts.Callees)
             {
-                var next = (callee.Method, callee.MaskFor(node.Mask));
-                if (previous.ContainsKey(next) || _reachesNothing.ContainsKey(callee.Method) || NotBlocking.Contains(callee.Method))
+                if (_reachesNothing.ContainsKey(callee.Method) || NotBlocking.Contains(callee.Method))
                 {
                     continue;
                 }
 
-                previous[next] = (node, callee.Reason);
+                var reason = callee.Reason;
+                var bound = callee.ThisBound;
+                if (callee.OnThis && node.Key.This is { } thisIs)
+                {
+                    if (callee.Dispatched is { } dispatched)
+                    {
+                        // this.Step() where this is known to be a `thisIs`: only what such an object runs.
+                        var under = _walker.Targets.ImplementationsUnder(thisIs, node.Method.ContainingType, dispatched);
+                        if (!under.Contains(callee.Method.OriginalDefinition, SymbolEqualityComparer.Default))
+                        {
+                            continue;
+                        }
+
+                        reason = CallTargets.Describe(dispatched, under.Length, thisIs, onThis: true);
+                    }
+
+                    bound = bound is not null && CallTargets.IsSubtype(bound, thisIs) ? bound : thisIs;
+                }
+
+                var next = (callee.Method, new Context(callee.MaskFor(node.Key.Mask), Canonical(bound, callee.Method)));
+                if (previous.ContainsKey(next))
+                {
+                    continue;
+                }
+
+                previous[next] = (node, reason);
                 queue.Enqueue(next);
             }
         }
 
         if (found is null)
         {
-            // Everything the search saw with no non-blocking socket parameter reaches nothing blocking (it explored
-            // all of their callees); one seen only with some may block when called otherwise.
+            // Everything the search saw unconstrained reaches nothing blocking (it explored all of their callees); one
+            // seen only with a non-blocking socket parameter or a this bound may block when called otherwise.
             foreach (var seen in previous.Keys)
             {
-                if (seen.Mask == 0)
+                if (seen.Key.Mask == 0 && seen.Key.This is null)
                 {
                     _reachesNothing.TryAdd(seen.Method, 0);
                 }
             }
         }
-        else if (nonBlockingParameters == 0)
+        else if (unconstrained)
         {
             _chains.TryAdd(start, found);
         }
 
         return found;
+    }
+
+    /// <summary>A <c>this</c> bound that says no more than the method's own type is no bound (one node, one cache entry).</summary>
+    private static ITypeSymbol? Canonical(ITypeSymbol? bound, IMethodSymbol method)
+        => bound is null || method.IsStatic || method.ContainingType is null || CallTargets.IsSubtype(method.ContainingType, bound) ? null : bound;
+
+    /// <summary>What a search node knows besides its method: the non-blocking socket parameters, what <c>this</c> is.</summary>
+    private readonly struct Context : IEquatable<Context>
+    {
+        public Context(ulong mask, ITypeSymbol? @this)
+        {
+            Mask = mask;
+            This = @this;
+        }
+
+        public ulong Mask { get; }
+
+        public ITypeSymbol? This { get; }
+
+        public bool Equals(Context other) => Mask == other.Mask && SymbolEqualityComparer.Default.Equals(This, other.This);
+
+        public override bool Equals(object? obj) => obj is Context other && Equals(other);
+
+        public override int GetHashCode() => Mask.GetHashCode() ^ SymbolEqualityComparer.Default.GetHashCode(This);
     }
 
     /// <summary>The first socket step on a parameter that is not given a non-blocking socket.</summary>
@@ -381,10 +468,10 @@ internal sealed class CallGraph
         return false;
     }
 
-    private static ImmutableArray<(IMethodSymbol, string?)> Path(Dictionary<(IMethodSymbol Method, ulong Mask), ((IMethodSymbol Method, ulong Mask)? Caller, string? Reason)> previous, (IMethodSymbol Method, ulong Mask) last)
+    private static ImmutableArray<(IMethodSymbol, string?)> Path(Dictionary<(IMethodSymbol Method, Context Key), ((IMethodSymbol Method, Context Key)? Caller, string? Reason)> previous, (IMethodSymbol Method, Context Key) last)
     {
         var path = new List<(IMethodSymbol, string?)>();
-        for ((IMethodSymbol Method, ulong Mask)? current = last; current is { } node; current = previous[node].Caller)
+        for ((IMethodSymbol Method, Context Key)? current = last; current is { } node; current = previous[node].Caller)
         {
             path.Add((node.Method, previous[node].Reason));
         }
@@ -567,19 +654,20 @@ internal sealed class CallGraph
             // non-blocking socket and once with another is two edges, each judged on its own.
             var callee = target.Method;
             var modes = SocketArgumentsOf(callee, call);
-            var key = (callee, Signature(modes));
+            // What is known of the receiver keys the edge too: this.Step() and other.Step() are judged apart.
+            var key = (callee, Signature(modes) + "|" + (target.OnThis ? "this|" : "|") + (target.ThisBound?.ToDisplayString() ?? string.Empty));
             if (_calleeIndex.TryGetValue(key, out var index))
             {
                 if (!insideLoop && !_callees[index].CalledOutsideLoop)
                 {
-                    _callees[index] = new MethodFacts.Callee(callee, true, _callees[index].Reason);
+                    _callees[index] = _callees[index].CalledOutsideLoopToo();
                 }
 
                 return;
             }
 
             _calleeIndex[key] = _callees.Count;
-            _callees.Add(new MethodFacts.Callee(callee, !insideLoop, target.Reason));
+            _callees.Add(new MethodFacts.Callee(callee, !insideLoop, target.Reason, target: target));
             if (modes is not null || _socketArguments is not null)
             {
                 _socketArguments ??= new List<Dictionary<int, int>?>(new Dictionary<int, int>?[_callees.Count - 1]);
@@ -668,7 +756,7 @@ internal sealed class CallGraph
                             }
                         }
 
-                        builder[i] = new MethodFacts.Callee(builder[i].Method, builder[i].CalledOutsideLoop, builder[i].Reason, nonBlocking, passedOn.ToImmutable());
+                        builder[i] = builder[i].WithSockets(nonBlocking, passedOn.ToImmutable());
                     }
                 }
 

@@ -17,14 +17,29 @@ namespace NoBlock.Analyzers.Blocking;
 /// <summary>A method a call site may run, and how NoBlock knows (null: it is the method named).</summary>
 internal readonly struct CallTarget
 {
-    public CallTarget(IMethodSymbol method, string? reason, string calledName)
+    public CallTarget(IMethodSymbol method, string? reason, string calledName, ITypeSymbol? thisBound = null, bool onThis = false, IMethodSymbol? dispatched = null)
     {
         Method = method;
         Reason = reason;
         CalledName = calledName;
+        ThisBound = thisBound;
+        OnThis = onThis;
+        Dispatched = dispatched;
     }
 
     public IMethodSymbol Method { get; }
+
+    /// <summary>
+    /// What the receiver is known to be, when that says more than the target's own type: <c>this</c> in the target is
+    /// this type or a subtype of it (the receiver's static type <c>IByteBuffer</c>, or the single type created for it).
+    /// </summary>
+    public ITypeSymbol? ThisBound { get; }
+
+    /// <summary>The receiver is the caller's own <c>this</c> (explicit, implicit or <c>base.</c>): what the caller knows of it holds in the target.</summary>
+    public bool OnThis { get; }
+
+    /// <summary>The interface or virtual member the call names, when the target was chosen among its implementations.</summary>
+    public IMethodSymbol? Dispatched { get; }
 
     /// <summary>Which way the target was resolved, for the chain: <c>only implementation</c>, <c>delegate in field _onRead</c>.</summary>
     public string? Reason { get; }
@@ -53,6 +68,18 @@ internal sealed class CallTargets
     private readonly ConcurrentDictionary<IMethodSymbol, ImmutableArray<IOperation>> _arguments = new(SymbolEqualityComparer.Default);
     private readonly ConcurrentDictionary<IMethodSymbol, ImmutableArray<IMethodSymbol>> _implementations = new(SymbolEqualityComparer.Default);
     private readonly ConcurrentDictionary<SyntaxNode, IMethodSymbol> _functions = new();
+    private readonly ConcurrentDictionary<(ITypeSymbol Bound, ITypeSymbol? Within, IMethodSymbol Method), ImmutableArray<IMethodSymbol>> _under = new(UnderKeyComparer.Instance);
+
+    private sealed class UnderKeyComparer : IEqualityComparer<(ITypeSymbol Bound, ITypeSymbol? Within, IMethodSymbol Method)>
+    {
+        public static readonly UnderKeyComparer Instance = new();
+
+        public bool Equals((ITypeSymbol Bound, ITypeSymbol? Within, IMethodSymbol Method) x, (ITypeSymbol Bound, ITypeSymbol? Within, IMethodSymbol Method) y)
+            => SymbolEqualityComparer.Default.Equals(x.Bound, y.Bound) && SymbolEqualityComparer.Default.Equals(x.Within, y.Within) && SymbolEqualityComparer.Default.Equals(x.Method, y.Method);
+
+        public int GetHashCode((ITypeSymbol Bound, ITypeSymbol? Within, IMethodSymbol Method) key)
+            => SymbolEqualityComparer.Default.GetHashCode(key.Bound) ^ (SymbolEqualityComparer.Default.GetHashCode(key.Within) * 31) ^ SymbolEqualityComparer.Default.GetHashCode(key.Method);
+    }
 
     public CallTargets(Compilation compilation)
     {
@@ -65,7 +92,7 @@ internal sealed class CallTargets
         switch (site.Dispatch)
         {
             case Dispatch.Direct:
-                targets.Add(new CallTarget(site.Method, null, site.CalledName));
+                targets.Add(Direct(site));
                 break;
             case Dispatch.Virtual:
                 ResolveVirtual(site, targets);
@@ -98,17 +125,113 @@ internal sealed class CallTargets
         }
     }
 
+    /// <summary>
+    /// What a direct call passes on about its receiver: the caller's own <c>this</c>, or a receiver whose static type
+    /// is more derived than the method's type (<c>sub.Template()</c> with <c>Template</c> declared in the base).
+    /// </summary>
+    public static CallTarget Direct(CallSite site)
+    {
+        var receiver = site.Receiver is null ? null : OperationHelpers.WalkDownConversion(site.Receiver);
+        return new CallTarget(site.Method, null, site.CalledName, Narrower(ReceiverType(receiver), site.Method), IsThis(receiver));
+    }
+
+    /// <summary>The receiver's static type; for <c>base.M()</c> the type the call is written in (its <c>this</c>), not the base.</summary>
+    private static ITypeSymbol? ReceiverType(IOperation? receiver)
+    {
+        if (receiver?.Syntax is BaseExpressionSyntax && receiver.SemanticModel?.GetEnclosingSymbol(receiver.Syntax.SpanStart) is { ContainingType: { } enclosing })
+        {
+            return enclosing;
+        }
+
+        return receiver?.Type;
+    }
+
+    /// <summary>The receiver is the enclosing instance: <c>this</c>, <c>base</c>, or implicit.</summary>
+    private static bool IsThis(IOperation? receiver) => receiver is IInstanceReferenceOperation { ReferenceKind: InstanceReferenceKind.ContainingTypeInstance };
+
+    /// <summary><paramref name="type"/> when it tells more about the receiver than the method's own type, else null.</summary>
+    public static ITypeSymbol? Narrower(ITypeSymbol? type, IMethodSymbol method)
+    {
+        // object says nothing (an interface's member on an object-typed receiver, after a cast the operation hides).
+        if (type is not INamedTypeSymbol { TypeKind: TypeKind.Class or TypeKind.Interface or TypeKind.Struct, SpecialType: not SpecialType.System_Object } named
+            || method.IsStatic || method.ContainingType is null)
+        {
+            return null;
+        }
+
+        return IsSubtype(method.ContainingType, named) ? null : named;
+    }
+
+    /// <summary>Whether every <paramref name="type"/> is a <paramref name="of"/> (by definitions: generic arguments are not compared).</summary>
+    public static bool IsSubtype(ITypeSymbol type, ITypeSymbol of)
+    {
+        var target = of.OriginalDefinition;
+        for (var current = type; current is not null; current = current.BaseType)
+        {
+            if (SymbolEqualityComparer.Default.Equals(current.OriginalDefinition, target))
+            {
+                return true;
+            }
+        }
+
+        if (of.TypeKind == TypeKind.Interface)
+        {
+            foreach (var contract in type.AllInterfaces)
+            {
+                if (SymbolEqualityComparer.Default.Equals(contract.OriginalDefinition, target))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// The implementations or overrides of <paramref name="method"/> that an object that is a <paramref name="bound"/>
+    /// and a <paramref name="within"/> (when given) may run: what each such source type, or the type itself, runs for it.
+    /// </summary>
+    public ImmutableArray<IMethodSymbol> ImplementationsUnder(ITypeSymbol bound, ITypeSymbol? within, IMethodSymbol method)
+        => _under.GetOrAdd((bound.OriginalDefinition, within?.OriginalDefinition, method.OriginalDefinition), key =>
+        {
+            var found = new List<IMethodSymbol>();
+            foreach (var type in _types.Value.SubtypesAndSelf(key.Bound))
+            {
+                if (key.Within is not null && !IsSubtype(type, key.Within))
+                {
+                    continue;
+                }
+
+                if (Implementation(type, key.Method) is { } implementation && !found.Contains(implementation.OriginalDefinition, SymbolEqualityComparer.Default))
+                {
+                    found.Add(implementation.OriginalDefinition);
+                }
+            }
+
+            return found.ToImmutableArray();
+        });
+
+    /// <summary><c>only implementation</c>, <c>one of 3 overrides, this: Sub</c>: how a call was resolved, for the chain.</summary>
+    public static string Describe(IMethodSymbol dispatched, int count, ITypeSymbol? bound, bool onThis)
+    {
+        var kind = dispatched.ContainingType.TypeKind == TypeKind.Interface ? "implementation" : "override";
+        var text = count == 1 ? $"only {kind}" : $"one of {count} {kind}s";
+        return bound is null ? text : $"{text}, {(onThis ? "this" : "receiver")}: {bound.Name}";
+    }
+
     private void ResolveVirtual(CallSite site, List<CallTarget> targets)
     {
         var method = site.Method;
         var receiver = site.Receiver is null ? null : OperationHelpers.WalkDownConversion(site.Receiver);
+        var onThis = IsThis(receiver);
         if (receiver is not null && EvidentTypes(receiver) is { } evident)
         {
             foreach (var type in evident.Types)
             {
                 if (Implementation(type, method) is { } implementation)
                 {
-                    targets.Add(new CallTarget(implementation, evident.Describe(type), site.CalledName));
+                    targets.Add(new CallTarget(implementation, evident.Describe(type), site.CalledName, evident.Types.Length == 1 ? Narrower(type, implementation) : null));
                 }
             }
 
@@ -130,18 +253,29 @@ internal sealed class CallTargets
         }
 
         var isInterface = method.ContainingType.TypeKind == TypeKind.Interface;
-        if (!isInterface && !method.IsAbstract)
+        if (!isInterface && !method.IsAbstract && Narrower(ReceiverType(receiver), method) is null)
         {
-            targets.Add(new CallTarget(method, null, site.CalledName)); // the body named runs unless overridden
+            targets.Add(new CallTarget(method, null, site.CalledName, null, onThis, method)); // the body named runs unless overridden
+        }
+
+        // A receiver whose static type is more derived than the member's (an IByteBuffer's IReferenceCounted.Release,
+        // this.Step() in a subclass) runs only what that type and its subtypes run.
+        if (Narrower(ReceiverType(receiver), method) is { } bound)
+        {
+            var under = ImplementationsUnder(bound, null, method);
+            foreach (var implementation in under)
+            {
+                targets.Add(new CallTarget(implementation, Describe(method, under.Length, bound, onThis), site.CalledName, Narrower(bound, implementation), onThis, method));
+            }
+
+            return;
         }
 
         var all = _implementations.GetOrAdd(method.OriginalDefinition, m => _types.Value.ImplementationsOf(m));
-        var kind = isInterface ? "implementation" : "override";
         var count = all.Length + (!isInterface && !method.IsAbstract ? 1 : 0);
         foreach (var implementation in all)
         {
-            var reason = count == 1 ? $"only {kind}" : $"one of {count} {kind}s";
-            targets.Add(new CallTarget(implementation, reason, site.CalledName));
+            targets.Add(new CallTarget(implementation, Describe(method, count, null, onThis), site.CalledName, null, onThis, method));
         }
     }
 
@@ -575,6 +709,23 @@ internal sealed class CallTargets
             }
 
             list.Add(type);
+        }
+
+        /// <summary>The source classes and structs that are a <paramref name="type"/>, with the type itself when it is one.</summary>
+        public IEnumerable<INamedTypeSymbol> SubtypesAndSelf(ITypeSymbol type)
+        {
+            if (type is INamedTypeSymbol { TypeKind: TypeKind.Class or TypeKind.Struct } self)
+            {
+                yield return self;
+            }
+
+            if (_subtypes.TryGetValue((INamedTypeSymbol)type.OriginalDefinition, out var types))
+            {
+                foreach (var subtype in types)
+                {
+                    yield return subtype;
+                }
+            }
         }
 
         public ImmutableArray<IMethodSymbol> ImplementationsOf(IMethodSymbol member)

@@ -17,7 +17,8 @@ namespace NoBlock.Analyzers.Configuration;
 /// events (<c>E:</c>: what is subscribed to them is handler code) and, written <c>M:…(…)#N</c> with the <c>#</c>
 /// right after the closing parenthesis, the 0-based N-th parameter of a method, which must be a delegate: what is
 /// passed there runs on the loop. Every line that cannot be used is kept as a problem with its file and line,
-/// reported as NB9001 — never silently ignored. A blocking-list line written <c>!id</c> says the opposite: the member
+/// reported as NB9001 — never silently ignored, except a line for an assembly this compilation does not reference
+/// (<see cref="SeesWhereItWouldBe"/>), which the compilations that do reference it judge. A blocking-list line written <c>!id</c> says the opposite: the member
 /// (every method of a type, both accessors of a property) is fine, and NB0002's chain search and the blocking summaries
 /// a library records (<see cref="Summaries.SummaryGenerator"/>) do not go through it.
 /// </summary>
@@ -155,6 +156,13 @@ internal sealed class NoBlockConfiguration
                 var symbols = DocumentationCommentId.GetSymbolsForDeclarationId(id, compilation);
                 if (symbols.IsDefaultOrEmpty)
                 {
+                    if (!SeesWhereItWouldBe(id, compilation))
+                    {
+                        // A solution-wide list names types of assemblies this project does not reference; a
+                        // compilation that references them judges the line.
+                        continue;
+                    }
+
                     problems.Add(Problem(file, text, line, $"'{id}' names no member this compilation can see (check the spelling, the parameter types, and that the assembly is referenced)"));
                     continue;
                 }
@@ -199,6 +207,77 @@ internal sealed class NoBlockConfiguration
         }
 
         return new NoBlockConfiguration(blocking.ToImmutable(), notBlocking.ToImmutable(), handlers.ToImmutable(), problems.ToImmutable());
+    }
+
+    /// <summary>
+    /// Whether this compilation can judge an id that names nothing in it: it sees the type the id names (a member
+    /// id: the member's declaring type), or the namespace or type that would contain that type. Then the line is a
+    /// typo (a misspelt member, a misspelt type in a namespace it has). When neither exists, the id belongs to an
+    /// assembly this compilation does not reference (<c>DotNetty.Transport.Channels.IChannelHandler</c> in a
+    /// project below the transport), and the line is left to the compilations that reference it.
+    /// </summary>
+    internal static bool SeesWhereItWouldBe(string id, Compilation compilation)
+    {
+        var name = id.Substring(2);
+        var parenthesis = name.IndexOf('(');
+        if (parenthesis >= 0)
+        {
+            name = name.Substring(0, parenthesis);
+        }
+
+        var typeName = name;
+        if (id[0] != 'T')
+        {
+            // M:Ns.Type.Method``1, P:Ns.Type.Item, M:Ns.Type.#ctor, M:Ns.Type.Ns#IFoo#Bar: the member is after the last dot.
+            var dot = name.LastIndexOf('.');
+            if (dot <= 0)
+            {
+                return true; // no type at all: nothing to tell it by
+            }
+
+            typeName = name.Substring(0, dot);
+            if (!DocumentationCommentId.GetSymbolsForDeclarationId("T:" + typeName, compilation).IsDefaultOrEmpty)
+            {
+                return true; // the type is here, the member is not
+            }
+        }
+
+        var containerDot = typeName.LastIndexOf('.');
+        if (containerDot <= 0)
+        {
+            return true; // a type of the global namespace, which every compilation has
+        }
+
+        var container = typeName.Substring(0, containerDot);
+        return !DocumentationCommentId.GetSymbolsForDeclarationId("T:" + container, compilation).IsDefaultOrEmpty
+            || HasNamespace(compilation.GlobalNamespace, container);
+    }
+
+    /// <summary>Whether a namespace of that dotted name exists in the compilation or anything it references.</summary>
+    private static bool HasNamespace(INamespaceSymbol global, string dotted)
+    {
+        INamespaceSymbol? current = global;
+        foreach (var part in dotted.Split('.'))
+        {
+            INamespaceSymbol? next = null;
+            foreach (var member in current.GetNamespaceMembers())
+            {
+                if (member.Name == part)
+                {
+                    next = member;
+                    break;
+                }
+            }
+
+            if (next is null)
+            {
+                return false;
+            }
+
+            current = next;
+        }
+
+        return true;
     }
 
     /// <summary>The methods a <c>!</c> line covers: a method, a property's accessors, every method and accessor of a type.</summary>

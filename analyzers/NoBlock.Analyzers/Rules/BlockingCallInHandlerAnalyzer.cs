@@ -489,7 +489,7 @@ public sealed class BlockingCallInHandlerAnalyzer : DiagnosticAnalyzer
                 }
 
                 // A socket the handler passes that is known non-blocking (a field set Blocking = false) stays so along the chain.
-                var chain = _analysis._graph.FindBlockingChain(target.Method, SocketModes.ArgumentModes(call).NonBlocking, _cancellationToken);
+                var chain = _analysis._graph.FindBlockingChain(target.Method, SocketModes.ArgumentModes(call).NonBlocking, target.ThisBound, _cancellationToken);
                 if (chain is null)
                 {
                     // NB0005 follows calls too: a handler that reaches Console.WriteLine through a logging helper.

@@ -66,6 +66,69 @@ public sealed class ConfigurationTests
         await test.RunAsync();
     }
 
+    /// <summary>A project below the transport (SpanNetty/DotNetty's Common, Buffers) given the solution-wide lists (repro O3).</summary>
+    private const string LowerLayer = """
+        namespace DotNetty.Common
+        {
+            public class Buffers
+            {
+                public int Read() => 0;
+                public class Pool { }
+            }
+        }
+        """;
+
+    [Fact]
+    public Task Lines_naming_types_of_an_assembly_not_referenced_are_left_to_the_projects_that_reference_it() => Verify.VerifyAsync(LowerLayer, null,
+        ("NoBlock.Handlers.txt", """
+            M:DotNetty.Transport.Channels.IChannelHandler.ChannelRead(DotNetty.Transport.Channels.IChannelHandlerContext,System.Object)
+            M:DotNetty.Handlers.Streams.IChunkedInput`1.ReadChunk(DotNetty.Buffers.IByteBufferAllocator)
+            E:DotNetty.Transport.Channels.IChannel.Closed
+            M:DotNetty.Transport.Channels.IEventLoop.Execute(System.Action)#0
+            M:DotNetty.Codecs.ByteToMessageDecoder.Decode(DotNetty.Transport.Channels.IChannelHandlerContext,DotNetty.Buffers.IByteBuffer,System.Collections.Generic.List{System.Object})
+            """),
+        ("NoBlock.Blocking.txt", """
+            M:DotNetty.Codecs.Http.Multipart.DiskFileUpload.Delete ; use DeleteAsync
+            P:DotNetty.Transport.Channels.IChannel.Unsafe
+            T:DotNetty.Transport.Libuv.Native.NativeMethods
+            !M:DotNetty.Handlers.Tls.TlsHandler.Unwrap(DotNetty.Transport.Channels.IChannelHandlerContext)
+            !T:DotNetty.Codecs.Redis.RedisCodecUtil
+            """));
+
+    [Fact]
+    public async Task Typos_in_a_namespace_or_type_this_compilation_has_are_still_reported()
+    {
+        var test = new AnalyzerVerifier<BlockingCallInHandlerAnalyzer>.Test { TestCode = LowerLayer };
+        test.TestState.AdditionalFiles.Add(("NoBlock.Handlers.txt", """
+            M:DotNetty.Common.Buffers.Raed
+            M:DotNetty.Common.Bufers.Read
+            """));
+        test.TestState.AdditionalFiles.Add(("NoBlock.Blocking.txt", """
+            T:DotNetty.Common.Bufers
+            M:DotNetty.Common.Buffers.Pol.Get
+            !M:DotNetty.Common.Buffers.Read(System.Int32)
+            M:Bufers.Read
+            """));
+        const string Unknown = "names no member this compilation can see (check the spelling, the parameter types, and that the assembly is referenced)";
+        foreach (var (file, line, id) in new[]
+        {
+            ("NoBlock.Handlers.txt", 1, "M:DotNetty.Common.Buffers.Raed"),         // the type is here, the member is misspelt
+            ("NoBlock.Handlers.txt", 2, "M:DotNetty.Common.Bufers.Read"),          // a misspelt type in a namespace that is here
+            ("NoBlock.Blocking.txt", 1, "T:DotNetty.Common.Bufers"),
+            ("NoBlock.Blocking.txt", 2, "M:DotNetty.Common.Buffers.Pol.Get"),      // a misspelt nested type of a type that is here
+            ("NoBlock.Blocking.txt", 3, "M:DotNetty.Common.Buffers.Read(System.Int32)"), // wrong parameters
+            ("NoBlock.Blocking.txt", 4, "M:Bufers.Read"),                          // the global namespace is in every compilation
+        })
+        {
+            var written = file == "NoBlock.Blocking.txt" && line == 3 ? "!" + id : id; // the whole line is the span
+            test.ExpectedDiagnostics.Add(new DiagnosticResult("NB9001", Microsoft.CodeAnalysis.DiagnosticSeverity.Warning)
+                .WithSpan(file, line, 1, line, 1 + written.Length)
+                .WithArguments($"{file}({line})", $"'{id}' {Unknown}"));
+        }
+
+        await test.RunAsync();
+    }
+
     [Fact]
     public async Task Unknown_handler_attribute_in_editorconfig_is_reported()
     {
