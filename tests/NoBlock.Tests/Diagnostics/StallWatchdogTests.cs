@@ -203,7 +203,7 @@ public sealed class StallWatchdogTests
         // The watchdog thread is still alive for other loops.
         var reports = new ReportCollector();
         using var other = new LoopThread(Backends.Loop(backend, reports.Options("after-the-throw", Threshold)));
-        other.Loop.Post(() => Thread.Sleep(200));
+        other.Loop.Post(() => reports.StallUntil("after-the-throw", StallPhase.Stalled));
         reports.WaitFor(StallPhase.Stalled);
     }
 
@@ -305,7 +305,7 @@ public sealed class StallWatchdogTests
     {
         var reports = new ReportCollector();
         using var lt = new LoopThread(Backends.Loop(backend, reports.Options("ended-blocked", Threshold)));
-        lt.Loop.Post(() => Thread.Sleep(200));
+        lt.Loop.Post(() => reports.StallUntil("ended-blocked", StallPhase.Stalled)); // asleep (5 ms sleeps) until seen
         var ended = reports.WaitFor(StallPhase.Ended);
         Assert.Equal(StallKind.Blocked, ended.Kind);
         Assert.True(ended.Blocked);
@@ -350,7 +350,8 @@ public sealed class StallWatchdogTests
         var witness = new ReportCollector();
         using var watched = new LoopThread(Backends.Loop(backend, witness.Options("witness", Threshold)));
         lt.RunTurns(1);
-        watched.Loop.Post(() => Thread.Sleep(200));
+        // Stalled until seen: a fixed 200 ms sleep can end before a starved watchdog first looks (a loaded machine).
+        watched.Loop.Post(() => witness.StallUntil("witness", StallPhase.Stalled));
         witness.WaitFor(StallPhase.Ended);
         Assert.Empty(reports.Stalls);
     }
@@ -408,7 +409,7 @@ public sealed class StallWatchdogTests
         var sleepOptions = sleeps.Options("plain-sleep", Threshold);
         sleepOptions.Watchdog.RuntimeWaitEvents = true;
         using var other = new LoopThread(Backends.Loop(backend, sleepOptions));
-        other.Loop.Post(() => Thread.Sleep(300));
+        other.Loop.Post(() => sleeps.StallUntil("plain-sleep", StallPhase.Stalled)); // Thread.Sleep until seen
         sleeps.WaitFor(StallPhase.Ended);
         Assert.All(sleeps.Stalls, r => Assert.Null(r.ManagedWait)); // Thread.Sleep raises no runtime event
     }
