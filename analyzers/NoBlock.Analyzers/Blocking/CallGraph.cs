@@ -615,7 +615,7 @@ internal sealed class CallGraph
     {
         private readonly IMethodSymbol _method;
         private readonly List<MethodFacts.Callee> _callees = new();
-        private readonly Dictionary<(IMethodSymbol Method, string Sockets), int> _calleeIndex = new(MethodKeyComparer<string>.Instance);
+        private readonly Dictionary<(IMethodSymbol Method, EdgeKey Key), int> _calleeIndex = new(MethodKeyComparer<EdgeKey>.Instance);
 
         /// <summary>Per callee edge with socket arguments: ordinal → -1 (a socket known non-blocking) or j (the caller's parameter j).</summary>
         private List<Dictionary<int, int>?>? _socketArguments;
@@ -655,7 +655,7 @@ internal sealed class CallGraph
             var callee = target.Method;
             var modes = SocketArgumentsOf(callee, call);
             // What is known of the receiver keys the edge too: this.Step() and other.Step() are judged apart.
-            var key = (callee, Signature(modes) + "|" + (target.OnThis ? "this|" : "|") + (target.ThisBound?.ToDisplayString() ?? string.Empty));
+            var key = (callee, new EdgeKey(Signature(modes), target.OnThis, target.ThisBound));
             if (_calleeIndex.TryGetValue(key, out var index))
             {
                 if (!insideLoop && !_callees[index].CalledOutsideLoop)
@@ -673,6 +673,30 @@ internal sealed class CallGraph
                 _socketArguments ??= new List<Dictionary<int, int>?>(new Dictionary<int, int>?[_callees.Count - 1]);
                 _socketArguments.Add(modes);
             }
+        }
+
+        /// <summary>What tells two edges to the same callee apart: the socket modes passed, a call on <c>this</c>, what the receiver is.</summary>
+        private readonly struct EdgeKey : IEquatable<EdgeKey>
+        {
+            public EdgeKey(string sockets, bool onThis, ITypeSymbol? thisBound)
+            {
+                Sockets = sockets;
+                OnThis = onThis;
+                ThisBound = thisBound;
+            }
+
+            public string Sockets { get; }
+
+            public bool OnThis { get; }
+
+            public ITypeSymbol? ThisBound { get; }
+
+            public bool Equals(EdgeKey other)
+                => OnThis == other.OnThis && string.Equals(Sockets, other.Sockets, StringComparison.Ordinal) && SymbolEqualityComparer.Default.Equals(ThisBound, other.ThisBound);
+
+            public override bool Equals(object? obj) => obj is EdgeKey other && Equals(other);
+
+            public override int GetHashCode() => (StringComparer.Ordinal.GetHashCode(Sockets) * 31) ^ SymbolEqualityComparer.Default.GetHashCode(ThisBound) ^ (OnThis ? 1 : 0);
         }
 
         private static string Signature(Dictionary<int, int>? modes)

@@ -45,6 +45,9 @@ internal readonly struct CallTarget
     public string? Reason { get; }
 
     public string CalledName { get; }
+
+    /// <summary>The same target, naming <paramref name="method"/> (its definition, say) with everything else kept.</summary>
+    public CallTarget WithMethod(IMethodSymbol method) => new(method, Reason, CalledName, ThisBound, OnThis, Dispatched);
 }
 
 /// <summary>

@@ -191,7 +191,7 @@ internal sealed class HandlerWalker
             var definition = target.Method.PartialImplementationPart ?? target.Method;
             if (IsFollowedKind(definition.MethodKind, target.Reason is not null) && IsFollowed(definition))
             {
-                sink.OnCallee(reportAt, new CallTarget(definition.OriginalDefinition, target.Reason, target.CalledName, target.ThisBound, target.OnThis, target.Dispatched), IsInsideLoop(operation), operation);
+                sink.OnCallee(reportAt, target.WithMethod(definition.OriginalDefinition), IsInsideLoop(operation), operation);
             }
         }
     }
