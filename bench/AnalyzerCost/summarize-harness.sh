@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # harness.tsv (name, lines, round, config, wall_s, cpu_s, load1) -> Markdown: medians per configuration, and NoBlock's
-# cost as paired per-round differences: all − sdk (over sdk) and noblock − none (over none), wall and CPU.
+# cost as paired per-round differences: all − sdk (over sdk) and noblock − none (over none), wall and CPU; where the
+# runs have the summary configuration, a second table: summary − none (the cross-assembly summary generator's cost).
 #   bash bench/AnalyzerCost/summarize-harness.sh bench/out/analyzer-cost/harness.tsv
 set -euo pipefail
 RUNS="${1:?usage: summarize-harness.sh harness.tsv}"
@@ -33,6 +34,20 @@ awk -F'\t' '
       row = "| " key " | " lines[key] " | " median(loads[key])
       for (c = 1; c <= 4; c++) row = row " | " median(w[cs[c]]) " / " median(u[cs[c]])
       printf "%s | %s | %s | %s | %s |\n", row, fmt(median(da)), fmt(median(dac)), fmt(median(db)), fmt(median(dbc))
+    }
+    header = 0
+    for (k = 1; k <= n; k++) {
+      key = order[k]; ws = ""; us = ""; dw = ""; du = ""; m = 0
+      for (rk in rounds) {
+        split(rk, p, SUBSEP); if (p[1] != key) continue; r = p[2]
+        if (!((key, r, "summary") in wall && (key, r, "none") in wall)) continue
+        m++; ws = ws " " wall[key, r, "summary"]; us = us " " cpu[key, r, "summary"]
+        dw = dw " " (wall[key, r, "summary"] - wall[key, r, "none"]) / wall[key, r, "none"] * 100
+        du = du " " (cpu[key, r, "summary"] - cpu[key, r, "none"]) / cpu[key, r, "none"] * 100
+      }
+      if (m == 0) continue
+      if (!header) { print ""; print "| code base | rounds | summary wall / CPU (s) | summary − none, wall | summary − none, CPU |"; print "|---|---:|---:|---:|---:|"; header = 1 }
+      printf "| %s | %d | %s / %s | %s | %s |\n", key, m, median(ws), median(us), fmt(median(dw)), fmt(median(du))
     }
   }
   function fmt(v) { return v == "NA" ? "NA" : sprintf("%+.1f %%", v) }

@@ -852,13 +852,8 @@ internal sealed class CallTargets
                 }
 
                 SemanticModel? model = null;
-                foreach (var identifier in tree.GetRoot().DescendantNodes().OfType<IdentifierNameSyntax>())
+                foreach (IdentifierNameSyntax identifier in TreeCallSites.Of(tree, CancellationToken.None).IdentifiersNamed(name))
                 {
-                    if (identifier.Identifier.ValueText != name)
-                    {
-                        continue;
-                    }
-
                     SyntaxNode node = identifier.Parent is MemberAccessExpressionSyntax access && access.Name == identifier ? access
                         : identifier.Parent is MemberBindingExpressionSyntax binding && binding.Name == identifier ? binding
                         : identifier;

@@ -75,6 +75,8 @@ public sealed class SummaryGenerator : IIncrementalGenerator
             return null;
         }
 
+        // Outside the analyzer driver nothing caches semantic models: keep one per tree while the graph binds bodies.
+        using var models = Operations.OtherDocuments.CacheModels(compilation);
         var configuration = NoBlockConfiguration.Read(compilation, files, cancellationToken);
         var apis = new BlockingApis(compilation, configuration.Blocking);
         var roots = new HandlerRoots(compilation, configuration.Handlers);

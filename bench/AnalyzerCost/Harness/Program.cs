@@ -20,6 +20,10 @@ namespace NoBlock.Bench.AnalyzerCost;
 ///   all      sdk plus NoBlock's analyzers
 ///   noblock  NoBlock's analyzers alone
 ///   all-baseline / noblock-baseline   the same with another build of NoBlock (--baseline), for before/after pairs
+///   summary  none plus NoBlock's source generators (the cross-assembly summary), run as csc runs them: the
+///            generator driver over the compilation, then the compiler's diagnostics of the updated compilation
+///   generator  the generator driver alone (no compiler diagnostics): what the generator itself costs
+///   summary-baseline / generator-baseline   the same with the --baseline build's generators
 /// and records wall time and this process's CPU time (user + sys) per compile. After the timed rounds one untimed
 /// compile per analyzer configuration asks the driver for per-analyzer times (what -p:ReportAnalyzer=true prints)
 /// and counts NoBlock's findings. Nothing is emitted: no IL, no assembly.
@@ -42,6 +46,8 @@ internal static class Program
         // Another build of NoBlock (e.g. main's) in its own load context, for paired before/after rounds.
         var baseline = LoadAnalyzers(options.Baseline, isolated: true);
         var sdk = options.SdkAnalyzers.SelectMany(path => LoadAnalyzers(path)).ToImmutableArray();
+        var generators = LoadGenerators(options.NoBlock);
+        var baselineGenerators = LoadGenerators(options.Baseline, isolated: true);
         var severities = GlobalConfigSeverities(options.GlobalConfig);
         long lines = trees.Sum(tree => (long)tree.GetText().Lines.Count);
         Console.Error.WriteLine($"{options.Name}: {trees.Length} files, {lines} lines, {references.Length} references, " +
@@ -71,7 +77,7 @@ internal static class Program
         // Warm-up: JIT-compile the compiler and the analyzers once, so the timed rounds compare analysis, not JIT.
         foreach (var config in options.Configs)
         {
-            Compile(NewCompilation(), AnalyzersOf(config), additional, telemetry: false);
+            Run(config, NewCompilation());
         }
 
         using var runs = options.Out is null ? null : new StreamWriter(options.Out, append: true);
@@ -87,7 +93,7 @@ internal static class Program
                 var compilation = NewCompilation();
                 var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
                 var clock = Stopwatch.StartNew();
-                Compile(compilation, AnalyzersOf(config), additional, telemetry: false);
+                Run(config, compilation);
                 clock.Stop();
                 var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
                 var row = string.Join('\t', options.Name, lines, round, config,
@@ -99,8 +105,29 @@ internal static class Program
             }
         }
 
+        // The summary configuration's output: how many exposed members the generator recorded.
+        // (and, with a baseline, whether both builds recorded the same text).
+        string? mineText = null, baselineText = null;
+        foreach (var isBaseline in new[] { false, true })
+        {
+            var name = isBaseline ? "summary-baseline" : "summary";
+            if (!options.Configs.Any(c => c == name || c == name.Replace("summary", "generator")))
+            {
+                continue;
+            }
+            var generated = Generate(NewCompilation(), isBaseline).Generated;
+            var recorded = generated.Sum(text => text.Lines.Count(line => line.ToString().Contains("NoBlock.Blocking ", StringComparison.Ordinal)));
+            Console.Error.WriteLine($"{options.Name} [{name}] {(isBaseline ? baselineGenerators : generators).Length} generators, {generated.Length} generated files, {recorded} members recorded");
+            var text = string.Concat(generated.Select(g => g.ToString()));
+            if (isBaseline) { baselineText = text; } else { mineText = text; }
+        }
+        if (mineText is not null && baselineText is not null)
+        {
+            Console.Error.WriteLine($"{options.Name} summaries {(mineText == baselineText ? "identical" : "DIFFER")} between the two builds");
+        }
+
         // The second view: per-analyzer times as the driver measures them (-p:ReportAnalyzer=true), and the findings.
-        foreach (var config in options.Configs.Where(c => c != "none"))
+        foreach (var config in options.Configs.Where(c => !c.StartsWith("summary", StringComparison.Ordinal) && !c.StartsWith("generator", StringComparison.Ordinal) && c != "none"))
         {
             var (diagnostics, telemetry) = Compile(NewCompilation(), AnalyzersOf(config), additional, telemetry: true);
             var mine = config.EndsWith("-baseline", StringComparison.Ordinal) ? baseline : noblock;
@@ -124,6 +151,46 @@ internal static class Program
             }
         }
         return 0;
+
+        void Run(string config, CSharpCompilation compilation)
+        {
+            if (config is "summary" or "summary-baseline")
+            {
+                Generate(compilation, config.EndsWith("-baseline", StringComparison.Ordinal)).Updated.GetDiagnostics();
+            }
+            else if (config is "generator" or "generator-baseline")
+            {
+                Generate(compilation, config.EndsWith("-baseline", StringComparison.Ordinal));
+            }
+            else
+            {
+                Compile(compilation, AnalyzersOf(config), additional, telemetry: false);
+            }
+        }
+
+        (Compilation Updated, ImmutableArray<SourceText> Generated) Generate(CSharpCompilation compilation, bool baseline = false)
+        {
+            GeneratorDriver driver = CSharpGeneratorDriver.Create(baseline ? baselineGenerators : generators, additional,
+                trees.Length > 0 ? (CSharpParseOptions)trees[0].Options : CSharpParseOptions.Default);
+            driver = driver.RunGeneratorsAndUpdateCompilation(compilation, out var updated, out _);
+            return (updated, [.. driver.GetRunResult().Results.SelectMany(r => r.GeneratedSources).Select(s => s.SourceText)]);
+        }
+    }
+
+    private static ImmutableArray<ISourceGenerator> LoadGenerators(string? path, bool isolated = false)
+    {
+        if (path is null)
+        {
+            return [];
+        }
+        var assembly = isolated
+            ? new Isolated(Path.GetDirectoryName(Path.GetFullPath(path))!).LoadFromAssemblyPath(Path.GetFullPath(path))
+            : Assembly.LoadFrom(Path.GetFullPath(path));
+        return [.. assembly.GetTypes()
+            .Where(t => !t.IsAbstract && typeof(IIncrementalGenerator).IsAssignableFrom(t)
+                && t.GetCustomAttributes<GeneratorAttribute>().Any(a => a.Languages.Contains(LanguageNames.CSharp)))
+            .OrderBy(t => t.FullName, StringComparer.Ordinal)
+            .Select(t => ((IIncrementalGenerator)Activator.CreateInstance(t)!).AsSourceGenerator())];
     }
 
     private static (ImmutableArray<Diagnostic> Diagnostics, ImmutableDictionary<DiagnosticAnalyzer, AnalyzerTelemetryInfo> Telemetry) Compile(
@@ -256,7 +323,7 @@ internal sealed class Options
         usage: Harness --name NAME --sources DIR [--sources DIR]... [--exclude TEXT]... [--reference DLL|DIR]...
                        [--define SYMBOL]... [--nullable] [--unsafe] [--additional FILE]...
                        [--noblock NoBlock.Analyzers.dll] [--baseline other/NoBlock.Analyzers.dll] [--sdk-analyzers DLL]... [--globalconfig FILE]
-                       [--configs none,sdk,all,noblock,all-baseline,noblock-baseline] [--rounds N] [--out runs.tsv] [--report report.tsv]
+                       [--configs none,sdk,all,noblock,all-baseline,noblock-baseline,summary,generator,summary-baseline,generator-baseline] [--rounds N] [--out runs.tsv] [--report report.tsv]
         """;
 
     public string Name { get; private set; } = "code";
