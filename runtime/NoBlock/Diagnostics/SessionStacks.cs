@@ -15,7 +15,7 @@ namespace NoBlock.Diagnostics;
 /// holds is bounded by the batch (threads × <see cref="MaxSamplesPerThread"/> × stack depth), not by the process's code.
 /// </summary>
 /// <remarks>
-/// The result is what the TraceLog conversion gave (StallStackTests.A_streamed_session_gives_the_frames_TraceLog_gives
+/// The result is what the TraceLog conversion gave (StallStackParserTests.A_streamed_session_gives_the_frames_TraceLog_gives
 /// compares the two on one recorded session): an address resolves to the first rundown method whose range
 /// [start, start + size) holds it, among the addresses seen before that method's event (the samples come before the
 /// rundown, which the runtime sends when the session stops); the IL offset is TraceLog's (the jitted method's IL map,
