@@ -33,7 +33,8 @@ internal static class Program
         int loaded = LoadTypes(types);
         int emitted = JitEmittedMethods(methods);
 
-        using var echoLoop = new EventLoop(new EventLoopOptions { Name = "echo", StallThreshold = TimeSpan.FromMilliseconds(50) });
+        // The echo loop's own stalls (a loaded machine starves it) take no capture: only the stall loop's are measured.
+        using var echoLoop = new EventLoop(new EventLoopOptions { Name = "echo", StallThreshold = TimeSpan.FromMilliseconds(50), Watchdog = { CaptureStack = false } });
         var acceptor = TcpAcceptor.Listen(echoLoop, new IPEndPoint(IPAddress.Loopback, 0), () => new Echo(), new TcpServerOptions { Backlog = 256 });
         var echoThread = new Thread(echoLoop.Run) { IsBackground = true, Name = "echo loop" };
         echoThread.Start();
@@ -76,7 +77,7 @@ internal static class Program
         }).ToList();
         Thread.Sleep(1000); // warm-up
 
-        var results = new List<(bool On, double P50, double P99, List<double> Captures)>();
+        var results = new List<(bool On, double P50, double P99, List<double> Captures, List<double> Allocated)>();
         for (int round = 0; round < rounds; round++)
         {
             bool on = !never && (round % 2 == 0) == (round / 2 % 2 == 0); // on off, off on, on off …
@@ -86,8 +87,12 @@ internal static class Program
                 lock (r) { r.Clear(); }
             }
             var captures = new List<double>();
+            var allocated = new List<double>();
             for (int s = 0; s < stalls; s++)
             {
+                // Managed bytes allocated by the whole process during the stall (its capture included): with --conns 0
+                // nothing else runs, so in capture-on rounds it is what a capture allocates.
+                long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
                 var done = new ManualResetEventSlim();
                 stallLoop.Post(() =>
                 {
@@ -104,23 +109,30 @@ internal static class Program
                 {
                     captures.Add(captureMs);
                 }
-                Thread.Sleep(200); // the loop back to normal between stalls
+                Thread.Sleep(200); // the loop back to normal between stalls (and the capture thread done with the session)
+                allocated.Add((GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / 1048576.0);
             }
             var all = rtts.SelectMany(r => { lock (r) { return r.ToArray(); } }).Order().ToArray();
             double p50 = Pct(all, 0.50), p99 = Pct(all, 0.99);
-            results.Add((on, p50, p99, captures));
-            Console.WriteLine(FormattableString.Invariant($"{{\"round\":{round + 1},\"capture\":\"{(on ? "on" : "off")}\",\"round_trips\":{all.Length},\"p50_us\":{p50:0.0},\"p99_us\":{p99:0.0},\"captures_ms\":[{string.Join(",", captures.Select(c => c.ToString("0.0", CultureInfo.InvariantCulture)))}],\"rss_mb\":{RssMb("VmRSS:"):0.0},\"gc_committed_mb\":{GC.GetGCMemoryInfo().TotalCommittedBytes / 1048576.0:0.0},\"peak_rss_mb\":{PeakRssMb():0.0}}}"));
+            results.Add((on, p50, p99, captures, allocated));
+            Console.WriteLine(FormattableString.Invariant($"{{\"round\":{round + 1},\"capture\":\"{(on ? "on" : "off")}\",\"round_trips\":{all.Length},\"p50_us\":{p50:0.0},\"p99_us\":{p99:0.0},\"captures_ms\":[{string.Join(",", captures.Select(c => c.ToString("0.0", CultureInfo.InvariantCulture)))}],\"alloc_mb_per_stall\":[{string.Join(",", allocated.Select(c => c.ToString("0.0", CultureInfo.InvariantCulture)))}],\"rss_mb\":{RssMb("VmRSS:"):0.0},\"gc_committed_mb\":{GC.GetGCMemoryInfo().TotalCommittedBytes / 1048576.0:0.0},\"peak_rss_mb\":{PeakRssMb():0.0}}}"));
         }
         stop.Cancel();
         clients.ForEach(t => t.Join());
         park.Set();
+        // What stays once the garbage is collected: the heap the captures left live, and the memory the GC keeps committed.
+        double committedBefore = GC.GetGCMemoryInfo().TotalCommittedBytes / 1048576.0;
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        GC.WaitForPendingFinalizers();
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        var afterCollect = GC.GetGCMemoryInfo();
 
         double Med(IEnumerable<double> xs) { var a = xs.Order().ToArray(); return a.Length == 0 ? double.NaN : a[a.Length / 2]; }
         var onR = results.Where(r => r.On).ToList();
         var offR = results.Where(r => !r.On).ToList();
         var caps = onR.SelectMany(r => r.Captures).ToList();
         Console.WriteLine(FormattableString.Invariant(
-            $"{{\"summary\":true,\"captures\":{caps.Count},\"capture_ms_median\":{Med(caps):0.0},\"capture_ms_max\":{(caps.Count == 0 ? double.NaN : caps.Max()):0.0},\"p50_us_on\":{Med(onR.Select(r => r.P50)):0.0},\"p50_us_off\":{Med(offR.Select(r => r.P50)):0.0},\"p99_us_on\":{Med(onR.Select(r => r.P99)):0.0},\"p99_us_off\":{Med(offR.Select(r => r.P99)):0.0},\"peak_rss_mb\":{PeakRssMb():0.0}}}"));
+            $"{{\"summary\":true,\"captures\":{caps.Count},\"capture_ms_median\":{Med(caps):0.0},\"capture_ms_max\":{(caps.Count == 0 ? double.NaN : caps.Max()):0.0},\"p50_us_on\":{Med(onR.Select(r => r.P50)):0.0},\"p50_us_off\":{Med(offR.Select(r => r.P50)):0.0},\"p99_us_on\":{Med(onR.Select(r => r.P99)):0.0},\"p99_us_off\":{Med(offR.Select(r => r.P99)):0.0},\"peak_rss_mb\":{PeakRssMb():0.0},\"gc_committed_mb_end\":{committedBefore:0.0},\"gc_committed_mb_after_collect\":{afterCollect.TotalCommittedBytes / 1048576.0:0.0},\"gc_heap_mb_after_collect\":{afterCollect.HeapSizeBytes / 1048576.0:0.0},\"rss_mb_after_collect\":{RssMb("VmRSS:"):0.0}}}"));
         stallLoop.Stop();
         echoLoop.Stop();
         stallThread.Join();

@@ -5,7 +5,7 @@ namespace StallChild;
 
 /// <summary>
 /// <c>StallChild shutdown-return|shutdown-exit</c>: stalls its loop (a sleep two calls down) with stack capture on and,
-/// once the capture's session is recording (its trace file is in the temp directory), ends the process while the loop
+/// once the capture's session is recording (its reader thread, "NoBlock capture reader", is running), ends the process while the loop
 /// thread is still stuck: by returning from Main, or by Environment.Exit. Prints "capture in flight" first.
 /// <c>StallChild report</c>: stalls once and prints the first report and the end report, then exits.
 /// <c>StallChild report-no-port</c>: the same after deleting its own diagnostics socket
@@ -65,9 +65,8 @@ internal static class Program
             loop.Dispose();
             return 0;
         }
-        string pattern = $"noblock-stack-{Environment.ProcessId}-*.nettrace";
         var deadline = DateTime.UtcNow + Long;
-        while (Directory.GetFiles(Path.GetTempPath(), pattern).Length == 0)
+        while (!SessionReaderRunning())
         {
             if (DateTime.UtcNow > deadline)
             {
@@ -83,6 +82,29 @@ internal static class Program
             Environment.Exit(0);
         }
         return 0; // the runtime shuts down with the loop thread stuck and the session recording
+    }
+
+    /// <summary>
+    /// The capture's session reader runs (started once the session is, it reads the stream until the rundown's end):
+    /// a thread of this process whose OS name (the managed name cut to 15 bytes) is "NoBlock capture".
+    /// </summary>
+    private static bool SessionReaderRunning()
+    {
+        foreach (var task in Directory.GetDirectories("/proc/self/task"))
+        {
+            try
+            {
+                if (File.ReadAllText(Path.Combine(task, "comm")).TrimEnd('\n') == "NoBlock capture")
+                {
+                    return true;
+                }
+            }
+            catch (IOException)
+            {
+                // the thread ended while we looked
+            }
+        }
+        return false;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Diagnostics.Tracing;
 using System.Runtime.InteropServices;
 using Microsoft.Diagnostics.NETCore.Client;
-using Microsoft.Diagnostics.Tracing.Etlx;
 
 namespace NoBlock.Diagnostics;
 
@@ -53,15 +52,17 @@ internal sealed class StackCaptureRequest
 /// Takes stalled loop threads' managed stacks without running anything on them: an EventPipe session on the process's
 /// own diagnostics port with the sample profiler (which samples every managed thread about once a millisecond) and the
 /// rundown of jitted methods (their names and IL maps), like <c>dotnet-stack report</c>. The session stream is read on
-/// this class's own thread (never a loop thread, never the thread pool, which a stall may starve), written to a temp
-/// file, and parsed with TraceEvent's <see cref="TraceLog"/>; lines come from portable PDBs (<see cref="PdbLines"/>).
+/// this class's own thread (never a loop thread, never the thread pool, which a stall may starve) and parsed as it
+/// streams (<see cref="SessionStacks"/>: only the requested threads' samples and the methods they hit are kept, not a
+/// table of every jitted method); lines come from portable PDBs (<see cref="PdbLines"/>). Nothing is written to disk.
 /// </summary>
 /// <remarks>
 /// One session at a time for the whole process: the requests waiting when a session starts share it (each looks for
 /// its own thread's samples), later ones wait for the next. The watchdog never waits for a capture: it delivers the
 /// report without a stack once <see cref="StallWatchdogOptions.StackCaptureTimeout"/> has passed, while this thread
-/// goes on stopping the session. The session is stopped and disposed on every path, the temp files deleted.
-/// TraceEvent is loaded only by the first capture (this class is the only one that names its types).
+/// goes on stopping the session. The session is stopped and disposed on every path.
+/// TraceEvent is loaded only by the first capture (this class and <see cref="SessionStacks"/> are the only ones that
+/// name its types).
 /// </remarks>
 internal static class StackCapture
 {
@@ -85,9 +86,6 @@ internal static class StackCapture
 
     /// <summary>Requests waiting beyond this get "too many captures waiting" at once (a flood of loops stalling together).</summary>
     private const int MaxWaiting = 64;
-
-    /// <summary>The innermost frames kept per stack (the alert shows the user frames among them).</summary>
-    private const int MaxFrames = 64;
 
     /// <summary>
     /// After the budget is spent the session is disposed (its stream closed, which ends the reader's blocking read);
@@ -227,82 +225,33 @@ internal static class StackCapture
         }
     }
 
-    /// <summary>One session for every request of the batch.</summary>
+    /// <summary>One session for every request of the batch, parsed as it streams.</summary>
     private static void CaptureBatch(StackCaptureRequest[] batch)
     {
-        string trace = Path.Combine(Path.GetTempPath(), $"noblock-stack-{Environment.ProcessId}-{Guid.NewGuid():N}.nettrace");
-        string? etlx = null;
-        try
+        // The longest wait of the batch: each report is delivered at its own deadline by the watchdog anyway.
+        var budget = batch.Max(r => r.Timeout);
+        var stacks = new SessionStacks(batch);
+        string? failure = Record(stacks.Read, budget);
+        if (failure is not null)
         {
-            // The longest wait of the batch: each report is delivered at its own deadline by the watchdog anyway.
-            var budget = batch.Max(r => r.Timeout);
-            string? failure = Record(trace, budget);
-            if (failure is not null)
+            foreach (var r in batch)
             {
-                foreach (var r in batch)
-                {
-                    r.Complete(null, failure);
-                }
-                return;
+                r.Complete(null, failure);
             }
-            etlx = TraceLog.CreateFromEventPipeDataFile(trace);
-            using var log = new TraceLog(etlx);
-            var pending = batch.ToDictionary(r => r.Tid, r => r);
-            foreach (var e in log.Events)
-            {
-                if (pending.Count == 0)
-                {
-                    break;
-                }
-                if (e.ProviderName != SampleProfilerProvider || !pending.TryGetValue(e.ThreadID, out var request))
-                {
-                    continue;
-                }
-                // EventPipe stamps events with CLOCK_MONOTONIC nanoseconds on Linux, the clock Stopwatch reads too.
-#pragma warning disable CS0618 // "discouraged": the raw timestamp is what compares with the loop's Stopwatch stamps
-                long at = e.TimeStampQPC;
-#pragma warning restore CS0618
-                if (at < request.StallStart)
-                {
-                    continue;
-                }
-                if (request.Activity.TryGetEndTimestamp(request.StallStart, out long ended) && at >= ended)
-                {
-                    pending.Remove(e.ThreadID);
-                    request.Complete(null, "the stall ended before a sample of the loop thread was taken");
-                    continue;
-                }
-                var frames = Frames(e.CallStack());
-                if (frames.Count > 0)
-                {
-                    pending.Remove(e.ThreadID);
-                    request.Complete(frames, null);
-                }
-            }
-            foreach (var r in pending.Values)
-            {
-                r.Complete(null, "no sample of the loop thread in the session (the sampler did not reach it)");
-            }
+            return;
         }
-        finally
-        {
-            TryDelete(trace);
-            if (etlx is not null)
-            {
-                TryDelete(etlx);
-            }
-        }
+        stacks.Complete();
     }
 
     /// <summary>
-    /// Runs the session into <paramref name="path"/>; returns why it could not, or null. Every wait is bounded by
-    /// <paramref name="budget"/>: starting the session and stopping it go through the async IPC calls with a cancellation
+    /// Runs the session, its stream read by <paramref name="consume"/> on a thread of its own as it comes; returns why
+    /// it could not, or null. Every wait is bounded by <paramref name="budget"/>: starting the session and stopping it go through the async IPC calls with a cancellation
     /// at the deadline (the synchronous <c>Stop</c> waits for the runtime's answer without a limit, and that answer waits
     /// for the rundown to be flushed — seconds to minutes for a large process, dotnet-stack's docs say — or never comes
     /// when the runtime is shutting down); the reader is waited for until the deadline, then the session is disposed,
     /// which closes the stream under it.
     /// </summary>
-    private static string? Record(string path, TimeSpan budget)
+    internal static string? Record(Action<Stream> consume, TimeSpan budget)
     {
         var clock = Stopwatch.StartNew();
         TimeSpan Left() => budget - clock.Elapsed > TimeSpan.Zero ? budget - clock.Elapsed : TimeSpan.Zero;
@@ -329,20 +278,33 @@ internal static class StackCapture
         }
         Exception? readFailure = null;
         string? timedOut = null;
-        var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
         // The runtime writes the stream as the session runs and the rundown when it stops: read it all the time,
-        // on a thread of our own, or Stop would wait for a reader that is not there.
+        // on a thread of our own, or Stop would wait for a reader that is not there. The stream is parsed right
+        // there, not copied to a file first: nothing is left on disk (not even by a process that exits mid-capture),
+        // and what the parse keeps is bounded by the batch (SessionStacks). The parse keeps up: it does next to
+        // nothing per rundown event, and the session's buffer (CircularBufferMB) holds a large process's rundown.
+        var stream = session.EventStream;
         var reader = new Thread(() =>
         {
             try
             {
-                session.EventStream.CopyTo(file);
+                consume(stream);
             }
             catch (Exception ex)
             {
                 readFailure = ex;
             }
-        }) { IsBackground = true, Name = "NoBlock stack capture reader" };
+            try
+            {
+                // Whatever the parse left (it failed, or stopped at the end-of-stream tag): drained, so that the
+                // runtime's writes, and the Stop that waits for them, finish.
+                stream.CopyTo(Stream.Null);
+            }
+            catch (Exception)
+            {
+                // the stream is closed: nothing is left to drain
+            }
+        }) { IsBackground = true, Name = "NoBlock capture reader" }; // OS name "NoBlock capture" (15 bytes), unlike the worker's: tests/StallChild waits for it
         try
         {
             reader.Start();
@@ -380,10 +342,6 @@ internal static class StackCapture
             {
                 timedOut ??= TimedOut("reading the session");
             }
-            else
-            {
-                file.Dispose();
-            }
         }
         if (timedOut is not null)
         {
@@ -402,30 +360,6 @@ internal static class StackCapture
         }
         task.GetAwaiter().GetResult(); // rethrows its failure
         return true;
-    }
-
-    private static List<StallStackFrame> Frames(TraceCallStack? stack)
-    {
-        var frames = new List<StallStackFrame>();
-        bool leaf = true;
-        for (var cs = stack; cs is not null && frames.Count < MaxFrames; cs = cs.Caller)
-        {
-            var address = cs.CodeAddress;
-            var method = address.Method;
-            bool isLeaf = leaf;
-            leaf = false;
-            if (method is null)
-            {
-                continue; // native code, or a stub the rundown does not name
-            }
-            var (type, name) = Split(method.FullMethodName);
-            string modulePath = address.ModuleFile?.FilePath ?? "";
-            int il = address.ILOffset;
-            // A caller's address is the return address, just past its call: the statement is the one before it.
-            var (file, line) = PdbLines.Find(modulePath, method.MethodToken, isLeaf || il <= 0 ? il : il - 1);
-            frames.Add(new StallStackFrame(type, name, Path.GetFileName(modulePath), file, line, IsUserModule(modulePath)));
-        }
-        return frames;
     }
 
     /// <summary>"Server+Inner.Lookup(int32,bool)" → ("Server+Inner", "Lookup").</summary>
@@ -454,17 +388,5 @@ internal static class StackCapture
         string name = Path.GetFileName(modulePath);
         return !(name.StartsWith("System.", StringComparison.Ordinal) || name.StartsWith("Microsoft.", StringComparison.Ordinal)
                  || name is "NoBlock.dll" or "NoBlock.Hosting.dll" or "mscorlib.dll" or "netstandard.dll");
-    }
-
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (Exception)
-        {
-            // a leftover temp file is not worth failing a report for
-        }
     }
 }
