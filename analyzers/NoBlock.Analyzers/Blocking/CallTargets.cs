@@ -846,15 +846,19 @@ internal sealed class CallTargets
             foreach (var tree in trees)
             {
                 // The tree's text as one string shared with the syntax gates, not a fresh copy per symbol asked about.
-                if (SyntaxIndex.TextOf(tree, CancellationToken.None).IndexOf(name, StringComparison.Ordinal) < 0)
-                {
-                    continue;
-                }
-
+                // Each place the name occurs is looked up as a token: walking every node of every tree that mentions a
+                // common field name (buffer, input) was most of NB0002's time on DotNetty. The tokens come in document
+                // order, as the nodes did.
+                var text = SyntaxIndex.TextOf(tree, CancellationToken.None);
+                SyntaxNode? root = null;
                 SemanticModel? model = null;
-                foreach (var identifier in tree.GetRoot().DescendantNodes().OfType<IdentifierNameSyntax>())
+                for (var at = text.IndexOf(name, StringComparison.Ordinal); at >= 0; at = text.IndexOf(name, at + 1, StringComparison.Ordinal))
                 {
-                    if (identifier.Identifier.ValueText != name)
+                    root ??= tree.GetRoot();
+                    var token = root.FindToken(at);
+                    // Only an identifier that is the name: not a longer identifier, a comment, a string or disabled text
+                    // (their position lies outside the token found), not a declaration.
+                    if (!token.Span.Contains(at) || token.Parent is not IdentifierNameSyntax identifier || token.ValueText != name)
                     {
                         continue;
                     }
