@@ -230,12 +230,17 @@ internal sealed class CallTargets
         var onThis = IsThis(receiver);
         if (receiver is not null && EvidentTypes(receiver) is { } evident)
         {
-            foreach (var type in evident.Types)
+            // Types that run the same implementation are one target, named with all of them: a field that holds a
+            // CountedBuffer or a DiskFileUpload reaches the base's Release once, and the chain says both.
+            var byImplementation = evident.Types
+                .Select(type => (Type: type, Implementation: Implementation(type, method)))
+                .Where(pair => pair.Implementation is not null)
+                .GroupBy(pair => pair.Implementation!, SymbolEqualityComparer.Default);
+            foreach (var group in byImplementation)
             {
-                if (Implementation(type, method) is { } implementation)
-                {
-                    targets.Add(new CallTarget(implementation, evident.Describe(type), site.CalledName, evident.Types.Length == 1 ? Narrower(type, implementation) : null));
-                }
+                var implementation = (IMethodSymbol)group.Key!;
+                var types = group.Select(pair => pair.Type).ToList();
+                targets.Add(new CallTarget(implementation, evident.Describe(types), site.CalledName, evident.Types.Length == 1 ? Narrower(types[0], implementation) : null));
             }
 
             return;
@@ -359,9 +364,10 @@ internal sealed class CallTargets
 
         public string? Holder { get; }
 
-        public string Describe(ITypeSymbol type) => Holder is null
-            ? $"created as {type.Name}"
-            : Types.Length == 1 ? $"{Holder} only holds {type.Name}" : $"{Holder} holds {type.Name}";
+        /// <summary><c>created as T</c>, <c>field _f only holds T</c>, <c>field _f holds T or U</c> (the types that run one target).</summary>
+        public string Describe(IReadOnlyList<ITypeSymbol> types) => Holder is null
+            ? $"created as {types[0].Name}"
+            : Types.Length == 1 ? $"{Holder} only holds {types[0].Name}" : $"{Holder} holds {string.Join(" or ", types.Select(t => t.Name))}";
     }
 
     private static string DelegateOrigin(IOperation value)

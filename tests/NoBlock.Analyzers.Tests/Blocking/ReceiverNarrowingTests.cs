@@ -113,7 +113,7 @@ public sealed class ReceiverNarrowingTests
             }
         }
         """,
-        Chain(0, "'Decoder.OnReadable'", "Release", "OnReadable → AbstractReferenceCounted.Release (field _message holds CountedBuffer) → ReleaseCore → DiskFileUpload.Deallocate (one of 2 overrides) → File.Delete (Test0.cs:22)"));
+        Chain(0, "'Decoder.OnReadable'", "Release", "OnReadable → AbstractReferenceCounted.Release (field _message holds CountedBuffer or DiskFileUpload) → ReleaseCore → DiskFileUpload.Deallocate (one of 2 overrides) → File.Delete (Test0.cs:22)"));
 
     /// <summary>A base class's template method calls an abstract step; the only blocking step is in a sibling's hierarchy.</summary>
     [Fact]
