@@ -6,6 +6,7 @@
 #   ROUNDS=3 CONFIGS=none,sdk,all CODEBASES=DotNetty bash bench/AnalyzerCost/harness.sh
 #   BASELINE=/elsewhere/NoBlock.Analyzers.dll CONFIGS=none,sdk,all-baseline,all,noblock-baseline,noblock bash ...
 #     (before/after in the same rounds: BASELINE is another build of the analyzers, e.g. main's, loaded apart)
+#   NOBLOCK=/elsewhere/NoBlock.Analyzers.dll ...   (the build measured as noblock/all; default: this tree's Release build)
 #
 # Where the public sources come from: HARNESS_MIRRORS=DIR, a folder of git mirrors (DIR/<owner>+<name>/repo, as
 # the maintainers' fetch tool leaves them), else `git clone --bare --filter=blob:none https://github.com/<owner>/<name>`
@@ -41,7 +42,7 @@ export_sources() { # export_sources REPO COMMIT FOLDER DEST
   git --git-dir="$gitdir" archive "$commit" "$folder" | tar -x -C "$dest"
 }
 
-common=(--noblock analyzers/NoBlock.Analyzers/bin/Release/netstandard2.0/NoBlock.Analyzers.dll
+common=(--noblock "${NOBLOCK:-analyzers/NoBlock.Analyzers/bin/Release/netstandard2.0/NoBlock.Analyzers.dll}"
   --sdk-analyzers "$SDK_ANALYZERS/Microsoft.CodeAnalysis.NetAnalyzers.dll"
   --sdk-analyzers "$SDK_ANALYZERS/Microsoft.CodeAnalysis.CSharp.NetAnalyzers.dll"
   --globalconfig "$SDK_ANALYZERS/build/config/analysislevel_10_default.globalconfig"

@@ -230,12 +230,17 @@ internal sealed class CallTargets
         var onThis = IsThis(receiver);
         if (receiver is not null && EvidentTypes(receiver) is { } evident)
         {
-            foreach (var type in evident.Types)
+            // Types that run the same implementation are one target, named with all of them: a field that holds a
+            // CountedBuffer or a DiskFileUpload reaches the base's Release once, and the chain says both.
+            var byImplementation = evident.Types
+                .Select(type => (Type: type, Implementation: Implementation(type, method)))
+                .Where(pair => pair.Implementation is not null)
+                .GroupBy(pair => pair.Implementation!, SymbolEqualityComparer.Default);
+            foreach (var group in byImplementation)
             {
-                if (Implementation(type, method) is { } implementation)
-                {
-                    targets.Add(new CallTarget(implementation, evident.Describe(type), site.CalledName, evident.Types.Length == 1 ? Narrower(type, implementation) : null));
-                }
+                var implementation = (IMethodSymbol)group.Key!;
+                var types = group.Select(pair => pair.Type).ToList();
+                targets.Add(new CallTarget(implementation, evident.Describe(types), site.CalledName, evident.Types.Length == 1 ? Narrower(types[0], implementation) : null));
             }
 
             return;
@@ -359,9 +364,10 @@ internal sealed class CallTargets
 
         public string? Holder { get; }
 
-        public string Describe(ITypeSymbol type) => Holder is null
-            ? $"created as {type.Name}"
-            : Types.Length == 1 ? $"{Holder} only holds {type.Name}" : $"{Holder} holds {type.Name}";
+        /// <summary><c>created as T</c>, <c>field _f only holds T</c>, <c>field _f holds T or U</c> (the types that run one target).</summary>
+        public string Describe(IReadOnlyList<ITypeSymbol> types) => Holder is null
+            ? $"created as {types[0].Name}"
+            : Types.Length == 1 ? $"{Holder} only holds {types[0].Name}" : $"{Holder} holds {string.Join(" or ", types.Select(t => t.Name))}";
     }
 
     private static string DelegateOrigin(IOperation value)
@@ -846,14 +852,23 @@ internal sealed class CallTargets
             foreach (var tree in trees)
             {
                 // The tree's text as one string shared with the syntax gates, not a fresh copy per symbol asked about.
-                if (SyntaxIndex.TextOf(tree, CancellationToken.None).IndexOf(name, StringComparison.Ordinal) < 0)
-                {
-                    continue;
-                }
-
+                // Each place the name occurs is looked up as a token: walking every node of every tree that mentions a
+                // common field name (buffer, input) was most of NB0002's time on DotNetty. The tokens come in document
+                // order, as the nodes did.
+                var text = SyntaxIndex.TextOf(tree, CancellationToken.None);
+                SyntaxNode? root = null;
                 SemanticModel? model = null;
-                foreach (IdentifierNameSyntax identifier in TreeCallSites.Of(tree, CancellationToken.None).IdentifiersNamed(name))
+                for (var at = text.IndexOf(name, StringComparison.Ordinal); at >= 0; at = text.IndexOf(name, at + 1, StringComparison.Ordinal))
                 {
+                    root ??= tree.GetRoot();
+                    var token = root.FindToken(at);
+                    // Only an identifier that is the name: not a longer identifier, a comment, a string or disabled text
+                    // (their position lies outside the token found), not a declaration.
+                    if (!token.Span.Contains(at) || token.Parent is not IdentifierNameSyntax identifier || token.ValueText != name)
+                    {
+                        continue;
+                    }
+
                     SyntaxNode node = identifier.Parent is MemberAccessExpressionSyntax access && access.Name == identifier ? access
                         : identifier.Parent is MemberBindingExpressionSyntax binding && binding.Name == identifier ? binding
                         : identifier;

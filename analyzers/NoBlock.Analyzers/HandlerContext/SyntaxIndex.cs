@@ -289,24 +289,8 @@ internal sealed class TreeCallSites
     private readonly Dictionary<string, List<SyntaxNode>> _creations = new(StringComparer.Ordinal);
     private readonly List<SyntaxNode> _unnamedConstructorCalls = new();
 
-    /// <summary>Every identifier name of the tree by its text, built on first use (only the stored-value search asks).</summary>
-    private readonly Lazy<Dictionary<string, List<SyntaxNode>>> _identifiers;
-
     private TreeCallSites(SyntaxTree tree, CancellationToken cancellationToken)
     {
-        _identifiers = new Lazy<Dictionary<string, List<SyntaxNode>>>(() =>
-        {
-            var index = new Dictionary<string, List<SyntaxNode>>(StringComparer.Ordinal);
-            foreach (var node in tree.GetRoot(CancellationToken.None).DescendantNodes())
-            {
-                if (node is IdentifierNameSyntax identifier)
-                {
-                    Add(index, identifier.Identifier.ValueText, node);
-                }
-            }
-
-            return index;
-        }, LazyThreadSafetyMode.ExecutionAndPublication);
         foreach (var node in tree.GetRoot(cancellationToken).DescendantNodes())
         {
             switch (node)
@@ -330,9 +314,6 @@ internal sealed class TreeCallSites
 
     public static TreeCallSites Of(SyntaxTree tree, CancellationToken cancellationToken)
         => s_sites.GetValue(tree, t => new TreeCallSites(t, cancellationToken));
-
-    /// <summary>Identifier names spelled <paramref name="name"/> (any use: read, write, call, <c>nameof</c>), in document order.</summary>
-    public IReadOnlyList<SyntaxNode> IdentifiersNamed(string name) => _identifiers.Value.TryGetValue(name, out var nodes) ? nodes : s_none;
 
     /// <summary>Invocations whose expression ends in <paramref name="name"/> (<c>M(..)</c>, <c>x.M(..)</c>, <c>x?.M&lt;T&gt;(..)</c>), in document order.</summary>
     public IReadOnlyList<SyntaxNode> InvocationsOf(string name) => _invocations.TryGetValue(name, out var nodes) ? nodes : s_none;

@@ -147,7 +147,9 @@ internal static class Program
                 File.AppendAllLines(options.Report, telemetry.Select(t => string.Join('\t', options.Name, config,
                     t.Key.GetType().FullName, t.Value.ExecutionTime.TotalSeconds.ToString("F3", CultureInfo.InvariantCulture))));
                 File.AppendAllLines(options.Report, diagnostics.Where(d => d.Id.StartsWith("NB", StringComparison.Ordinal) || d.Id == "AD0001")
-                    .Select(d => string.Join('\t', options.Name, config, "finding", d.Id, d.Location.GetLineSpan().ToString())).Distinct());
+                    .Select(d => string.Join('\t', options.Name, config, "finding", d.Id, d.Location.GetLineSpan().ToString(),
+                        // The message too (an NB0002 chain), so two builds' findings compare by what they say, not only where.
+                        d.GetMessage(CultureInfo.InvariantCulture).Replace('\t', ' ').Replace('\n', ' '))).Distinct());
             }
         }
         return 0;

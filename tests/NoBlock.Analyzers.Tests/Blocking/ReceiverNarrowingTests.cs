@@ -85,6 +85,36 @@ public sealed class ReceiverNarrowingTests
         """,
         Chain(0, "'Decoder.OnReadable'", "Release", "OnReadable → AbstractReferenceCounted.Release (field _upload only holds DiskFileUpload) → ReleaseCore → DiskFileUpload.Deallocate (only override, this: DiskFileUpload) → File.Delete (Test0.cs:22)"));
 
+    /// <summary>
+    /// What a field holds is read from every place its name is an identifier: a verbatim <c>@name</c> store counts; the
+    /// name in a comment, a string or a longer identifier does not.
+    /// </summary>
+    [Fact]
+    public Task Field_stores_are_found_where_the_name_is_an_identifier() => Verify.VerifyAsync(ReferenceCounted + """
+        class Decoder
+        {
+            IReferenceCounted _message = new CountedBuffer();
+            IReferenceCounted _buffer = new CountedBuffer();
+            IReferenceCounted _bufferSpare = new DiskFileUpload();
+
+            void Reset()
+            {
+                @_message = new DiskFileUpload();     // a store: _message may be an upload too
+                // _buffer = new DiskFileUpload();
+                var text = "_buffer = new DiskFileUpload();";
+                _bufferSpare = new DiskFileUpload();
+            }
+
+            [EventLoopHandler]
+            void OnReadable(IoEvent e)
+            {
+                _buffer.Release();                    // only ever a CountedBuffer
+                {|#0:_message.Release()|};
+            }
+        }
+        """,
+        Chain(0, "'Decoder.OnReadable'", "Release", "OnReadable → AbstractReferenceCounted.Release (field _message holds CountedBuffer or DiskFileUpload) → ReleaseCore → DiskFileUpload.Deallocate (one of 2 overrides) → File.Delete (Test0.cs:22)"));
+
     /// <summary>A base class's template method calls an abstract step; the only blocking step is in a sibling's hierarchy.</summary>
     [Fact]
     public Task Template_method_on_this_runs_the_overrides_of_the_callers_own_hierarchy() => Verify.VerifyAsync("""
