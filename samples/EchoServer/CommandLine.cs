@@ -27,7 +27,7 @@ internal static class CommandLine
             HelpName = "epoll|io_uring|prefer-io_uring",
             Description = "what the loops wait with (default epoll). io_uring needs Linux 6.0+ and io_uring allowed (the server says why not and exits 1); " +
                 "prefer-io_uring falls back to epoll with one line on standard error. On io_uring the TCP layer uses completion I/O " +
-                "(multishot accept, multishot receive into a provided-buffer ring, sends on the ring; docs/io_uring.md)",
+                "(bounded single-shot accepts, multishot receive into a provided-buffer ring, sends on the ring; docs/io_uring.md)",
             Arity = ArgumentArity.ExactlyOne,
             CustomParser = result =>
             {

@@ -112,7 +112,7 @@ internal static class Program
 
     /// <summary>The backend the loops got, as the startup line says it (io_uring: what the TCP layer does on it today).</summary>
     private static string Describe(EventLoopBackend backend) => backend == EventLoopBackend.IoUring
-        ? "backend io_uring (TCP on completions: multishot accept and receive, sends on the ring)"
+        ? "backend io_uring (TCP on completions: bounded single-shot accepts, multishot receive, sends on the ring)"
         : "backend epoll";
 
     private static IPEndPoint Listen(EventLoopGroup group, Options options, LoopStats[] stats)

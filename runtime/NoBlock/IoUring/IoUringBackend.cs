@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.InteropServices;
 using NoBlock.Interop;
 
@@ -425,7 +426,13 @@ internal sealed unsafe class IoUringBackend : IDisposable
         }
     }
 
-    /// <summary>Arms a multishot accept: one <see cref="RequestKind.Accept"/> completion per connection (res = its fd, non-blocking, close-on-exec).</summary>
+    /// <summary>
+    /// Arms one single-shot accept: one <see cref="RequestKind.Accept"/> completion, one connection (res = its fd,
+    /// non-blocking, close-on-exec) or an error. Single-shot, not multishot: a multishot accept goes on accepting
+    /// while the loop is stalled, unbounded (every connection an fd of this process), where epoll leaves them in the
+    /// listen backlog; the acceptor keeps a bounded number of these in the kernel instead (docs/io_uring.md).
+    /// Several may be armed on one source: they share its user_data, and <see cref="Cancel"/> ends all of them.
+    /// </summary>
     public bool ArmAccept(int source)
     {
         var sqe = SqeFor(source, RequestKind.Accept, out int fd, out ulong userData);
@@ -433,7 +440,7 @@ internal sealed unsafe class IoUringBackend : IDisposable
         {
             return false;
         }
-        IoUringPrep.AcceptMultishot(sqe, fd, IoUringSys.AcceptFlags, userData);
+        IoUringPrep.Accept(sqe, fd, IoUringSys.AcceptFlags, userData);
         return true;
     }
 
@@ -464,7 +471,10 @@ internal sealed unsafe class IoUringBackend : IDisposable
         return true;
     }
 
-    /// <summary>Cancels the source's request of <paramref name="kind"/> (its completion then comes with -ECANCELED, or it already came).</summary>
+    /// <summary>
+    /// Cancels the source's requests of <paramref name="kind"/>, every one of them (an acceptor has several accepts
+    /// armed): each completion then comes with -ECANCELED, or it already came.
+    /// </summary>
     public bool Cancel(int source, RequestKind kind)
     {
         var sqe = SqeFor(source, kind, out _, out ulong target);
@@ -472,7 +482,7 @@ internal sealed unsafe class IoUringBackend : IDisposable
         {
             return false;
         }
-        IoUringPrep.Cancel(sqe, target, (target & ~0xFFUL) | (byte)RequestKind.Ignored);
+        IoUringPrep.CancelAll(sqe, target, (target & ~0xFFUL) | (byte)RequestKind.Ignored);
         return true;
     }
 
@@ -633,6 +643,74 @@ internal sealed unsafe class IoUringBackend : IDisposable
             if (recycle)
             {
                 _buffers.Recycle(cqe.BufferId);
+            }
+        }
+    }
+
+    // =========================================================================================================
+    // Diagnostics (any thread)
+    // =========================================================================================================
+
+    /// <summary>
+    /// What waits in the completion queue for the loop to take it, classified by request kind (from user_data):
+    /// connections the kernel accepted, bytes it received into the provided buffers (and on how many connections).
+    /// While the loop is stalled this is where its sockets' backlog goes on io_uring: the requests stay armed, so
+    /// accepts and receives go on completing into the ring, and the socket queues stay short. Thread-safe (the
+    /// watchdog calls it while the loop is stuck); null once the backend is disposed, or when the loop is busy
+    /// taking completions at that very moment (nothing piles up then).
+    /// </summary>
+    public CompletionQueueBacklog? PeekWaiting()
+    {
+        if (Volatile.Read(ref _disposed))
+        {
+            return null;
+        }
+        var cqes = ArrayPool<IoUringCqe>.Shared.Rent((int)_ring.CqEntries);
+        int[]? sources = null;
+        try
+        {
+            int waiting = _ring.PeekCompletions(cqes, out bool overflowed);
+            if (waiting < 0)
+            {
+                return null;
+            }
+            int copied = Math.Min(waiting, cqes.Length);
+            int accepted = 0, receiving = 0;
+            long received = 0;
+            for (int i = 0; i < copied; i++)
+            {
+                ref var cqe = ref cqes[i];
+                var kind = (RequestKind)(byte)cqe.UserData;
+                if (kind == RequestKind.Accept && cqe.Res >= 0)
+                {
+                    accepted++;
+                }
+                else if (kind == RequestKind.Receive && cqe.Res > 0)
+                {
+                    received += cqe.Res;
+                    (sources ??= ArrayPool<int>.Shared.Rent(copied))[receiving++] = (int)(cqe.UserData >> 32);
+                }
+            }
+            int connections = 0;
+            if (sources is not null)
+            {
+                Array.Sort(sources, 0, receiving);
+                for (int i = 0; i < receiving; i++)
+                {
+                    if (i == 0 || sources[i] != sources[i - 1])
+                    {
+                        connections++;
+                    }
+                }
+            }
+            return new CompletionQueueBacklog(waiting, accepted, received, connections, overflowed);
+        }
+        finally
+        {
+            ArrayPool<IoUringCqe>.Shared.Return(cqes);
+            if (sources is not null)
+            {
+                ArrayPool<int>.Shared.Return(sources);
             }
         }
     }

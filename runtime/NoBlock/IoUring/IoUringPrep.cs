@@ -40,9 +40,20 @@ internal static unsafe class IoUringPrep
     }
 
     /// <summary>
+    /// IORING_OP_ACCEPT, single-shot: one completion, one accepted connection (<c>res</c> = the new fd, opened with
+    /// <paramref name="socketFlags"/> such as SOCK_NONBLOCK | SOCK_CLOEXEC), or an error.
+    /// </summary>
+    public static void Accept(IoUringSqe* sqe, int listenFd, uint socketFlags, ulong userData)
+    {
+        sqe->Opcode = (byte)IoUringOp.Accept;
+        sqe->Fd = listenFd;
+        sqe->OpFlags = socketFlags; // accept_flags
+        sqe->UserData = userData;
+    }
+
+    /// <summary>
     /// IORING_OP_ACCEPT with IORING_ACCEPT_MULTISHOT (5.19): one completion per accepted connection (<c>res</c> =
-    /// the new fd, opened with <paramref name="socketFlags"/> such as SOCK_NONBLOCK | SOCK_CLOEXEC), armed until an
-    /// error ends it or it is cancelled.
+    /// the new fd, opened with <paramref name="socketFlags"/>), armed until an error ends it or it is cancelled.
     /// </summary>
     public static void AcceptMultishot(IoUringSqe* sqe, int listenFd, uint socketFlags, ulong userData)
     {
@@ -119,6 +130,16 @@ internal static unsafe class IoUringPrep
         sqe->Fd = -1;
         sqe->Addr = targetUserData;
         sqe->UserData = userData;
+    }
+
+    /// <summary>
+    /// IORING_OP_ASYNC_CANCEL of every request submitted with <paramref name="targetUserData"/> (IORING_ASYNC_CANCEL_ALL,
+    /// 5.19): res = how many were cancelled.
+    /// </summary>
+    public static void CancelAll(IoUringSqe* sqe, ulong targetUserData, ulong userData)
+    {
+        Cancel(sqe, targetUserData, userData);
+        sqe->OpFlags = IoUringCancelFlags.All;
     }
 
     /// <summary>IORING_OP_ASYNC_CANCEL of every request on <paramref name="fd"/> (IORING_ASYNC_CANCEL_FD | ALL, 5.19): res = how many.</summary>

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using NoBlock.Interop;
 
 namespace NoBlock.IoUring;
@@ -7,7 +8,8 @@ namespace NoBlock.IoUring;
 /// <summary>
 /// One io_uring instance: the ring fd, its submission and completion rings mapped into our memory, and the
 /// bookkeeping a single-threaded user needs (SQEs handed out but not yet submitted, requests still in the kernel).
-/// Not thread-safe: one thread fills SQEs, submits and reaps, like the loop that owns it.
+/// Not thread-safe: one thread fills SQEs, submits and reaps, like the loop that owns it. The one exception is
+/// <see cref="PeekCompletions"/>, which diagnostics call from other threads (the watchdog's).
 /// </summary>
 /// <remarks>
 /// Memory ordering is the io_uring contract (io_uring(7), "Submission queue polling" and liburing's barriers): we
@@ -28,12 +30,8 @@ internal sealed unsafe class IoUringRing : IDisposable
 
     private readonly int _fd;
     private readonly FdHandle _handle;
-    private readonly byte* _ringMemory;     // SQ and CQ rings: one mapping with IORING_FEAT_SINGLE_MMAP
-    private readonly nuint _ringMemorySize;
-    private readonly byte* _cqMemory;       // == _ringMemory with SINGLE_MMAP, else the separate CQ mapping
-    private readonly nuint _cqMemorySize;
+    private readonly RingMemory _memory;    // the mappings; unmapped when Dispose and the last PeekCompletions are done
     private readonly IoUringSqe* _sqes;
-    private readonly nuint _sqesSize;
     private readonly uint* _sqHead, _sqTail, _sqFlags, _sqArray;
     private readonly uint* _cqHead, _cqTail, _cqOverflow;
     private readonly IoUringCqe* _cqes;
@@ -51,12 +49,8 @@ internal sealed unsafe class IoUringRing : IDisposable
         Features = p.Features;
         SqEntries = p.SqEntries;
         CqEntries = p.CqEntries;
-        _ringMemory = ring;
-        _ringMemorySize = ringSize;
-        _cqMemory = cq;
-        _cqMemorySize = cqSize;
+        _memory = new RingMemory(ring, ringSize, cq, cqSize, sqes, sqesSize);
         _sqes = sqes;
-        _sqesSize = sqesSize;
         _sqHead = (uint*)(ring + p.SqOff.Head);
         _sqTail = (uint*)(ring + p.SqOff.Tail);
         _sqFlags = (uint*)(ring + p.SqOff.Flags);
@@ -357,8 +351,68 @@ internal sealed unsafe class IoUringRing : IDisposable
     internal int Register(uint opcode, void* arg, uint nrArgs, out Errno err) => IoUringSys.Register(_fd, opcode, arg, nrArgs, out err);
 
     /// <summary>
+    /// Copies the completions waiting in the CQ ring (posted by the kernel, not yet taken by the owner) into
+    /// <paramref name="into"/>, without taking them: how many were waiting (possibly more than were copied), or -1
+    /// when the ring is disposed. <paramref name="overflowed"/>: the kernel holds more in its overflow list
+    /// (IORING_SQ_CQ_OVERFLOW). Thread-safe, for diagnostics on another thread while the owner runs (or is stuck):
+    /// the mapping is referenced for the duration of the read, so a <see cref="Dispose"/> racing it unmaps only
+    /// after it. If the owner took completions meanwhile (the head moved) the copy may mix old and new slots, so
+    /// it is read again (a few times, then given up on with -1: the owner is busy taking them, nothing piles up).
+    /// </summary>
+    public int PeekCompletions(Span<IoUringCqe> into, out bool overflowed)
+    {
+        overflowed = false;
+        bool added = false;
+        try
+        {
+            _memory.DangerousAddRef(ref added);
+        }
+        catch (ObjectDisposedException)
+        {
+            return -1;
+        }
+        try
+        {
+            for (int attempt = 0; attempt < PeekAttempts; attempt++)
+            {
+                uint head = Volatile.Read(ref *_cqHead);
+                uint tail = Volatile.Read(ref *_cqTail); // acquire: the CQEs below the tail are written
+                uint waiting = tail - head;
+                if (waiting > CqEntries)
+                {
+                    continue; // read between the owner's head and the kernel's tail moving: not a consistent pair
+                }
+                int n = (int)Math.Min(waiting, (uint)into.Length);
+                for (int i = 0; i < n; i++)
+                {
+                    into[i] = _cqes[(head + (uint)i) & _cqMask];
+                }
+                // The kernel writes only slots the owner has freed (at or past head + entries); while the head
+                // stayed put, none of the slots just copied was freed, so the copy is what the kernel posted.
+                if (Volatile.Read(ref *_cqHead) == head)
+                {
+                    overflowed = (Volatile.Read(ref *_sqFlags) & IoUringSqRingFlags.CqOverflow) != 0;
+                    return (int)waiting;
+                }
+            }
+            return -1;
+        }
+        finally
+        {
+            if (added)
+            {
+                _memory.DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>Reads <see cref="PeekCompletions"/> tries while the owner keeps taking completions.</summary>
+    private const int PeekAttempts = 4;
+
+    /// <summary>
     /// Closes the ring. Requests still in the kernel are cancelled by the kernel as the ring goes away (call
-    /// <see cref="CancelAllAndDrain"/> first if they point at memory that is about to be freed). Idempotent.
+    /// <see cref="CancelAllAndDrain"/> first if they point at memory that is about to be freed). The mappings go
+    /// when the last <see cref="PeekCompletions"/> reading them is done (at once when none is). Idempotent.
     /// </summary>
     public void Dispose()
     {
@@ -367,12 +421,45 @@ internal sealed unsafe class IoUringRing : IDisposable
             return;
         }
         _disposed = true;
-        IoUringSys.Unmap(_sqes, _sqesSize);
-        if (_cqMemory != _ringMemory)
-        {
-            IoUringSys.Unmap(_cqMemory, _cqMemorySize);
-        }
-        IoUringSys.Unmap(_ringMemory, _ringMemorySize);
+        _memory.Dispose();
         _handle.Dispose();
+    }
+
+    /// <summary>
+    /// The ring's mappings (SQ ring, CQ ring unless it shares the SQ's mapping, SQE array), owned like a
+    /// <see cref="SafeHandle"/>: readers on other threads hold a reference (<see cref="SafeHandle.DangerousAddRef"/>)
+    /// while they read, and the memory is unmapped when the owner has disposed it and the last reader released it.
+    /// (The mapping keeps the ring's file alive in the kernel, so the ring fd may close first.)
+    /// </summary>
+    private sealed class RingMemory : SafeHandle
+    {
+        private readonly byte* _ring, _cq;
+        private readonly nuint _ringSize, _cqSize, _sqesSize;
+        private readonly IoUringSqe* _sqes;
+
+        public RingMemory(byte* ring, nuint ringSize, byte* cq, nuint cqSize, IoUringSqe* sqes, nuint sqesSize)
+            : base(IntPtr.Zero, ownsHandle: true)
+        {
+            _ring = ring;
+            _ringSize = ringSize;
+            _cq = cq;
+            _cqSize = cqSize;
+            _sqes = sqes;
+            _sqesSize = sqesSize;
+            SetHandle((IntPtr)ring);
+        }
+
+        public override bool IsInvalid => handle == IntPtr.Zero;
+
+        protected override bool ReleaseHandle()
+        {
+            IoUringSys.Unmap(_sqes, _sqesSize);
+            if (_cq != _ring)
+            {
+                IoUringSys.Unmap(_cq, _cqSize);
+            }
+            IoUringSys.Unmap(_ring, _ringSize);
+            return true;
+        }
     }
 }

@@ -38,7 +38,8 @@ public sealed partial class EventLoop
     /// <see cref="Tcp.TcpAcceptor"/>, and UDP sockets registered with <see cref="Register"/>): bytes waiting in
     /// receive queues (sum, how many, the worst connection), bytes waiting in send queues, each listener's accept
     /// queue against its backlog, each UDP socket's queue and drops, and the network namespace's
-    /// <c>ListenOverflows</c>/<c>ListenDrops</c> and UDP drop counters. Other fds registered with
+    /// <c>ListenOverflows</c>/<c>ListenDrops</c> and UDP drop counters; on io_uring also what waits in the loop's
+    /// completion queue (<see cref="SocketDiagnostics.CompletionQueue"/>). Other fds registered with
     /// <see cref="Register"/> are the caller's and are not included.
     /// </summary>
     /// <remarks>
@@ -61,7 +62,7 @@ public sealed partial class EventLoop
                 $"GetSocketDiagnostics was called on EventLoop '{Name}''s own thread: it makes two syscalls per connection ({_sockets.Count} sockets now) " +
                 "and would stall every connection of the loop meanwhile. Call it from another thread, or await loop.GetSocketDiagnosticsAsync() in a handler.");
         }
-        return SocketDiagnostics.Collect(Name, _sockets, includeCounters: true);
+        return CollectSockets(includeCounters: true);
     }
 
     /// <summary>
@@ -75,7 +76,10 @@ public sealed partial class EventLoop
     {
         ThrowIfDisposed();
         return IsOnLoopThread
-            ? Offload(() => SocketDiagnostics.Collect(Name, _sockets, includeCounters: true))
-            : Task.Run(() => SocketDiagnostics.Collect(Name, _sockets, includeCounters: true));
+            ? Offload(() => CollectSockets(includeCounters: true))
+            : Task.Run(() => CollectSockets(includeCounters: true));
     }
+
+    /// <summary>The snapshot (any thread): the tracked sockets, and on io_uring what waits in the completion queue.</summary>
+    internal SocketDiagnostics CollectSockets(bool includeCounters) => SocketDiagnostics.Collect(Name, _sockets, includeCounters, _uring);
 }

@@ -16,6 +16,19 @@ namespace NoBlock;
 public readonly record struct ListenerQueue(int Fd, IPEndPoint? LocalEndPoint, int Queued, int Backlog);
 
 /// <summary>
+/// What waits in an io_uring loop's completion queue for the loop to take it: the kernel's requests stay armed while
+/// the loop is stalled, so connections it accepted and bytes it received pile up here rather than in the listener's
+/// accept queue and the connections' receive queues (docs/io_uring.md, "While the loop is stalled").
+/// </summary>
+/// <param name="Waiting">Completions posted and not yet taken by the loop (CQ tail minus head), of every kind.</param>
+/// <param name="AcceptedConnections">Of those, connections accepted (each an open fd the loop has not attached yet).</param>
+/// <param name="ReceivedBytes">Bytes received into the loop's receive buffers by those completions.</param>
+/// <param name="ReceivingConnections">The connections those bytes came from.</param>
+/// <param name="Overflowed">The completion queue was full and the kernel holds more in its overflow list
+/// (<c>IORING_SQ_CQ_OVERFLOW</c>): the other figures are then a lower bound.</param>
+public readonly record struct CompletionQueueBacklog(int Waiting, int AcceptedConnections, long ReceivedBytes, int ReceivingConnections, bool Overflowed);
+
+/// <summary>
 /// What the kernel holds for one loop's own sockets at one moment — what <c>ss -tnm</c> and <c>nstat</c> show,
 /// for the TCP connections and listeners of this loop only. Made by <see cref="EventLoop.GetSocketDiagnostics"/>;
 /// the stall watchdog attaches one to the "stall ended" report.
@@ -88,6 +101,14 @@ public sealed class SocketDiagnostics
     public long UdpDrops => UdpSockets.Sum(u => u.Drops);
 
     /// <summary>
+    /// On an io_uring loop (<see cref="EventLoop.Backend"/>), what waits in its completion queue: connections already
+    /// accepted and bytes already received that the loop has not taken yet. While the loop is stalled that is where
+    /// its backlog is, alongside (not in) <see cref="ReceiveQueueBytes"/> and <see cref="AcceptQueued"/>. Null on
+    /// epoll, and when the loop was taking completions at the moment of the snapshot.
+    /// </summary>
+    public CompletionQueueBacklog? CompletionQueue { get; internal set; }
+
+    /// <summary>
     /// The network namespace's drop counters when the snapshot was taken (since boot, every process: compare two
     /// snapshots); null when <c>/proc/net</c> cannot be read.
     /// </summary>
@@ -152,6 +173,28 @@ public sealed class SocketDiagnostics
                 sb.Append(", ").Append(UdpDrops.ToString(CultureInfo.InvariantCulture)).Append(" datagrams dropped since opened");
             }
         }
+        if (CompletionQueue is { Waiting: > 0 } cq)
+        {
+            // "completion queue: 5 accepted connections, 3 KB received on 3 connections (8 completions)"
+            sb.Append(sb.Length == start ? "" : ", ").Append("completion queue: ");
+            int before = sb.Length;
+            if (cq.AcceptedConnections > 0)
+            {
+                sb.Append(cq.AcceptedConnections.ToString(CultureInfo.InvariantCulture)).Append(cq.AcceptedConnections == 1 ? " accepted connection" : " accepted connections");
+            }
+            if (cq.ReceivedBytes > 0)
+            {
+                sb.Append(sb.Length == before ? "" : ", ").Append(FormatBytes(cq.ReceivedBytes)).Append(" received on ")
+                  .Append(cq.ReceivingConnections.ToString(CultureInfo.InvariantCulture)).Append(cq.ReceivingConnections == 1 ? " connection" : " connections");
+            }
+            bool named = sb.Length > before;
+            sb.Append(named ? " (" : "").Append(cq.Waiting.ToString(CultureInfo.InvariantCulture)).Append(cq.Waiting == 1 ? " completion" : " completions");
+            if (cq.Overflowed)
+            {
+                sb.Append(", and more in the kernel's overflow list");
+            }
+            sb.Append(named ? ")" : "");
+        }
         if (sb.Length == start)
         {
             sb.Append("nothing queued");
@@ -166,10 +209,15 @@ public sealed class SocketDiagnostics
         _ => (bytes / (1024.0 * 1024)).ToString("0.#", CultureInfo.InvariantCulture) + " MB",
     };
 
-    /// <summary>Queries every tracked socket of <paramref name="table"/>. Any thread; the loop does not have to be running.</summary>
-    internal static SocketDiagnostics Collect(string loopName, SocketTable table, bool includeCounters)
+    /// <summary>
+    /// Queries every tracked socket of <paramref name="table"/>, and <paramref name="completions"/> (an io_uring
+    /// loop's backend) for what waits in its completion queue. Any thread; the loop does not have to be running.
+    /// </summary>
+    internal static SocketDiagnostics Collect(string loopName, SocketTable table, bool includeCounters, IoUring.IoUringBackend? completions = null)
     {
-        var d = new SocketDiagnostics(loopName) { Timestamp = DateTimeOffset.UtcNow };
+        // The completion queue first: a connection taken from it by the loop meanwhile then shows up among the
+        // sockets below rather than in neither.
+        var d = new SocketDiagnostics(loopName) { Timestamp = DateTimeOffset.UtcNow, CompletionQueue = completions?.PeekWaiting() };
         var sockets = table.Rent(out int count);
         List<ListenerQueue>? listeners = null;
         List<RegisteredUdpSocket>? udp = null;

@@ -92,7 +92,7 @@ internal sealed class StallSocketWatch
     private void Snapshot(long now)
     {
         long t0 = Stopwatch.GetTimestamp();
-        _last = SocketDiagnostics.Collect(_loop.Name, _loop.Sockets, includeCounters: false);
+        _last = _loop.CollectSockets(includeCounters: false);
         long cost = Stopwatch.GetTimestamp() - t0;
         _nextSnapshot = now + Math.Max(MinSnapshotIntervalTicks, cost * SnapshotCostFactor);
     }

@@ -9,8 +9,9 @@ namespace NoBlock.Tcp;
 /// <summary>
 /// A listening TCP socket on an <see cref="EventLoop"/>: accepts connections (<c>accept4</c> with
 /// <c>SOCK_NONBLOCK | SOCK_CLOEXEC</c>) in bounded batches and attaches each to a <see cref="TcpConnection"/>
-/// made by the factory, on the same loop. On an io_uring loop (<see cref="EventLoop.Backend"/>) one multishot
-/// accept request per listener hands over the connections instead (docs/io_uring.md).
+/// made by the factory, on the same loop. On an io_uring loop (<see cref="EventLoop.Backend"/>) accept requests
+/// hand over the connections instead: <see cref="TcpServerOptions.MaxAcceptsPerEvent"/> single-shot accepts in the
+/// kernel at a time, so that a stalled loop leaves the rest in the listen backlog, as on epoll (docs/io_uring.md).
 /// </summary>
 public sealed class TcpAcceptor : IDisposable, ICompletionOwner, Sockets.ITrackedSocket
 {
@@ -30,8 +31,8 @@ public sealed class TcpAcceptor : IDisposable, ICompletionOwner, Sockets.ITracke
     private bool _disposed;
     private bool _continuePosted;
     private TimerHandle? _pauseTimer;
-    private readonly IoUringBackend? _uring;   // io_uring: a multishot accept instead of readiness and accept4
-    private bool _acceptArmed;                 // the multishot accept is in the kernel (its last completion not seen)
+    private readonly IoUringBackend? _uring;   // io_uring: accept requests instead of readiness and accept4
+    private int _acceptsArmed;                 // accepts in the kernel (their completions not seen yet)
     private bool _acceptPaused;                // out of fds: re-armed by the pause timer
     private bool _released;
 
@@ -47,7 +48,7 @@ public sealed class TcpAcceptor : IDisposable, ICompletionOwner, Sockets.ITracke
         if (_uring is not null)
         {
             _registration = loop.RegisterCompletionSource(handle.Fd, this);
-            ArmAccept();
+            ArmAccepts();
         }
         else
         {
@@ -191,10 +192,10 @@ public sealed class TcpAcceptor : IDisposable, ICompletionOwner, Sockets.ITracke
         }
         _disposed = true;
         _pauseTimer?.Cancel();
-        if (_uring is not null && _acceptArmed)
+        if (_uring is not null && _acceptsArmed > 0)
         {
-            // Cancel and submit before the close (the request holds the listener's file); the source goes when the
-            // accept's last completion is back, and a connection it still hands over is closed.
+            // Cancel and submit before the close (the requests hold the listener's file); the source goes when the
+            // accepts' completions are back, and a connection one still hands over is closed.
             _uring.Cancel(_registration.SelectorKey, RequestKind.Accept);
             _uring.SubmitNow();
         }
@@ -212,10 +213,7 @@ public sealed class TcpAcceptor : IDisposable, ICompletionOwner, Sockets.ITracke
         {
             return;
         }
-        if (!completion.HasMore)
-        {
-            _acceptArmed = false;
-        }
+        _acceptsArmed--; // single-shot: every completion ends its request
         try
         {
             if (completion.Result >= 0)
@@ -246,31 +244,36 @@ public sealed class TcpAcceptor : IDisposable, ICompletionOwner, Sockets.ITracke
         }
         finally
         {
-            if (!_acceptArmed)
+            if (_disposed)
             {
-                if (_disposed)
+                if (_acceptsArmed == 0)
                 {
                     ReleaseRingSource();
                 }
-                else if (!_acceptPaused)
-                {
-                    ArmAccept(); // the kernel ended the multishot (an error): ask again
-                }
+            }
+            else if (!_acceptPaused)
+            {
+                ArmAccepts(); // the one that completed is replaced; its SQE rides on the loop's next wait
             }
         }
     }
 
-    private void ArmAccept()
+    /// <summary>
+    /// Tops the accepts in the kernel up to <see cref="TcpServerOptions.MaxAcceptsPerEvent"/>. At most that many
+    /// connections are accepted per turn (each completion's replacement is submitted with the next wait), and at
+    /// most that many while the loop is stalled: the rest wait in the listen backlog and, past it, are dropped, as
+    /// on epoll. (A multishot accept would go on accepting for a stalled loop until the process is out of fds.)
+    /// </summary>
+    private void ArmAccepts()
     {
-        if (_acceptArmed || _disposed)
+        while (_acceptsArmed < _options.MaxAcceptsPerEvent && !_disposed)
         {
-            return;
+            if (!_uring!.ArmAccept(_registration.SelectorKey))
+            {
+                throw Errno.SubmissionQueueFull.ToException("io_uring accept", Fd);
+            }
+            _acceptsArmed++;
         }
-        if (!_uring!.ArmAccept(_registration.SelectorKey))
-        {
-            throw Errno.SubmissionQueueFull.ToException("io_uring accept", Fd);
-        }
-        _acceptArmed = true;
     }
 
     private void ReleaseRingSource()
@@ -376,13 +379,17 @@ public sealed class TcpAcceptor : IDisposable, ICompletionOwner, Sockets.ITracke
 
     private void PauseAccepting(Errno err)
     {
+        if (_acceptPaused)
+        {
+            return; // io_uring: another of the armed accepts failed the same way, paused already
+        }
         _loop.Options.Logger?.AcceptPaused(_loop.Name, LocalEndPoint.ToString(), Fd, err.ToString(), (long)OutOfFdsPause.TotalMilliseconds);
         if (_uring is not null)
         {
             _acceptPaused = true;
-            if (_acceptArmed)
+            if (_acceptsArmed > 0)
             {
-                _uring.Cancel(_registration.SelectorKey, RequestKind.Accept);
+                _uring.Cancel(_registration.SelectorKey, RequestKind.Accept); // every one of them
             }
             _pauseTimer = _loop.Schedule(OutOfFdsPause, () =>
             {
@@ -390,7 +397,7 @@ public sealed class TcpAcceptor : IDisposable, ICompletionOwner, Sockets.ITracke
                 _acceptPaused = false;
                 if (!_disposed)
                 {
-                    ArmAccept(); // if the cancelled one's last completion is still on its way, it re-arms then
+                    ArmAccepts(); // beside the cancelled ones whose completions are still on their way, if any
                 }
             });
             return;

@@ -46,7 +46,9 @@ public sealed class TcpServerOptions
 
     /// <summary>
     /// Most connections accepted per readiness event. Default 64: a connect storm yields to established
-    /// connections every 64 accepts (the rest are accepted on later turns).
+    /// connections every 64 accepts (the rest are accepted on later turns). On io_uring, the accept requests kept in
+    /// the kernel per listener: as many per turn, and the most the kernel accepts for a stalled loop (the rest wait
+    /// in the listen backlog, as on epoll).
     /// </summary>
     public int MaxAcceptsPerEvent { get; set; } = 64;
 

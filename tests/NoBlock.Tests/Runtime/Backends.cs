@@ -29,14 +29,6 @@ public sealed class IoUringRowAttribute : DataAttribute
 
 internal static class Backends
 {
-    /// <summary>
-    /// The skip reason of the io_uring rows that need the listener's accept queue (or a receive queue) to fill while
-    /// the loop is stalled: found by the matrix, open (docs/io_uring.md, "What the matrix covers").
-    /// </summary>
-    public const string StalledQueuesDifference = "io_uring: while the loop is stalled the listener's accept queue (and, in the stall-ended "
-        + "report, the receive queues) do not fill - a snapshot read '6 connections: receive queues empty, accept queue 0/16'; "
-        + "most likely the multishot accept and receives, which keep completing into the ring while the loop is stuck (docs/io_uring.md)";
-
     /// <summary>Default options on <paramref name="backend"/> (demanded: a matrix row must not fall back silently).</summary>
     public static EventLoopOptions Options(EventLoopBackend backend) => new() { Backend = backend };
 

@@ -103,6 +103,34 @@ public sealed class EventLoopTests
     }
 
     [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
+    public void Edge_triggered_one_shot_reports_one_arrival_and_no_new_one_until_rearmed_with_Modify(EventLoopBackend backend)
+    {
+        // EPOLLET | EPOLLONESHOT: one report, then nothing even for new data (a new edge) until Modify re-arms it.
+        // Modify on an fd with unread data reports it once (epoll_ctl MOD looks at the fd's readiness; io_uring's
+        // new poll completes at once), and then again nothing for new data.
+        var (r, w) = Fds.Pipe();
+        var seen = new EventRecorder();
+        try
+        {
+            using var lt = new LoopThread(Backends.Options(backend));
+            var reg = lt.Invoke(() => lt.Loop.Register(r, IoEvents.Readable | IoEvents.EdgeTriggered | IoEvents.OneShot, seen.Record)); // never reads
+            Fds.Write(w);
+            seen.ExpectEvents(IoEvents.Readable);
+            Fds.Write(w); // a new arrival: an edge, which the disarmed registration does not report
+            seen.ExpectNoMoreEvents(lt, 1);
+            lt.Invoke(() => reg.Modify(IoEvents.Readable | IoEvents.EdgeTriggered | IoEvents.OneShot));
+            seen.ExpectEvents(IoEvents.Readable, atLeast: 2);
+            Fds.Write(w);
+            seen.ExpectNoMoreEvents(lt, 2);
+        }
+        finally
+        {
+            Fds.Close(r);
+            Fds.Close(w);
+        }
+    }
+
+    [Theory, InlineData(EventLoopBackend.Epoll), IoUringRow]
     public void Writable_interest_reports_a_pipe_with_room(EventLoopBackend backend)
     {
         var (r, w) = Fds.Pipe();
