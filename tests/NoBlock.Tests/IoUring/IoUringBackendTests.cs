@@ -9,6 +9,7 @@ using Xunit;
 namespace NoBlock.Tests.IoUring;
 
 /// <summary>The backend's readiness semantics (epoll's, on poll requests) and its completion I/O, on real fds.</summary>
+[Xunit.Collection(NoBlock.Tests.Runtime.FdCounting.Name)]
 public sealed unsafe class IoUringBackendTests
 {
     private static IoUringBackend Create()

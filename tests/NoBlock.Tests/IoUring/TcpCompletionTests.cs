@@ -56,6 +56,7 @@ internal sealed class CollectingConnection : TcpConnection
 /// ring sends): the cases where completions differ from readiness. Real sockets on 127.0.0.1; the behaviour every
 /// backend shares is the matrix in <see cref="TcpTests"/>.
 /// </summary>
+[Xunit.Collection(NoBlock.Tests.Runtime.FdCounting.Name)]
 public sealed class TcpCompletionTests
 {
     private static readonly IPEndPoint AnyLoopbackPort = new(IPAddress.Loopback, 0);

@@ -3,6 +3,7 @@ using Xunit;
 namespace NoBlock.Tests.Runtime;
 
 /// <summary>DESIGN.md "Errors and bad input": each misuse gets a clear exception and the loop keeps serving.</summary>
+[Xunit.Collection(NoBlock.Tests.Runtime.FdCounting.Name)]
 public sealed class BadInputTests
 {
     private static void NoOp(IoEvent e)

@@ -70,6 +70,7 @@ internal sealed class ThrowingConnection : TcpConnection
     protected override void OnClosed(CloseReason reason) => Closes.Enqueue(reason);
 }
 
+[Xunit.Collection(NoBlock.Tests.Runtime.FdCounting.Name)]
 public sealed class TcpTests
 {
     private static readonly IPEndPoint AnyLoopbackPort = new(IPAddress.Loopback, 0);

@@ -272,3 +272,14 @@ internal static unsafe class Fds
         Assert.True(expected == now, $"expected {expected} open fds, found {now}: {Describe()}");
     }
 }
+
+/// <summary>
+/// The test classes that count the process's open fds (<see cref="Fds.ExpectOpenCount"/>): one collection run alone,
+/// after the parallel ones, so that sockets another class opens meanwhile are never counted as a leak of theirs
+/// (under load such counts failed now and then while a parallel class held connections).
+/// </summary>
+[Xunit.CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class FdCounting
+{
+    public const string Name = "counts the process's open fds";
+}

@@ -90,6 +90,7 @@ internal sealed class StressBulkSender : TcpConnection
 /// Run it alone with <c>dotnet test tests/NoBlock.Tests -c Release --filter Category=Stress</c>.
 /// </summary>
 [Trait("Category", "Stress")]
+[Xunit.Collection(NoBlock.Tests.Runtime.FdCounting.Name)]
 public sealed unsafe class StressTests
 {
     private static readonly IPEndPoint AnyLoopbackPort = new(IPAddress.Loopback, 0);
