@@ -180,19 +180,35 @@ internal static class Program
     }
 
     private static ImmutableArray<ISourceGenerator> LoadGenerators(string? path, bool isolated = false)
-    {
-        if (path is null)
-        {
-            return [];
-        }
-        var assembly = isolated
-            ? new Isolated(Path.GetDirectoryName(Path.GetFullPath(path))!).LoadFromAssemblyPath(Path.GetFullPath(path))
-            : Assembly.LoadFrom(Path.GetFullPath(path));
-        return [.. assembly.GetTypes()
+        => path is null ? [] : [.. TypesOf(path, isolated)
             .Where(t => !t.IsAbstract && typeof(IIncrementalGenerator).IsAssignableFrom(t)
                 && t.GetCustomAttributes<GeneratorAttribute>().Any(a => a.Languages.Contains(LanguageNames.CSharp)))
             .OrderBy(t => t.FullName, StringComparer.Ordinal)
             .Select(t => ((IIncrementalGenerator)Activator.CreateInstance(t)!).AsSourceGenerator())];
+
+    private static readonly Dictionary<(string, bool), Type[]> s_loaded = [];
+
+    /// <summary>The types of an analyzer assembly, loaded once per path (isolated: in a load context of its own).</summary>
+    private static Type[] TypesOf(string path, bool isolated)
+    {
+        var full = Path.GetFullPath(path);
+        if (s_loaded.TryGetValue((full, isolated), out var loaded))
+        {
+            return loaded;
+        }
+        var assembly = isolated
+            ? new Isolated(Path.GetDirectoryName(full)!).LoadFromAssemblyPath(full)
+            : Assembly.LoadFrom(full);
+        Type[] types;
+        try
+        {
+            types = assembly.GetTypes();
+        }
+        catch (ReflectionTypeLoadException e)
+        {
+            types = [.. e.Types.Where(t => t is not null).Cast<Type>()];
+        }
+        return s_loaded[(full, isolated)] = types;
     }
 
     private static (ImmutableArray<Diagnostic> Diagnostics, ImmutableDictionary<DiagnosticAnalyzer, AnalyzerTelemetryInfo> Telemetry) Compile(
@@ -248,18 +264,7 @@ internal static class Program
         {
             return [];
         }
-        var assembly = isolated
-            ? new Isolated(Path.GetDirectoryName(Path.GetFullPath(path))!).LoadFromAssemblyPath(Path.GetFullPath(path))
-            : Assembly.LoadFrom(Path.GetFullPath(path));
-        Type[] types;
-        try
-        {
-            types = assembly.GetTypes();
-        }
-        catch (ReflectionTypeLoadException e)
-        {
-            types = [.. e.Types.Where(t => t is not null).Cast<Type>()];
-        }
+        var types = TypesOf(path, isolated);
         return [.. types
             .Where(t => !t.IsAbstract && typeof(DiagnosticAnalyzer).IsAssignableFrom(t)
                 && t.GetCustomAttributes<DiagnosticAnalyzerAttribute>().Any(a => a.Languages.Contains(LanguageNames.CSharp)))
