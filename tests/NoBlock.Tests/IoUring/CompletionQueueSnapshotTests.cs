@@ -47,69 +47,34 @@ public sealed unsafe class CompletionQueueSnapshotTests(ITestOutputHelper output
     [Fact]
     public void Peeks_from_other_threads_racing_the_rings_Dispose_never_read_an_unmapped_ring()
     {
-        IoUringRing? current = null;
-        long reads = 0, readsOfDisposed = 0, cycles = 0;
-        bool stop = false;
-        Exception? failure = null;
-        var readers = Enumerable.Range(0, 2).Select(r => new Thread(() =>
+        long readsOfDisposed = 0;
+        var (cycles, reads, failure, elapsed) = DisposeUnderReaders(RingCycles, () =>
+        {
+            var ring = Rings.Create(sq: 64, cq: 64);
+            for (int i = 0; i < WaitingNops; i++)
+            {
+                IoUringPrep.Nop(Rings.Sqe(ring), (ulong)i);
+            }
+            Assert.Equal(WaitingNops, ring.SubmitAndWait(WaitingNops, 5_000_000_000, out var err)); // NOPs complete at submission
+            Assert.True(ring.Ready == WaitingNops, $"{ring.Ready} NOP completions waiting; {err}");
+            return ring;
+        }, () =>
         {
             var into = new IoUringCqe[WaitingNops];
-            try
+            return ring =>
             {
-                while (!Volatile.Read(ref stop))
+                int n = ring.PeekCompletions(into, out _);
+                if (n < 0)
                 {
-                    var ring = Volatile.Read(ref current);
-                    if (ring is null)
-                    {
-                        continue;
-                    }
-                    int n = ring.PeekCompletions(into, out _);
-                    Interlocked.Increment(ref reads);
-                    if (n < 0)
-                    {
-                        Interlocked.Increment(ref readsOfDisposed);
-                    }
-                    else if (n != WaitingNops)
-                    {
-                        throw new InvalidOperationException($"a peek saw {n} completions waiting; {WaitingNops} wait");
-                    }
+                    Interlocked.Increment(ref readsOfDisposed);
                 }
-            }
-            catch (Exception e)
-            {
-                failure = e;
-            }
-        }) { IsBackground = true }).ToList();
-        readers.ForEach(t => t.Start());
-        var sw = Stopwatch.StartNew();
-        try
-        {
-            for (; cycles < RingCycles && sw.Elapsed < RaceTime && failure is null; cycles++)
-            {
-                var ring = Rings.Create(sq: 64, cq: 64);
-                for (int i = 0; i < WaitingNops; i++)
+                else if (n != WaitingNops)
                 {
-                    IoUringPrep.Nop(Rings.Sqe(ring), (ulong)i);
+                    throw new InvalidOperationException($"a peek saw {n} completions waiting; {WaitingNops} wait");
                 }
-                Assert.Equal(WaitingNops, ring.SubmitAndWait(WaitingNops, 5_000_000_000, out var err)); // NOPs complete at submission
-                Assert.True(ring.Ready == WaitingNops, $"{ring.Ready} NOP completions waiting; {err}");
-                long before = Volatile.Read(ref reads);
-                Volatile.Write(ref current, ring);
-                // Dispose while the readers are at it: wait until they have read this ring (bounded spin).
-                var spin = Stopwatch.StartNew();
-                while (Volatile.Read(ref reads) < before + 4 && spin.ElapsedMilliseconds < 100)
-                {
-                    Thread.SpinWait(20);
-                }
-                ring.Dispose();
-            }
-        }
-        finally
-        {
-            Volatile.Write(ref stop, true);
-            readers.ForEach(t => t.Join());
-        }
-        output.WriteLine($"{cycles} rings disposed under {reads} peeks ({readsOfDisposed} found the ring disposed) in {sw.ElapsedMilliseconds} ms");
+            };
+        });
+        output.WriteLine($"{cycles} rings disposed under {reads} peeks ({readsOfDisposed} found the ring disposed) in {elapsed} ms");
         Assert.Null(failure);
         Assert.True(readsOfDisposed > 0, "no peek raced a Dispose: the test did not test anything");
     }
@@ -121,20 +86,38 @@ public sealed unsafe class CompletionQueueSnapshotTests(ITestOutputHelper output
         // EventLoop.Dispose, which drains and unmaps the ring: end to end. (The backend's disposed flag, set before
         // the drain, keeps most snapshots away from the ring; the test above is the one that breaks when the ring's
         // reference count does: 3 crashes in 3 runs with a plain "disposed?" check in place of it.)
-        EventLoop? current = null;
-        long snapshots = 0, cycles = 0;
+        var (cycles, snapshots, failure, elapsed) = DisposeUnderReaders(LoopCycles, () => Backends.Loop(EventLoopBackend.IoUring),
+            () => loop => _ = loop.CollectSockets(includeCounters: false));
+        output.WriteLine($"{cycles} loops disposed under {snapshots} snapshots in {elapsed} ms");
+        Assert.Null(failure);
+        Assert.True(cycles >= 10, $"only {cycles} cycles");
+    }
+
+    /// <summary>
+    /// The race both tests run: two reader threads call their reader (made once per thread by
+    /// <paramref name="newReader"/>) on whatever target is published, in a tight loop, while this thread creates a
+    /// target, publishes it, waits (at most 100 ms) until the readers have read it four times, and disposes it under
+    /// them; for <paramref name="maxCycles"/> cycles or <see cref="RaceTime"/>, whichever ends first, or until a reader
+    /// throws (its exception is returned).
+    /// </summary>
+    private static (long Cycles, long Reads, Exception? Failure, long ElapsedMs) DisposeUnderReaders<T>(int maxCycles, Func<T> create, Func<Action<T>> newReader)
+        where T : class, IDisposable
+    {
+        T? current = null;
+        long reads = 0, cycles = 0;
         bool stop = false;
         Exception? failure = null;
         var readers = Enumerable.Range(0, 2).Select(r => new Thread(() =>
         {
+            var read = newReader();
             try
             {
                 while (!Volatile.Read(ref stop))
                 {
-                    if (Volatile.Read(ref current) is { } loop)
+                    if (Volatile.Read(ref current) is { } target)
                     {
-                        _ = loop.CollectSockets(includeCounters: false);
-                        Interlocked.Increment(ref snapshots);
+                        read(target);
+                        Interlocked.Increment(ref reads);
                     }
                 }
             }
@@ -147,17 +130,17 @@ public sealed unsafe class CompletionQueueSnapshotTests(ITestOutputHelper output
         var sw = Stopwatch.StartNew();
         try
         {
-            for (; cycles < LoopCycles && sw.Elapsed < RaceTime && failure is null; cycles++)
+            for (; cycles < maxCycles && sw.Elapsed < RaceTime && failure is null; cycles++)
             {
-                var loop = Backends.Loop(EventLoopBackend.IoUring);
-                long before = Volatile.Read(ref snapshots);
-                Volatile.Write(ref current, loop);
+                var target = create();
+                long before = Volatile.Read(ref reads);
+                Volatile.Write(ref current, target);
                 var spin = Stopwatch.StartNew();
-                while (Volatile.Read(ref snapshots) < before + 4 && spin.ElapsedMilliseconds < 100)
+                while (Volatile.Read(ref reads) < before + 4 && spin.ElapsedMilliseconds < 100)
                 {
                     Thread.SpinWait(20);
                 }
-                loop.Dispose();
+                target.Dispose();
             }
         }
         finally
@@ -165,8 +148,6 @@ public sealed unsafe class CompletionQueueSnapshotTests(ITestOutputHelper output
             Volatile.Write(ref stop, true);
             readers.ForEach(t => t.Join());
         }
-        output.WriteLine($"{cycles} loops disposed under {snapshots} snapshots in {sw.ElapsedMilliseconds} ms");
-        Assert.Null(failure);
-        Assert.True(cycles >= 10, $"only {cycles} cycles");
+        return (cycles, reads, failure, sw.ElapsedMilliseconds);
     }
 }
